@@ -1,0 +1,209 @@
+"""The ``keyscaffold`` command line: one subcommand per verb, parsed once by tyro."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+import tyro
+
+Task = Annotated[str, tyro.conf.Positional, tyro.conf.arg(metavar="TASK")]
+
+
+@dataclass(frozen=True)
+class Tasks:
+    """List the registered tasks with their instructions."""
+
+
+@dataclass(frozen=True)
+class Render:
+    """Render a task's scene camera: rgb.png, depth.npy, segmentation.npy, overlay.png, camera.json."""
+
+    task: Task
+    seed: int = 0
+    """Seed of the initial state."""
+    out: Path = Path("renders")
+    """Output folder."""
+    size: int = 800
+    """Image width and height (pixels)."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Make a plan set: DIR/<task>/<split>/<planner>/*.json plus index.json."""
+
+    task: Task
+    planner: Literal["oracle"] = "oracle"
+    """Where the plans come from."""
+    num_plans: int = 20
+    """Number of initial states (one plan each)."""
+    split: Literal["train", "test"] = "train"
+    """Train and test splits draw different initial states."""
+    seed: int = 0
+    """Seed of the split's initial states."""
+    waypoints: int = 20
+    """Waypoints per plan."""
+    out: Path = Path("plans")
+    """Root folder of plan sets."""
+
+
+@dataclass(frozen=True)
+class Train:
+    """Train a residual tracking policy with PPO on a plan set."""
+
+    task: Task
+    plans: Path
+    """Plan set folder (or a root holding exactly one plan set)."""
+    out: Path = Path("runs/train")
+    """Run folder: config.json, metrics.csv, tensorboard/, checkpoints/, curve.png."""
+    num_envs: int | None = None
+    """Worlds stepped together (default: the profile's)."""
+    max_iterations: int = 100_000
+    """Stop after this many PPO iterations."""
+    minutes: float = 15.0
+    """Stop after this much wall time."""
+    seed: int = 0
+    profile: Literal["cpu", "gpu"] = "cpu"
+    """cpu: settings measured to learn fastest on two cores; gpu: the large-scale PPO values."""
+    resume: bool = False
+    """Continue the run in --out from its latest checkpoint."""
+
+
+@dataclass(frozen=True)
+class Eval:
+    """Evaluate a trained policy on a plan set; writes eval.json, rollout.mp4 and overlay.png."""
+
+    task: Task
+    policy: Path
+    """Run folder of `keyscaffold train` (or a checkpoint file inside it)."""
+    plans: Path
+    """Test plan set folder."""
+    out: Path = Path("runs/eval")
+    trials_per_plan: int = 1
+    """Episodes per plan, each with different start noise."""
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Demo:
+    """Oracle plans, a time-bounded training run and an evaluation of move_apple, in one folder."""
+
+    out: Path = Path("runs/demo")
+    minutes: float = 12.0
+    """Training wall time."""
+    train_plans: int = 50
+    test_plans: int = 20
+    trials_per_plan: int = 2
+
+
+@dataclass(frozen=True)
+class Bench:
+    """Measure env throughput against raw MuJoCo stepping, thread scaling and the PPO update share."""
+
+    json: bool = False
+    """Print one JSON line instead of a table."""
+    num_envs: int = 128
+    seconds: float = 3.0
+    """Measuring time per quantity."""
+
+
+Command = Union[
+    Annotated[Tasks, tyro.conf.subcommand("tasks")],
+    Annotated[Render, tyro.conf.subcommand("render")],
+    Annotated[Plan, tyro.conf.subcommand("plan")],
+    Annotated[Train, tyro.conf.subcommand("train")],
+    Annotated[Eval, tyro.conf.subcommand("eval")],
+    Annotated[Demo, tyro.conf.subcommand("demo")],
+    Annotated[Bench, tyro.conf.subcommand("bench")],
+]
+
+
+def run_tasks(_: Tasks) -> None:
+    from keyscaffold.tasks import make_task, task_names
+
+    for name in task_names():
+        task = make_task(name)
+        print(f"{name:16s} {task.embodiment:8s} {task.instruction}")
+
+
+def run_render(cmd: Render) -> None:
+    from keyscaffold.commands import render_task
+
+    out = render_task(cmd.task, cmd.seed, cmd.out, cmd.size)
+    print(f"wrote {out}/rgb.png, depth.npy, segmentation.npy, overlay.png, camera.json")
+
+
+def run_plan(cmd: Plan) -> None:
+    from keyscaffold.commands import make_plans
+
+    folder = make_plans(cmd.task, cmd.num_plans, cmd.split, cmd.seed, cmd.waypoints, cmd.out)
+    print(f"wrote {cmd.num_plans} {cmd.planner} plans to {folder}")
+
+
+def run_train(cmd: Train) -> None:
+    from keyscaffold.commands import train_policy
+    from keyscaffold.rl.train import PPOConfig, TrainConfig
+
+    config = TrainConfig(max_iterations=cmd.max_iterations, minutes=cmd.minutes, seed=cmd.seed)
+    if cmd.profile == "gpu":
+        config = replace(config, ppo=PPOConfig(), env=replace(config.env, num_envs=2048))
+    if cmd.num_envs is not None:
+        config = replace(config, env=replace(config.env, num_envs=cmd.num_envs))
+    final = train_policy(cmd.task, cmd.plans, cmd.out, config, cmd.resume)
+    print(f"trained policy: {final}\ncurve: {cmd.out / 'curve.png'}")
+
+
+def run_eval(cmd: Eval) -> None:
+    from keyscaffold.commands import evaluate_policy
+
+    summary = evaluate_policy(cmd.task, cmd.policy, cmd.plans, cmd.out, cmd.trials_per_plan, cmd.seed)
+    low, high = summary["success_ci95"]
+    print(f"success rate {summary['success_rate']:.2f} (95% CI {low:.2f}-{high:.2f}) over "
+          f"{summary['num_episodes']} episodes; results in {cmd.out}/eval.json")
+
+
+def run_demo(cmd: Demo) -> None:
+    from keyscaffold.commands import demo
+
+    summary = demo(cmd.out, cmd.minutes, cmd.train_plans, cmd.test_plans, cmd.trials_per_plan)
+    print(f"demo done: success rate {summary['success_rate']:.2f} on {summary['num_episodes']} "
+          f"held-out episodes. Results: {cmd.out}/eval (eval.json, rollout.mp4, overlay.png), "
+          f"curve: {cmd.out}/train/curve.png")
+
+
+def run_bench(cmd: Bench) -> None:
+    from keyscaffold.benchmark import run_benchmark
+
+    result = run_benchmark(num_envs=cmd.num_envs, seconds=cmd.seconds)
+    if cmd.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:28s} {value}")
+
+
+HANDLERS = {
+    Tasks: run_tasks, Render: run_render, Plan: run_plan, Train: run_train,
+    Eval: run_eval, Demo: run_demo, Bench: run_bench,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; user errors become one-line messages and exit code 2."""
+    command = tyro.cli(Command, args=argv, prog="keyscaffold")
+    from keyscaffold.planning.plan import PlanError
+
+    try:
+        HANDLERS[type(command)](command)
+    except (KeyError, FileNotFoundError, FileExistsError, PlanError, ValueError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
+        print(f"keyscaffold: error: {message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

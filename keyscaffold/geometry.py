@@ -1,0 +1,149 @@
+"""Pure geometry: interpolation, camera projection and back-projection, rotations.
+
+Conventions: meters and radians; world frame x forward, y left, z up. Cameras use the
+OpenCV convention (x right, y down, z forward) for intrinsics ``K`` and ``cam_to_world``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def interpolate_waypoints(waypoints: np.ndarray, num_steps: int) -> np.ndarray:
+    """Linearly interpolate waypoints, evenly spaced in time, to ``num_steps`` samples.
+
+    Args:
+        waypoints: Shape: (N, ...), N >= 1. The first and last samples equal the first and
+            last waypoint.
+        num_steps: Number of output samples T >= 1.
+
+    Returns:
+        Shape: (T, ...).
+    """
+    waypoints = np.asarray(waypoints, dtype=np.float64)
+    if waypoints.ndim < 1 or waypoints.shape[0] < 1:
+        raise ValueError("interpolate_waypoints needs at least one waypoint")
+    if num_steps < 1:
+        raise ValueError(f"num_steps must be >= 1, got {num_steps}")
+    n = waypoints.shape[0]
+    if n == 1 or num_steps == 1:
+        return np.repeat(waypoints[:1], num_steps, axis=0)
+    t = np.linspace(0.0, n - 1, num_steps)
+    lower = np.minimum(np.floor(t).astype(int), n - 2)
+    frac = (t - lower).reshape(-1, *([1] * (waypoints.ndim - 1)))
+    return waypoints[lower] * (1.0 - frac) + waypoints[lower + 1] * frac
+
+
+def intrinsics_from_fovy(fovy_deg: float, width: int, height: int) -> np.ndarray:
+    """Pinhole intrinsics of a camera with vertical field of view ``fovy_deg``.
+
+    Returns:
+        K, shape: (3, 3), pixel centers at integer + 0.5 coordinates.
+    """
+    focal = 0.5 * height / math.tan(math.radians(fovy_deg) / 2.0)
+    return np.array([[focal, 0.0, width / 2.0], [0.0, focal, height / 2.0], [0.0, 0.0, 1.0]])
+
+
+def mujoco_camera_to_world(cam_pos: np.ndarray, cam_xmat: np.ndarray) -> np.ndarray:
+    """OpenCV-convention camera-to-world transform from a MuJoCo camera pose.
+
+    MuJoCo cameras look along their -z axis with y up; OpenCV cameras look along +z with y down.
+
+    Args:
+        cam_pos: Camera position in world, shape: (3,).
+        cam_xmat: Camera orientation, shape: (9,) or (3, 3).
+
+    Returns:
+        Homogeneous transform, shape: (4, 4).
+    """
+    rot = np.asarray(cam_xmat, dtype=np.float64).reshape(3, 3) @ np.diag([1.0, -1.0, -1.0])
+    transform = np.eye(4)
+    transform[:3, :3] = rot
+    transform[:3, 3] = cam_pos
+    return transform
+
+
+def project_points(
+    points_world: np.ndarray, intrinsics: np.ndarray, cam_to_world: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Project world points to pixels.
+
+    Args:
+        points_world: Shape: (M, 3).
+        intrinsics: K, shape: (3, 3).
+        cam_to_world: Shape: (4, 4), OpenCV convention.
+
+    Returns:
+        pixels (u, v) with u along the image width, shape: (M, 2); depth along the optical
+        axis in meters, shape: (M,).
+    """
+    points_world = np.atleast_2d(np.asarray(points_world, dtype=np.float64))
+    rot, trans = cam_to_world[:3, :3], cam_to_world[:3, 3]
+    points_cam = (points_world - trans) @ rot
+    depth = points_cam[:, 2]
+    if np.any(depth <= 0):
+        raise ValueError("a point lies behind the camera; it cannot be projected")
+    uv = (points_cam @ intrinsics.T)[:, :2] / depth[:, None]
+    return uv, depth
+
+
+def backproject_pixels(
+    pixels: np.ndarray, depth: np.ndarray, intrinsics: np.ndarray, cam_to_world: np.ndarray
+) -> np.ndarray:
+    """Lift pixels with metric depth (along the optical axis) to world points.
+
+    Args:
+        pixels: (u, v), shape: (M, 2).
+        depth: Meters, shape: (M,).
+        intrinsics: K, shape: (3, 3).
+        cam_to_world: Shape: (4, 4), OpenCV convention.
+
+    Returns:
+        World points, shape: (M, 3).
+    """
+    pixels = np.atleast_2d(np.asarray(pixels, dtype=np.float64))
+    depth = np.asarray(depth, dtype=np.float64).reshape(-1)
+    homogeneous = np.concatenate([pixels, np.ones((pixels.shape[0], 1))], axis=1)
+    rays = homogeneous @ np.linalg.inv(intrinsics).T
+    points_cam = rays * depth[:, None]
+    return points_cam @ cam_to_world[:3, :3].T + cam_to_world[:3, 3]
+
+
+def rotation_from_xyz_angles(angles: np.ndarray) -> np.ndarray:
+    """Rotation of a chain of hinges about x, then y, then z (each about its moved axis).
+
+    This is the orientation that the floating wrist's three dummy hinge joints produce.
+
+    Args:
+        angles: Shape: (..., 3), radians.
+
+    Returns:
+        Shape: (..., 3, 3).
+    """
+    angles = np.asarray(angles, dtype=np.float64)
+    cx, cy, cz = np.cos(angles[..., 0]), np.cos(angles[..., 1]), np.cos(angles[..., 2])
+    sx, sy, sz = np.sin(angles[..., 0]), np.sin(angles[..., 1]), np.sin(angles[..., 2])
+    one, zero = np.ones_like(cx), np.zeros_like(cx)
+    rx = np.stack([one, zero, zero, zero, cx, -sx, zero, sx, cx], -1).reshape(*cx.shape, 3, 3)
+    ry = np.stack([cy, zero, sy, zero, one, zero, -sy, zero, cy], -1).reshape(*cx.shape, 3, 3)
+    rz = np.stack([cz, -sz, zero, sz, cz, zero, zero, zero, one], -1).reshape(*cx.shape, 3, 3)
+    return rx @ ry @ rz
+
+
+def points_in_body_frames(
+    body_pos: np.ndarray, body_mat: np.ndarray, local_points: np.ndarray
+) -> np.ndarray:
+    """World positions of points fixed in body frames.
+
+    Args:
+        body_pos: Shape: (..., K, 3).
+        body_mat: Shape: (..., K, 9) or (..., K, 3, 3).
+        local_points: Shape: (K, 3).
+
+    Returns:
+        Shape: (..., K, 3).
+    """
+    mats = body_mat.reshape(*body_mat.shape[:-1], 3, 3) if body_mat.shape[-1] == 9 else body_mat
+    return body_pos + np.einsum("...ij,...j->...i", mats, local_points)

@@ -1,0 +1,198 @@
+"""KeypointPlan: keypoint and wrist waypoints over time, validated, interpolated, stored as JSON.
+
+A plan set is a folder ``<root>/<task>/<split>/<planner>/`` holding one ``<plan_id>.json`` per plan
+and an ``index.json`` that lists them. Every write is atomic (temporary file, then rename).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from keyscaffold.geometry import interpolate_waypoints
+from keyscaffold.tasks.base import InitialState
+
+SCHEMA_VERSION = 1
+
+
+class PlanError(ValueError):
+    """A plan that cannot be used, with the reason in words a user can act on."""
+
+
+@dataclass(frozen=True)
+class KeypointPlan:
+    """Waypoints for every task keypoint and the wrist, plus where they came from.
+
+    Attributes:
+        plan_id: Unique name within a plan set.
+        task: Task name.
+        keypoint_names: Shape: (K,).
+        keypoint_bodies: Body each keypoint is attached to, shape: (K,).
+        keypoint_local: Keypoint positions in their body frames, shape: (K, 3).
+        waypoints: Keypoint targets in world frame, shape: (N, K, 3).
+        wrist_waypoints: Wrist positions in world frame, shape: (N, 3).
+        wrist_orientation: Wrist hinge angles (rad), shape: (3,).
+        initial_state: The scene state the plan was made for.
+        provenance: Planner, model, prompt version, request ids, seed, creation time.
+    """
+
+    plan_id: str
+    task: str
+    keypoint_names: list[str]
+    keypoint_bodies: list[str]
+    keypoint_local: np.ndarray
+    waypoints: np.ndarray
+    wrist_waypoints: np.ndarray
+    wrist_orientation: np.ndarray
+    initial_state: InitialState
+    provenance: dict = field(default_factory=dict)
+
+    @property
+    def num_waypoints(self) -> int:
+        """N."""
+        return int(self.waypoints.shape[0])
+
+    def validate(self, workspace_low: np.ndarray, workspace_high: np.ndarray) -> None:
+        """Raise ``PlanError`` unless counts agree, values are finite and inside the workspace."""
+        k = len(self.keypoint_names)
+        if len(self.keypoint_bodies) != k or np.shape(self.keypoint_local) != (k, 3):
+            raise PlanError(f"plan {self.plan_id}: {k} keypoint names but bodies/local points disagree")
+        if self.waypoints.ndim != 3 or self.waypoints.shape[1:] != (k, 3):
+            raise PlanError(
+                f"plan {self.plan_id}: waypoints must have shape (N, {k}, 3), got {self.waypoints.shape}"
+            )
+        if self.wrist_waypoints.shape != (self.num_waypoints, 3):
+            raise PlanError(
+                f"plan {self.plan_id}: wrist waypoints must have shape ({self.num_waypoints}, 3), "
+                f"got {self.wrist_waypoints.shape}"
+            )
+        if self.num_waypoints < 2:
+            raise PlanError(f"plan {self.plan_id}: needs at least 2 waypoints")
+        arrays = (self.waypoints, self.wrist_waypoints, self.wrist_orientation, self.keypoint_local)
+        if not all(np.all(np.isfinite(a)) for a in arrays):
+            raise PlanError(f"plan {self.plan_id}: contains NaN or infinite values")
+        low, high = np.asarray(workspace_low), np.asarray(workspace_high)
+        for label, points in (("keypoint", self.waypoints.reshape(-1, 3)), ("wrist", self.wrist_waypoints)):
+            outside = np.any((points < low) | (points > high), axis=-1)
+            if outside.any():
+                first = points[np.argmax(outside)]
+                raise PlanError(
+                    f"plan {self.plan_id}: {label} waypoint {np.round(first, 3).tolist()} lies outside "
+                    f"the workspace {low.tolist()}..{high.tolist()} (m)"
+                )
+
+    def interpolate(self, num_steps: int) -> tuple[np.ndarray, np.ndarray]:
+        """Dense targets for an episode.
+
+        Returns:
+            keypoint targets, shape: (T, K, 3); wrist poses (position + hinge angles), shape: (T, 6).
+        """
+        keypoints = interpolate_waypoints(self.waypoints, num_steps)
+        wrist_pos = interpolate_waypoints(self.wrist_waypoints, num_steps)
+        wrist = np.concatenate([wrist_pos, np.repeat(self.wrist_orientation[None], num_steps, 0)], 1)
+        return keypoints, wrist
+
+    def to_json(self) -> dict:
+        """Plain-data form, with the schema version."""
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "plan_id": self.plan_id,
+            "task": self.task,
+            "keypoint_names": list(self.keypoint_names),
+            "keypoint_bodies": list(self.keypoint_bodies),
+            "keypoint_local": np.asarray(self.keypoint_local).tolist(),
+            "waypoints": np.asarray(self.waypoints).tolist(),
+            "wrist_waypoints": np.asarray(self.wrist_waypoints).tolist(),
+            "wrist_orientation": np.asarray(self.wrist_orientation).tolist(),
+            "initial_state": self.initial_state.to_json(),
+            "provenance": self.provenance,
+        }
+
+    @staticmethod
+    def from_json(data: dict) -> KeypointPlan:
+        """Inverse of ``to_json``; raises ``PlanError`` on a wrong schema or missing field."""
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise PlanError(f"plan schema version {version!r} is not supported (expected {SCHEMA_VERSION})")
+        try:
+            return KeypointPlan(
+                plan_id=str(data["plan_id"]),
+                task=str(data["task"]),
+                keypoint_names=[str(n) for n in data["keypoint_names"]],
+                keypoint_bodies=[str(b) for b in data["keypoint_bodies"]],
+                keypoint_local=np.asarray(data["keypoint_local"], dtype=np.float64),
+                waypoints=np.asarray(data["waypoints"], dtype=np.float64),
+                wrist_waypoints=np.asarray(data["wrist_waypoints"], dtype=np.float64),
+                wrist_orientation=np.asarray(data["wrist_orientation"], dtype=np.float64),
+                initial_state=InitialState.from_json(data["initial_state"]),
+                provenance=dict(data.get("provenance", {})),
+            )
+        except KeyError as missing:
+            raise PlanError(f"plan file lacks the field {missing}") from missing
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write a file so that readers see the old content or the new one, never a partial one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_plan_set(plans: list[KeypointPlan], folder: Path) -> Path:
+    """Write plans and ``index.json`` to ``folder``; returns the folder."""
+    folder = Path(folder)
+    for plan in plans:
+        atomic_write_text(folder / f"{plan.plan_id}.json", json.dumps(plan.to_json()))
+    index = {
+        "schema_version": SCHEMA_VERSION,
+        "task": plans[0].task if plans else None,
+        "plans": [f"{plan.plan_id}.json" for plan in plans],
+    }
+    atomic_write_text(folder / "index.json", json.dumps(index, indent=2))
+    return folder
+
+
+def find_plan_set(path: Path) -> Path:
+    """The folder holding ``index.json`` at or below ``path`` (a plan-set root may be given)."""
+    path = Path(path)
+    if (path / "index.json").is_file():
+        return path
+    found = sorted(path.rglob("index.json")) if path.is_dir() else []
+    if len(found) == 1:
+        return found[0].parent
+    if not found:
+        raise FileNotFoundError(
+            f"no plan set at {path}: expected an index.json there or below it; make one with "
+            "`keyscaffold plan TASK --out DIR`"
+        )
+    raise PlanError(
+        f"{path} holds {len(found)} plan sets; pass one of: "
+        + ", ".join(str(p.parent) for p in found[:5])
+    )
+
+
+def load_plan_set(path: Path, task: str | None = None) -> list[KeypointPlan]:
+    """Load every plan listed in a plan set's index; checks the task name when given."""
+    folder = find_plan_set(path)
+    index = json.loads((folder / "index.json").read_text())
+    plans = [KeypointPlan.from_json(json.loads((folder / name).read_text())) for name in index["plans"]]
+    if not plans:
+        raise PlanError(f"plan set {folder} is empty")
+    if task is not None and any(plan.task != task for plan in plans):
+        other = next(plan.task for plan in plans if plan.task != task)
+        raise PlanError(f"plan set {folder} holds plans for task {other!r}, not {task!r}")
+    return plans

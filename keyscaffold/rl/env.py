@@ -1,0 +1,249 @@
+"""Batched scaffold-tracking environment implementing rsl_rl's ``VecEnv``.
+
+Each world follows one plan: the action is a residual on the plan's wrist pose plus a hand-closure
+scalar; the reward tracks the plan's keypoints and rewards fingertip contact; an episode ends when
+any keypoint strays farther from its target than the tracking limit, or at the time limit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from rsl_rl.env import VecEnv
+from tensordict import TensorDict
+
+from keyscaffold.planning.plan import KeypointPlan
+from keyscaffold.rl.rewards import RewardConfig, reward_terms
+from keyscaffold.sim.batch import BatchedWorlds
+from keyscaffold.sim.embodiments import hand
+from keyscaffold.sim.scene import PhysicsConfig
+from keyscaffold.tasks.base import Task
+
+LOOKAHEAD = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 20, 30, 40, 50)
+NUM_ACTIONS = 7
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """Environment settings (residual scales, smoothing, curriculum, randomization)."""
+
+    num_envs: int = 64
+    """Worlds stepped together."""
+    num_threads: int = 2
+    """C threads stepping the worlds."""
+    wrist_position_scale: float = 0.1
+    """Wrist position residual at action 1 (m)."""
+    wrist_rotation_scale: float = 1.0
+    """Wrist rotation residual at action 1 (rad)."""
+    action_ema: float = 0.9
+    """Weight of the newest action in the exponential moving average of actions."""
+    final_limit_fraction: float = 0.5
+    """The tracking limit falls linearly from the task's start limit to this fraction of it."""
+    terminate: bool = True
+    """End episodes that exceed the tracking limit (off in evaluation, which records it)."""
+    init_position_noise: float = 0.01
+    """Uniform noise on object and wrist start positions per episode (m)."""
+    rewards: RewardConfig = field(default_factory=RewardConfig)
+    physics: PhysicsConfig = field(default_factory=PhysicsConfig)
+
+
+def compose_wrist_targets(plan_wrist: np.ndarray, residual: np.ndarray, config: EnvConfig) -> np.ndarray:
+    """Plan wrist pose plus scaled residual.
+
+    Args:
+        plan_wrist: Shape: (B, 6).
+        residual: Actions in [-1, 1], shape: (B, 6).
+
+    Returns:
+        Wrist position targets (m) and hinge targets (rad), shape: (B, 6).
+    """
+    scale = np.array([config.wrist_position_scale] * 3 + [config.wrist_rotation_scale] * 3)
+    return plan_wrist + residual * scale
+
+
+def finger_targets(closure: np.ndarray) -> np.ndarray:
+    """Finger joint targets from a closure action: <= 0 open, 1 fully closed.
+
+    Args:
+        closure: Shape: (B,).
+
+    Returns:
+        Shape: (B, 16).
+    """
+    amount = np.clip(closure, 0.0, 1.0)[:, None]
+    open_pose, closed_pose = hand.open_finger_pose(), hand.closed_finger_pose()
+    return open_pose + amount * (closed_pose - open_pose)
+
+
+class ScaffoldEnv(VecEnv):
+    """Residual plan tracking on the floating hand, over a set of plans."""
+
+    def __init__(
+        self, task: Task, plans: list[KeypointPlan], config: EnvConfig, seed: int = 0, device: str = "cpu"
+    ) -> None:
+        if not plans:
+            raise ValueError("ScaffoldEnv needs at least one plan")
+        self.task, self.plans, self.config = task, plans, config
+        self.num_envs, self.num_actions = config.num_envs, NUM_ACTIONS
+        self.max_episode_length = task.episode_steps
+        self.device, self.cfg = device, {"task": task.name, "num_envs": config.num_envs}
+        self.rng = np.random.default_rng(seed)
+        model = task.build_model(config.physics)
+        self.worlds = BatchedWorlds(
+            model, task.index(model), config.num_envs, config.num_threads, config.physics.substeps,
+            plans[0].keypoint_bodies, plans[0].keypoint_local,
+        )
+        self._prepare_plans()
+        self.episode_length_buf = torch.zeros(self.num_envs, dtype=torch.long)
+        self.tracking_limit = task.start_limit
+        self.plan_index = np.zeros(self.num_envs, dtype=np.int64)
+        self.fixed_plans: np.ndarray | None = None
+        self.action_avg = np.zeros((self.num_envs, NUM_ACTIONS))
+        self.initial_keypoints = np.zeros((self.num_envs, len(task.keypoints), 3))
+        self.episode_return = np.zeros(self.num_envs)
+        self.tracked = np.ones(self.num_envs, dtype=bool)
+        self.last_episode = {k: np.zeros(self.num_envs) for k in ("success", "tracked", "return", "length")}
+        self.reset()
+
+    def _prepare_plans(self) -> None:
+        horizon = self.max_episode_length + max(LOOKAHEAD) + 1
+        kp, wrist = [], []
+        for plan in self.plans:
+            k, w = plan.interpolate(self.max_episode_length)
+            pad = horizon - self.max_episode_length
+            kp.append(np.concatenate([k, np.repeat(k[-1:], pad, 0)]))
+            wrist.append(np.concatenate([w, np.repeat(w[-1:], pad, 0)]))
+        self.plan_keypoints, self.plan_wrist = np.stack(kp), np.stack(wrist)
+        states = [p.initial_state for p in self.plans]
+        self.start_wrist = np.array([s.wrist for s in states])
+        self.start_objects = {
+            name: np.array([s.objects[name] for s in states]) for name in self.task.movable_objects()
+        }
+
+    def set_training_progress(self, progress: float) -> None:
+        """Move the tracking-limit curriculum to ``progress`` in [0, 1] of training."""
+        progress = float(np.clip(progress, 0.0, 1.0))
+        shrink = 1.0 - (1.0 - self.config.final_limit_fraction) * progress
+        self.tracking_limit = self.task.start_limit * shrink
+
+    def assign_plans(self, plan_index: np.ndarray) -> None:
+        """Pin world i to plan ``plan_index[i]`` (evaluation) and reset every world."""
+        plan_index = np.asarray(plan_index, dtype=np.int64)
+        if plan_index.shape != (self.num_envs,):
+            raise ValueError(f"assign_plans needs {self.num_envs} plan indices, got {plan_index.shape}")
+        self.fixed_plans = plan_index
+        self.reset()
+
+    def reset(self) -> TensorDict:
+        """Reset every world; returns the observations."""
+        self._reset_worlds(np.arange(self.num_envs))
+        return self.get_observations()
+
+    def _reset_worlds(self, ids: np.ndarray) -> None:
+        if ids.size == 0:
+            return
+        if self.fixed_plans is not None:
+            plans = self.fixed_plans[ids]
+        else:
+            plans = self.rng.integers(0, len(self.plans), size=ids.size)
+        self.plan_index[ids] = plans
+        noise = self.config.init_position_noise
+        wrist = self.start_wrist[plans].copy()
+        wrist[:, :2] += self.rng.uniform(-noise, noise, size=(ids.size, 2))
+        objects = {}
+        for name, poses in self.start_objects.items():
+            pose = poses[plans].copy()
+            pose[:, :2] += self.rng.uniform(-noise, noise, size=(ids.size, 2))
+            objects[name] = pose
+        fingers = np.repeat(hand.open_finger_pose()[None], ids.size, 0)
+        self.worlds.reset_worlds(ids, wrist, fingers, objects)
+        self.action_avg[ids] = 0.0
+        self.episode_length_buf[torch.as_tensor(ids)] = 0
+        self.initial_keypoints[ids] = self.worlds.keypoints()[ids]
+        self.episode_return[ids] = 0.0
+        self.tracked[ids] = True
+
+    def _validate_actions(self, actions: torch.Tensor) -> np.ndarray:
+        if tuple(actions.shape) != (self.num_envs, self.num_actions):
+            raise ValueError(
+                f"actions must have shape ({self.num_envs}, {self.num_actions}), got {tuple(actions.shape)}"
+            )
+        array = actions.detach().cpu().numpy().astype(np.float64)
+        if not np.isfinite(array).all():
+            raise ValueError("actions contain NaN or infinite values; check the policy's output")
+        return np.clip(array, -1.0, 1.0)
+
+    def step(self, actions: torch.Tensor) -> tuple[TensorDict, torch.Tensor, torch.Tensor, dict]:
+        """Advance every world one control step. Shape of actions: (num_envs, 7)."""
+        action = self._validate_actions(actions)
+        alpha = self.config.action_ema
+        self.action_avg = alpha * action + (1.0 - alpha) * self.action_avg
+        t = self.episode_length_buf.numpy()
+        plan_wrist = self.plan_wrist[self.plan_index, t]
+        ctrl = np.concatenate(
+            [compose_wrist_targets(plan_wrist, self.action_avg[:, :6], self.config),
+             finger_targets(self.action_avg[:, 6])],
+            axis=1,
+        )
+        self.worlds.step(ctrl)
+        self.worlds.check_finite()
+        self.episode_length_buf += 1
+        t = self.episode_length_buf.numpy()
+        keypoints = self.worlds.keypoints()
+        targets = self.plan_keypoints[self.plan_index, t]
+        terms = reward_terms(
+            self.config.rewards, keypoints, targets, self.worlds.fingertip_contact_force(), action
+        )
+        reward = sum(terms.values())
+        self.episode_return += reward
+        strayed = (np.linalg.norm(keypoints - targets, axis=-1) > self.tracking_limit).any(axis=-1)
+        self.tracked &= ~strayed
+        time_out = t >= self.max_episode_length
+        terminated = strayed & self.config.terminate
+        done = time_out | terminated
+        extras = {"time_outs": torch.from_numpy(time_out & ~terminated), "log": self._log(terms, done, keypoints)}
+        done_ids = np.flatnonzero(done)
+        self._reset_worlds(done_ids)
+        return (
+            self.get_observations(),
+            torch.from_numpy(reward.astype(np.float32)),
+            torch.from_numpy(done),
+            extras,
+        )
+
+    def _log(self, terms: dict[str, np.ndarray], done: np.ndarray, keypoints: np.ndarray) -> dict:
+        log: dict[str, float] = {f"/reward/{name}": float(v.mean()) for name, v in terms.items()}
+        log["/curriculum/tracking_limit"] = self.tracking_limit
+        if done.any():
+            ids = np.flatnonzero(done)
+            success = self.task.success(keypoints[ids])
+            self.last_episode["success"][ids] = success
+            self.last_episode["tracked"][ids] = self.tracked[ids]
+            self.last_episode["return"][ids] = self.episode_return[ids]
+            self.last_episode["length"][ids] = self.episode_length_buf.numpy()[ids]
+            log["/episode/success"] = float(success.mean())
+            log["/episode/tracked_to_end"] = float(self.tracked[ids].mean())
+        return log
+
+    def get_observations(self) -> TensorDict:
+        """Observation groups ``policy`` and ``critic`` (the same vector), shape: (num_envs, D)."""
+        t = self.episode_length_buf.numpy()
+        rows = self.plan_index[:, None]
+        steps = t[:, None] + np.array(LOOKAHEAD)[None]
+        keypoints = self.worlds.keypoints()
+        joint_pos, joint_vel = self.worlds.hand_joint_state()
+        wrist = joint_pos[:, :6]
+        future_kp = self.plan_keypoints[rows, steps] - keypoints[:, None]
+        future_wrist = self.plan_wrist[rows, steps] - wrist[:, None]
+        fingertips = self.worlds.fingertips() - wrist[:, None, :3]
+        phase = (t / self.max_episode_length)[:, None]
+        obs = np.concatenate(
+            [joint_pos, 0.1 * joint_vel, self.action_avg, fingertips.reshape(self.num_envs, -1),
+             self.initial_keypoints.reshape(self.num_envs, -1), keypoints.reshape(self.num_envs, -1),
+             future_kp.reshape(self.num_envs, -1), future_wrist.reshape(self.num_envs, -1), phase],
+            axis=1,
+        ).astype(np.float32)
+        tensor = torch.from_numpy(obs)
+        return TensorDict({"policy": tensor, "critic": tensor}, batch_size=[self.num_envs])

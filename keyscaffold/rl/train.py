@@ -1,0 +1,257 @@
+"""PPO training with rsl_rl: runner construction, time-bounded loop, checkpoints, resume, logs."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rsl_rl.runners import OnPolicyRunner
+from torch.utils.tensorboard import SummaryWriter
+
+from keyscaffold.planning.plan import KeypointPlan, atomic_write_text
+from keyscaffold.rl.env import EnvConfig, ScaffoldEnv
+from keyscaffold.tasks.base import Task
+
+METRICS_FIELDS = (
+    "iteration", "minutes", "env_steps", "success", "tracked_to_end", "reward_tracking",
+    "reward_contact", "reward_action", "tracking_limit", "collect_s", "update_s",
+)
+
+
+@dataclass(frozen=True)
+class PPOConfig:
+    """PPO and network settings; defaults are the large-scale (GPU) values."""
+
+    num_steps_per_env: int = 24
+    num_learning_epochs: int = 5
+    num_mini_batches: int = 16
+    clip_param: float = 0.2
+    value_loss_coef: float = 1.0
+    use_clipped_value_loss: bool = True
+    desired_kl: float = 0.01
+    entropy_coef: float = 0.01
+    gamma: float = 0.99
+    lam: float = 0.95
+    max_grad_norm: float = 1.0
+    learning_rate: float = 3e-4
+    hidden_dims: tuple[int, ...] = (512, 512, 512)
+    init_noise_std: float = 1.0
+    obs_normalization: bool = True
+
+
+def cpu_profile() -> tuple[PPOConfig, int]:
+    """PPO settings and env count chosen by measurement for two CPU cores (docs/training.md)."""
+    return PPOConfig(num_mini_batches=4, hidden_dims=(256, 128, 64), init_noise_std=0.6), 128
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A training run."""
+
+    max_iterations: int = 100_000
+    """Stop after this many PPO iterations."""
+    minutes: float = 15.0
+    """Stop after this much wall time (the curriculum spans it)."""
+    seed: int = 0
+    save_interval: int = 50
+    """Write a checkpoint every this many iterations (and at the end)."""
+    ppo: PPOConfig = field(default_factory=lambda: cpu_profile()[0])
+    env: EnvConfig = field(default_factory=lambda: EnvConfig(num_envs=cpu_profile()[1]))
+
+
+def runner_config(ppo: PPOConfig, save_interval: int) -> dict:
+    """The rsl_rl 5 runner configuration of ``ppo``."""
+    model = {
+        "class_name": "MLPModel",
+        "hidden_dims": list(ppo.hidden_dims),
+        "activation": "elu",
+        "obs_normalization": ppo.obs_normalization,
+    }
+    return {
+        "num_steps_per_env": ppo.num_steps_per_env,
+        "save_interval": save_interval,
+        "obs_groups": {"actor": ["policy"], "critic": ["critic"]},
+        "actor": {**model, "distribution_cfg": {"class_name": "GaussianDistribution", "init_std": ppo.init_noise_std}},
+        "critic": dict(model),
+        "algorithm": {
+            "class_name": "PPO",
+            "num_learning_epochs": ppo.num_learning_epochs,
+            "num_mini_batches": ppo.num_mini_batches,
+            "clip_param": ppo.clip_param,
+            "gamma": ppo.gamma,
+            "lam": ppo.lam,
+            "value_loss_coef": ppo.value_loss_coef,
+            "entropy_coef": ppo.entropy_coef,
+            "learning_rate": ppo.learning_rate,
+            "max_grad_norm": ppo.max_grad_norm,
+            "use_clipped_value_loss": ppo.use_clipped_value_loss,
+            "schedule": "adaptive",
+            "desired_kl": ppo.desired_kl,
+        },
+    }
+
+
+def make_runner(env: ScaffoldEnv, ppo: PPOConfig, save_interval: int = 50) -> OnPolicyRunner:
+    """An rsl_rl runner over ``env`` that writes no logs of its own."""
+    return OnPolicyRunner(env, runner_config(ppo, save_interval), log_dir=None, device="cpu")
+
+
+def save_checkpoint(runner: OnPolicyRunner, path: Path, state: dict) -> None:
+    """Atomically write the PPO state plus the loop state needed to resume."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = runner.alg.save()
+    payload.update(iter=state["iteration"], infos=state)
+    tmp = path.with_suffix(".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def run_config_json(task: Task, config: TrainConfig, plans_dir: str) -> dict:
+    """The run's configuration as plain data (written to config.json, read by eval)."""
+    return {"task": task.name, "plans": plans_dir, "train": asdict(config)}
+
+
+class _MetricsLog:
+    """Appends one CSV row per iteration and mirrors it to TensorBoard."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / "metrics.csv"
+        new = not self.path.exists()
+        self.handle = self.path.open("a", newline="")
+        self.writer = csv.DictWriter(self.handle, fieldnames=METRICS_FIELDS)
+        if new:
+            self.writer.writeheader()
+        self.tb = SummaryWriter(log_dir=str(run_dir / "tensorboard"))
+
+    def write(self, row: dict, losses: dict) -> None:
+        self.writer.writerow({k: row.get(k, "") for k in METRICS_FIELDS})
+        self.handle.flush()
+        for key, value in row.items():
+            if key != "iteration" and value != "":
+                self.tb.add_scalar(f"train/{key}", value, row["iteration"])
+        for key, value in losses.items():
+            self.tb.add_scalar(f"loss/{key}", value, row["iteration"])
+
+    def close(self) -> None:
+        self.handle.close()
+        self.tb.close()
+
+
+def _collect(runner: OnPolicyRunner, env: ScaffoldEnv, obs, steps: int) -> tuple[object, dict]:
+    """One rollout of ``steps`` per env; returns the last observations and averaged logs."""
+    sums: dict[str, list[float]] = {}
+    with torch.inference_mode():
+        for _ in range(steps):
+            actions = runner.alg.act(obs)
+            obs, rewards, dones, extras = env.step(actions)
+            runner.alg.process_env_step(obs, rewards, dones, extras)
+            for key, value in extras["log"].items():
+                sums.setdefault(key, []).append(float(value))
+        runner.alg.compute_returns(obs)
+    return obs, {k: float(np.mean(v)) for k, v in sums.items()}
+
+
+def train(
+    task: Task, plans: list[KeypointPlan], run_dir: Path, config: TrainConfig,
+    plans_dir: str = "", resume: bool = False, show_progress: bool = True,
+) -> Path:
+    """Train a residual tracking policy; returns the path of the final checkpoint.
+
+    With ``resume`` the run continues from ``run_dir/checkpoints/latest.pt``: PPO weights, optimizer,
+    normalizer, iteration count, elapsed time and random generators are restored.
+    """
+    run_dir = Path(run_dir)
+    latest = run_dir / "checkpoints" / "latest.pt"
+    if resume and not latest.exists():
+        raise FileNotFoundError(f"--resume: no checkpoint at {latest}; start the run without --resume")
+    if not resume and latest.exists():
+        raise FileExistsError(f"{run_dir} already holds a run; pass --resume to continue it or pick a new --out")
+    torch.manual_seed(config.seed)
+    env = ScaffoldEnv(task, plans, config.env, seed=config.seed)
+    runner = make_runner(env, config.ppo, config.save_interval)
+    start_iteration, elapsed_before = 0, 0.0
+    if resume:
+        loaded = torch.load(latest, weights_only=False)
+        runner.alg.load(loaded, None, strict=True)
+        info = loaded["infos"]
+        start_iteration, elapsed_before = info["iteration"] + 1, info["elapsed_s"]
+        env.rng.bit_generator.state = info["env_rng"]
+        torch.set_rng_state(info["torch_rng"])
+    else:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(run_dir / "config.json", json.dumps(run_config_json(task, config, plans_dir), indent=2))
+    return _loop(runner, env, run_dir, config, start_iteration, elapsed_before, show_progress)
+
+
+def _loop(
+    runner: OnPolicyRunner, env: ScaffoldEnv, run_dir: Path, config: TrainConfig,
+    start_iteration: int, elapsed_before: float, show_progress: bool,
+) -> Path:
+    budget_s = config.minutes * 60.0
+    metrics = _MetricsLog(run_dir)
+    latest = run_dir / "checkpoints" / "latest.pt"
+    steps_per_iter = config.ppo.num_steps_per_env * env.num_envs
+    obs = env.get_observations()
+    runner.alg.train_mode()
+    clock = time.perf_counter()
+    iteration, elapsed = start_iteration, elapsed_before
+    progress = Progress(
+        TextColumn("[bold]train[/] it {task.fields[it]}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+        TextColumn("success {task.fields[success]:.2f}"), TimeElapsedColumn(), disable=not show_progress,
+    )
+    with progress:
+        bar = progress.add_task("train", total=budget_s, it=iteration, success=0.0, completed=elapsed)
+        while iteration < config.max_iterations and elapsed < budget_s:
+            env.set_training_progress(max(iteration / config.max_iterations, elapsed / budget_s))
+            t0 = time.perf_counter()
+            obs, logs = _collect(runner, env, obs, config.ppo.num_steps_per_env)
+            t1 = time.perf_counter()
+            losses = runner.alg.update()
+            t2 = time.perf_counter()
+            elapsed = elapsed_before + (t2 - clock)
+            row = {
+                "iteration": iteration, "minutes": elapsed / 60.0,
+                "env_steps": (iteration + 1) * steps_per_iter,
+                "success": logs.get("/episode/success", ""), "tracked_to_end": logs.get("/episode/tracked_to_end", ""),
+                "reward_tracking": logs["/reward/tracking"], "reward_contact": logs["/reward/contact"],
+                "reward_action": logs["/reward/action"], "tracking_limit": env.tracking_limit,
+                "collect_s": t1 - t0, "update_s": t2 - t1,
+            }
+            metrics.write(row, losses)
+            if row["success"] != "":
+                progress.update(bar, success=row["success"])
+            progress.update(bar, completed=min(elapsed, budget_s), it=iteration)
+            state = {"iteration": iteration, "elapsed_s": elapsed, "env_rng": env.rng.bit_generator.state,
+                     "torch_rng": torch.get_rng_state()}
+            if (iteration + 1) % config.save_interval == 0:
+                save_checkpoint(runner, latest, state)
+            iteration += 1
+    save_checkpoint(runner, latest, state)
+    final = run_dir / "checkpoints" / "final.pt"
+    save_checkpoint(runner, final, state)
+    metrics.close()
+    return final
+
+
+def load_policy(run_dir: Path, env: ScaffoldEnv) -> torch.nn.Module:
+    """The deterministic policy of a run's latest checkpoint, for ``env``'s observation layout."""
+    run_dir = Path(run_dir)
+    checkpoint = run_dir if run_dir.is_file() else run_dir / "checkpoints" / "latest.pt"
+    config_path = (checkpoint.parent.parent / "config.json")
+    if not checkpoint.exists() or not config_path.exists():
+        raise FileNotFoundError(
+            f"no trained policy at {run_dir}: expected checkpoints/latest.pt and config.json; "
+            "train one with `keyscaffold train TASK --plans DIR --out RUN_DIR`"
+        )
+    ppo_fields = json.loads(config_path.read_text())["train"]["ppo"]
+    ppo_fields["hidden_dims"] = tuple(ppo_fields["hidden_dims"])
+    runner = make_runner(env, replace(PPOConfig(), **ppo_fields))
+    runner.alg.load(torch.load(checkpoint, weights_only=False), {"actor": True}, strict=True)
+    return runner.get_inference_policy()

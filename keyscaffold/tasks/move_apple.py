@@ -1,0 +1,124 @@
+"""move_apple: pick the apple up and put it on the cutting board."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from keyscaffold.sim import objects
+from keyscaffold.tasks.base import (
+    InitialState,
+    KeypointSpec,
+    OracleWaypoints,
+    Task,
+    register_task,
+)
+
+APPLE_RADIUS = 0.04
+BOARD_HALF = (0.13, 0.09, 0.01)
+# Wrist position relative to the apple center for the top-down power grasp (hand frame = world).
+GRASP_OFFSET = np.array([-0.06, 0.0, 0.06])
+SUCCESS_HEIGHT = 0.07
+SUCCESS_RADIUS = 0.10
+
+
+@register_task("move_apple")
+class MoveApple(Task):
+    """Move the apple from the counter onto the cutting board.
+
+    Description:
+        A red apple and a wooden cutting board lie on a kitchen counter; the floating right hand
+        starts above the counter, palm down. The hand must grasp the apple, lift it, carry it over
+        the board and put it down.
+
+    Randomizations:
+        Apple position on the counter (x 0.38..0.58 m, y 0.02..0.22 m), board position (x 0.42..0.58 m,
+        y -0.28..-0.16 m) and yaw (±0.3 rad), wrist start position (±0.05 m in x and y, height
+        0.12..0.20 m above the counter's grasp height) with ±0.1 rad of hinge noise.
+
+    Success:
+        At the end of the episode the apple's center is within 0.10 m of the point 0.07 m above the
+        board's top center.
+    """
+
+    instruction = "move the apple onto the cutting board"
+    keypoints = (
+        KeypointSpec("apple", "apple", (0.0, 0.0, 0.0)),
+        KeypointSpec("cutting board", "cutting_board", (0.0, 0.0, BOARD_HALF[2])),
+    )
+    start_limit = 0.10
+    contact_bodies = ("apple",)
+
+    def scene_objects(self) -> list[objects.SceneObject]:
+        return [
+            objects.counter(),
+            objects.cutting_board(BOARD_HALF),
+            objects.apple(APPLE_RADIUS),
+        ]
+
+    def sample_initial_state(self, seed: int) -> InitialState:
+        rng = np.random.default_rng(seed)
+        top = objects.COUNTER_TOP_Z
+        apple = (rng.uniform(0.38, 0.58), rng.uniform(0.02, 0.22), top + APPLE_RADIUS)
+        yaw = rng.uniform(-0.3, 0.3)
+        board = (
+            rng.uniform(0.42, 0.58),
+            rng.uniform(-0.28, -0.16),
+            top + BOARD_HALF[2],
+            np.cos(yaw / 2),
+            0.0,
+            0.0,
+            np.sin(yaw / 2),
+        )
+        grasp = np.array(apple) + GRASP_OFFSET
+        wrist_pos = grasp + np.array(
+            [rng.uniform(-0.05, 0.05), rng.uniform(-0.05, 0.05), rng.uniform(0.12, 0.20)]
+        )
+        wrist_rot = rng.uniform(-0.1, 0.1, size=3)
+        return InitialState(
+            seed=seed,
+            wrist=tuple(float(v) for v in (*wrist_pos, *wrist_rot)),
+            objects={
+                "cutting_board": tuple(float(v) for v in board),
+                "apple": (*(float(v) for v in apple), 1.0, 0.0, 0.0, 0.0),
+            },
+        )
+
+    def success(self, keypoints: np.ndarray) -> np.ndarray:
+        apple, board = keypoints[:, 0], keypoints[:, 1]
+        target = board + np.array([0.0, 0.0, SUCCESS_HEIGHT])
+        return np.linalg.norm(apple - target, axis=-1) < SUCCESS_RADIUS
+
+    def oracle_waypoints(self, state: InitialState, num_waypoints: int = 20) -> OracleWaypoints:
+        """Approach, descend, grasp, lift, carry and lower, as phases of the episode.
+
+        Phases are fractions of the plan's duration, so any waypoint count gives the same motion.
+        """
+        apple0 = np.array(state.objects["apple"][:3])
+        board_top = np.array(state.objects["cutting_board"][:3]) + np.array([0, 0, BOARD_HALF[2]])
+        start = np.array(state.wrist[:3])
+        grasp = apple0 + GRASP_OFFSET
+        lift = 0.12
+        place_apple = board_top + np.array([0.0, 0.0, APPLE_RADIUS + 0.01])
+        # (time fraction, wrist position, apple position)
+        phases = [
+            (0.00, start, apple0),
+            (0.15, grasp + [0, 0, 0.06], apple0),
+            (0.28, grasp, apple0),
+            (0.40, grasp, apple0),
+            (0.55, grasp + [0, 0, lift], apple0 + [0, 0, lift]),
+            (0.78, place_apple + GRASP_OFFSET + [0, 0, lift * 0.6], place_apple + [0, 0, lift * 0.6]),
+            (0.92, place_apple + GRASP_OFFSET, place_apple),
+            (1.00, place_apple + GRASP_OFFSET, place_apple),
+        ]
+        times = np.array([p[0] for p in phases])
+        samples = np.linspace(0.0, 1.0, num_waypoints)
+        wrist = np.stack([np.interp(samples, times, [p[1][i] for p in phases]) for i in range(3)], -1)
+        apple = np.stack([np.interp(samples, times, [p[2][i] for p in phases]) for i in range(3)], -1)
+        board = np.repeat(board_top[None], num_waypoints, axis=0)
+        grasp_waypoint = int(np.searchsorted(samples, 0.34))
+        return OracleWaypoints(
+            keypoints=np.stack([apple, board], axis=1),
+            wrist=wrist,
+            wrist_orientation=np.zeros(3),
+            grasp_waypoint=grasp_waypoint,
+        )
