@@ -145,11 +145,12 @@ def run_plan(cmd: Plan) -> None:
 
 def run_train(cmd: Train) -> None:
     from keyscaffold.commands import train_policy
-    from keyscaffold.rl.train import PPOConfig, TrainConfig
+    from keyscaffold.rl.train import TrainConfig, cpu_profile, gpu_profile
 
-    config = TrainConfig(max_iterations=cmd.max_iterations, minutes=cmd.minutes, seed=cmd.seed)
-    if cmd.profile == "gpu":
-        config = replace(config, ppo=PPOConfig(), env=replace(config.env, num_envs=2048))
+    ppo, env = gpu_profile() if cmd.profile == "gpu" else cpu_profile()
+    config = TrainConfig(
+        max_iterations=cmd.max_iterations, minutes=cmd.minutes, seed=cmd.seed, ppo=ppo, env=env
+    )
     if cmd.num_envs is not None:
         config = replace(config, env=replace(config.env, num_envs=cmd.num_envs))
     final = train_policy(cmd.task, cmd.plans, cmd.out, config, cmd.resume)
@@ -159,19 +160,25 @@ def run_train(cmd: Train) -> None:
 def run_eval(cmd: Eval) -> None:
     from keyscaffold.commands import evaluate_policy
 
-    summary = evaluate_policy(cmd.task, cmd.policy, cmd.plans, cmd.out, cmd.trials_per_plan, cmd.seed)
+    summary = evaluate_policy(
+        cmd.task, cmd.policy, cmd.plans, cmd.out, cmd.trials_per_plan, cmd.seed
+    )
     low, high = summary["success_ci95"]
-    print(f"success rate {summary['success_rate']:.2f} (95% CI {low:.2f}-{high:.2f}) over "
-          f"{summary['num_episodes']} episodes; results in {cmd.out}/eval.json")
+    print(
+        f"success rate {summary['success_rate']:.2f} (95% CI {low:.2f}-{high:.2f}) over "
+        f"{summary['num_episodes']} episodes; results in {cmd.out}/eval.json"
+    )
 
 
 def run_demo(cmd: Demo) -> None:
     from keyscaffold.commands import demo
 
     summary = demo(cmd.out, cmd.minutes, cmd.train_plans, cmd.test_plans, cmd.trials_per_plan)
-    print(f"demo done: success rate {summary['success_rate']:.2f} on {summary['num_episodes']} "
-          f"held-out episodes. Results: {cmd.out}/eval (eval.json, rollout.mp4, overlay.png), "
-          f"curve: {cmd.out}/train/curve.png")
+    print(
+        f"demo done: success rate {summary['success_rate']:.2f} on {summary['num_episodes']} "
+        f"held-out episodes. Results: {cmd.out}/eval (eval.json, rollout.mp4, overlay.png), "
+        f"curve: {cmd.out}/train/curve.png"
+    )
 
 
 def run_bench(cmd: Bench) -> None:
@@ -186,8 +193,13 @@ def run_bench(cmd: Bench) -> None:
 
 
 HANDLERS = {
-    Tasks: run_tasks, Render: run_render, Plan: run_plan, Train: run_train,
-    Eval: run_eval, Demo: run_demo, Bench: run_bench,
+    Tasks: run_tasks,
+    Render: run_render,
+    Plan: run_plan,
+    Train: run_train,
+    Eval: run_eval,
+    Demo: run_demo,
+    Bench: run_bench,
 }
 
 

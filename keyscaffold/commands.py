@@ -41,11 +41,22 @@ def render_task(task_name: str, seed: int, out: Path, size: int = 800) -> Path:
     np.save(out / "depth.npy", frame.depth)
     np.save(out / "segmentation.npy", frame.segmentation)
     keypoints = env.worlds.keypoints()[0]
-    draw_keypoint_overlay(frame.rgb, frame.intrinsics, frame.cam_to_world, plan.keypoint_names,
-                          keypoints, path=out / "overlay.png", title=task.instruction)
+    draw_keypoint_overlay(
+        frame.rgb,
+        frame.intrinsics,
+        frame.cam_to_world,
+        plan.keypoint_names,
+        keypoints,
+        path=out / "overlay.png",
+        title=task.instruction,
+    )
     camera = {
-        "task": task.name, "seed": seed, "width": size, "height": size,
-        "intrinsics": frame.intrinsics.tolist(), "cam_to_world": frame.cam_to_world.tolist(),
+        "task": task.name,
+        "seed": seed,
+        "width": size,
+        "height": size,
+        "intrinsics": frame.intrinsics.tolist(),
+        "cam_to_world": frame.cam_to_world.tolist(),
         "convention": "OpenCV: x right, y down, z forward; depth in meters along z",
         "keypoints": {n: keypoints[i].tolist() for i, n in enumerate(plan.keypoint_names)},
     }
@@ -53,7 +64,9 @@ def render_task(task_name: str, seed: int, out: Path, size: int = 800) -> Path:
     return out
 
 
-def make_plans(task_name: str, num_plans: int, split: str, seed: int, waypoints: int, out: Path) -> Path:
+def make_plans(
+    task_name: str, num_plans: int, split: str, seed: int, waypoints: int, out: Path
+) -> Path:
     """Oracle plans for a split, saved as a plan set under ``out/<task>/<split>/oracle``."""
     if num_plans < 1:
         raise ValueError(f"--num-plans must be at least 1, got {num_plans}")
@@ -62,12 +75,18 @@ def make_plans(task_name: str, num_plans: int, split: str, seed: int, waypoints:
     return save_plan_set(plans, Path(out) / task.name / split / "oracle")
 
 
-def train_policy(task_name: str, plans_dir: Path, out: Path, config: TrainConfig, resume: bool) -> Path:
+def train_policy(
+    task_name: str, plans_dir: Path, out: Path, config: TrainConfig, resume: bool
+) -> Path:
     """Train on a plan set and draw the run's curve."""
     task = make_task(task_name)
     plans = load_plan_set(plans_dir, task.name)
-    final = train(task, plans, Path(out), config, plans_dir=str(find_plan_set(plans_dir)), resume=resume)
-    plot_training_curve(Path(out) / "metrics.csv", Path(out) / "curve.png", title=f"{task.name} training")
+    final = train(
+        task, plans, Path(out), config, plans_dir=str(find_plan_set(plans_dir)), resume=resume
+    )
+    plot_training_curve(
+        Path(out) / "metrics.csv", Path(out) / "curve.png", title=f"{task.name} training"
+    )
     return final
 
 
@@ -82,7 +101,9 @@ def evaluate_policy(
     return evaluate(task, plans, Path(policy), Path(out), trials_per_plan, seed)
 
 
-def demo(out: Path, minutes: float, train_plans: int, test_plans: int, trials_per_plan: int) -> dict:
+def demo(
+    out: Path, minutes: float, train_plans: int, test_plans: int, trials_per_plan: int
+) -> dict:
     """Plan, train within ``minutes`` and evaluate move_apple; everything lands under ``out``."""
     out = Path(out)
     train_dir = make_plans("move_apple", train_plans, "train", 0, 20, out / "plans")
@@ -90,6 +111,10 @@ def demo(out: Path, minutes: float, train_plans: int, test_plans: int, trials_pe
     config = TrainConfig(minutes=minutes)
     resume = (out / "train" / "checkpoints" / "latest.pt").exists()
     train_policy("move_apple", train_dir, out / "train", config, resume=resume)
-    summary = evaluate_policy("move_apple", out / "train", test_dir, out / "eval", trials_per_plan, 0)
-    plot_training_curve(out / "train" / "metrics.csv", out / "eval" / "curve.png", title="move_apple training")
+    summary = evaluate_policy(
+        "move_apple", out / "train", test_dir, out / "eval", trials_per_plan, 0
+    )
+    plot_training_curve(
+        out / "train" / "metrics.csv", out / "eval" / "curve.png", title="move_apple training"
+    )
     return summary

@@ -16,12 +16,14 @@ from keyscaffold.evaluation.media import draw_keypoint_overlay, write_video
 from keyscaffold.evaluation.stats import wilson_interval
 from keyscaffold.planning.plan import KeypointPlan, atomic_write_text
 from keyscaffold.rl.env import EnvConfig, ScaffoldEnv
-from keyscaffold.rl.train import load_policy
+from keyscaffold.rl.train import load_policy, load_run_config
 from keyscaffold.sim.render import SceneRenderer
 from keyscaffold.tasks.base import Task
 
 
-def _render_world(env: ScaffoldEnv, renderer: SceneRenderer, data: mujoco.MjData, world: int) -> np.ndarray:
+def _render_world(
+    env: ScaffoldEnv, renderer: SceneRenderer, data: mujoco.MjData, world: int
+) -> np.ndarray:
     env.worlds.batch.get_data(world, data)
     mujoco.mj_forward(env.worlds.model, data)
     return renderer.rgb(data, env.task.camera.name)
@@ -51,13 +53,13 @@ def rollout(
     with Progress(disable=not show_progress) as progress, torch.inference_mode():
         bar = progress.add_task("evaluate", total=env.max_episode_length)
         for step in range(env.max_episode_length):
-            before_reset = None
             obs, _, dones, _ = env.step(policy(obs))
             if record_world is not None:
-                trajectory.append(env.worlds.keypoints()[record_world].copy())
-                if step % video_every == 0 and not bool(dones[record_world]):
+                ended = bool(dones[record_world])
+                source = env.final_keypoints if ended else env.worlds.keypoints()
+                trajectory.append(source[record_world].copy())
+                if step % video_every == 0 and not ended:
                     frames.append(_render_world(env, renderer, data, record_world))
-            del before_reset
             progress.advance(bar)
     if renderer is not None:
         renderer.close()
@@ -84,7 +86,7 @@ def evaluate(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     num = len(plans) * trials_per_plan
-    base = env_config or EnvConfig()
+    base = env_config or load_run_config(Path(policy_dir)).env
     config = replace(base, num_envs=num, terminate=False, final_limit_fraction=1.0)
     env = ScaffoldEnv(task, plans, config, seed=seed)
     policy = load_policy(Path(policy_dir), env)
@@ -138,8 +140,14 @@ def _write_media(
     planned, _ = plan.interpolate(task.episode_steps)
     verdict = "success" if episode["success"] else "failure"
     overlay = draw_keypoint_overlay(
-        frame.rgb, frame.intrinsics, frame.cam_to_world, plan.keypoint_names,
-        current=result["keypoints"][0], planned=planned, actual=result["keypoints"],
-        path=out_dir / "overlay.png", title=f"{plan.plan_id}: plan (dashed) vs actual (solid), {verdict}",
+        frame.rgb,
+        frame.intrinsics,
+        frame.cam_to_world,
+        plan.keypoint_names,
+        current=result["keypoints"][0],
+        planned=planned,
+        actual=result["keypoints"],
+        path=out_dir / "overlay.png",
+        title=f"{plan.plan_id}: plan (dashed) vs actual (solid), {verdict}",
     )
     return {"video": video.name, "overlay": overlay.name}

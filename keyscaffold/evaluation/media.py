@@ -64,12 +64,22 @@ def draw_keypoint_overlay(
                 ax.plot(uv[:, 0], uv[:, 1], style, color=color, lw=2, label=f"{name} ({label})")
         uv, _ = project_points(current[k : k + 1], intrinsics, cam_to_world)
         ax.scatter(uv[:, 0], uv[:, 1], s=90, color=color, edgecolors="black", zorder=5)
-        ax.annotate(name, uv[0], xytext=(8, -8), textcoords="offset points", color="white",
-                    fontsize=11, weight="bold", bbox={"facecolor": "black", "alpha": 0.6, "pad": 2})
+        ax.annotate(
+            name,
+            uv[0],
+            xytext=(8, -8),
+            textcoords="offset points",
+            color="white",
+            fontsize=11,
+            weight="bold",
+            bbox={"facecolor": "black", "alpha": 0.6, "pad": 2},
+        )
     if planned is not None or actual is not None:
         ax.legend(loc="lower left", fontsize=9, framealpha=0.7)
     if title:
-        ax.text(10, 24, title, color="white", fontsize=12, bbox={"facecolor": "black", "alpha": 0.6})
+        ax.text(
+            10, 24, title, color="white", fontsize=12, bbox={"facecolor": "black", "alpha": 0.6}
+        )
     if path is None:
         plt.close(fig)
         return None

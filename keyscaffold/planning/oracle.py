@@ -46,6 +46,8 @@ def oracle_plan(task: Task, initial_seed: int, num_waypoints: int = 20) -> Keypo
     return plan
 
 
-def oracle_plans(task: Task, split: str, seed: int, num_plans: int, num_waypoints: int = 20) -> list[KeypointPlan]:
+def oracle_plans(
+    task: Task, split: str, seed: int, num_plans: int, num_waypoints: int = 20
+) -> list[KeypointPlan]:
     """Oracle plans for ``num_plans`` initial states of a split."""
     return [oracle_plan(task, s, num_waypoints) for s in split_seeds(split, seed, num_plans)]

@@ -61,7 +61,9 @@ class KeypointPlan:
         """Raise ``PlanError`` unless counts agree, values are finite and inside the workspace."""
         k = len(self.keypoint_names)
         if len(self.keypoint_bodies) != k or np.shape(self.keypoint_local) != (k, 3):
-            raise PlanError(f"plan {self.plan_id}: {k} keypoint names but bodies/local points disagree")
+            raise PlanError(
+                f"plan {self.plan_id}: {k} keypoint names but bodies/local points disagree"
+            )
         if self.waypoints.ndim != 3 or self.waypoints.shape[1:] != (k, 3):
             raise PlanError(
                 f"plan {self.plan_id}: waypoints must have shape (N, {k}, 3), got {self.waypoints.shape}"
@@ -77,7 +79,10 @@ class KeypointPlan:
         if not all(np.all(np.isfinite(a)) for a in arrays):
             raise PlanError(f"plan {self.plan_id}: contains NaN or infinite values")
         low, high = np.asarray(workspace_low), np.asarray(workspace_high)
-        for label, points in (("keypoint", self.waypoints.reshape(-1, 3)), ("wrist", self.wrist_waypoints)):
+        for label, points in (
+            ("keypoint", self.waypoints.reshape(-1, 3)),
+            ("wrist", self.wrist_waypoints),
+        ):
             outside = np.any((points < low) | (points > high), axis=-1)
             if outside.any():
                 first = points[np.argmax(outside)]
@@ -94,7 +99,9 @@ class KeypointPlan:
         """
         keypoints = interpolate_waypoints(self.waypoints, num_steps)
         wrist_pos = interpolate_waypoints(self.wrist_waypoints, num_steps)
-        wrist = np.concatenate([wrist_pos, np.repeat(self.wrist_orientation[None], num_steps, 0)], 1)
+        wrist = np.concatenate(
+            [wrist_pos, np.repeat(self.wrist_orientation[None], num_steps, 0)], 1
+        )
         return keypoints, wrist
 
     def to_json(self) -> dict:
@@ -118,7 +125,9 @@ class KeypointPlan:
         """Inverse of ``to_json``; raises ``PlanError`` on a wrong schema or missing field."""
         version = data.get("schema_version")
         if version != SCHEMA_VERSION:
-            raise PlanError(f"plan schema version {version!r} is not supported (expected {SCHEMA_VERSION})")
+            raise PlanError(
+                f"plan schema version {version!r} is not supported (expected {SCHEMA_VERSION})"
+            )
         try:
             return KeypointPlan(
                 plan_id=str(data["plan_id"]),
@@ -189,7 +198,9 @@ def load_plan_set(path: Path, task: str | None = None) -> list[KeypointPlan]:
     """Load every plan listed in a plan set's index; checks the task name when given."""
     folder = find_plan_set(path)
     index = json.loads((folder / "index.json").read_text())
-    plans = [KeypointPlan.from_json(json.loads((folder / name).read_text())) for name in index["plans"]]
+    plans = [
+        KeypointPlan.from_json(json.loads((folder / name).read_text())) for name in index["plans"]
+    ]
     if not plans:
         raise PlanError(f"plan set {folder} is empty")
     if task is not None and any(plan.task != task for plan in plans):

@@ -49,7 +49,9 @@ class EnvConfig:
     physics: PhysicsConfig = field(default_factory=PhysicsConfig)
 
 
-def compose_wrist_targets(plan_wrist: np.ndarray, residual: np.ndarray, config: EnvConfig) -> np.ndarray:
+def compose_wrist_targets(
+    plan_wrist: np.ndarray, residual: np.ndarray, config: EnvConfig
+) -> np.ndarray:
     """Plan wrist pose plus scaled residual.
 
     Args:
@@ -81,7 +83,12 @@ class ScaffoldEnv(VecEnv):
     """Residual plan tracking on the floating hand, over a set of plans."""
 
     def __init__(
-        self, task: Task, plans: list[KeypointPlan], config: EnvConfig, seed: int = 0, device: str = "cpu"
+        self,
+        task: Task,
+        plans: list[KeypointPlan],
+        config: EnvConfig,
+        seed: int = 0,
+        device: str = "cpu",
     ) -> None:
         if not plans:
             raise ValueError("ScaffoldEnv needs at least one plan")
@@ -92,8 +99,13 @@ class ScaffoldEnv(VecEnv):
         self.rng = np.random.default_rng(seed)
         model = task.build_model(config.physics)
         self.worlds = BatchedWorlds(
-            model, task.index(model), config.num_envs, config.num_threads, config.physics.substeps,
-            plans[0].keypoint_bodies, plans[0].keypoint_local,
+            model,
+            task.index(model),
+            config.num_envs,
+            config.num_threads,
+            config.physics.substeps,
+            plans[0].keypoint_bodies,
+            plans[0].keypoint_local,
         )
         self._prepare_plans()
         self.episode_length_buf = torch.zeros(self.num_envs, dtype=torch.long)
@@ -102,9 +114,12 @@ class ScaffoldEnv(VecEnv):
         self.fixed_plans: np.ndarray | None = None
         self.action_avg = np.zeros((self.num_envs, NUM_ACTIONS))
         self.initial_keypoints = np.zeros((self.num_envs, len(task.keypoints), 3))
+        self.final_keypoints = np.zeros_like(self.initial_keypoints)
         self.episode_return = np.zeros(self.num_envs)
         self.tracked = np.ones(self.num_envs, dtype=bool)
-        self.last_episode = {k: np.zeros(self.num_envs) for k in ("success", "tracked", "return", "length")}
+        self.last_episode = {
+            k: np.zeros(self.num_envs) for k in ("success", "tracked", "return", "length")
+        }
         self.reset()
 
     def _prepare_plans(self) -> None:
@@ -119,7 +134,8 @@ class ScaffoldEnv(VecEnv):
         states = [p.initial_state for p in self.plans]
         self.start_wrist = np.array([s.wrist for s in states])
         self.start_objects = {
-            name: np.array([s.objects[name] for s in states]) for name in self.task.movable_objects()
+            name: np.array([s.objects[name] for s in states])
+            for name in self.task.movable_objects()
         }
 
     def set_training_progress(self, progress: float) -> None:
@@ -132,7 +148,9 @@ class ScaffoldEnv(VecEnv):
         """Pin world i to plan ``plan_index[i]`` (evaluation) and reset every world."""
         plan_index = np.asarray(plan_index, dtype=np.int64)
         if plan_index.shape != (self.num_envs,):
-            raise ValueError(f"assign_plans needs {self.num_envs} plan indices, got {plan_index.shape}")
+            raise ValueError(
+                f"assign_plans needs {self.num_envs} plan indices, got {plan_index.shape}"
+            )
         self.fixed_plans = plan_index
         self.reset()
 
@@ -183,8 +201,10 @@ class ScaffoldEnv(VecEnv):
         t = self.episode_length_buf.numpy()
         plan_wrist = self.plan_wrist[self.plan_index, t]
         ctrl = np.concatenate(
-            [compose_wrist_targets(plan_wrist, self.action_avg[:, :6], self.config),
-             finger_targets(self.action_avg[:, 6])],
+            [
+                compose_wrist_targets(plan_wrist, self.action_avg[:, :6], self.config),
+                finger_targets(self.action_avg[:, 6]),
+            ],
             axis=1,
         )
         self.worlds.step(ctrl)
@@ -203,7 +223,10 @@ class ScaffoldEnv(VecEnv):
         time_out = t >= self.max_episode_length
         terminated = strayed & self.config.terminate
         done = time_out | terminated
-        extras = {"time_outs": torch.from_numpy(time_out & ~terminated), "log": self._log(terms, done, keypoints)}
+        extras = {
+            "time_outs": torch.from_numpy(time_out & ~terminated),
+            "log": self._log(terms, done, keypoints),
+        }
         done_ids = np.flatnonzero(done)
         self._reset_worlds(done_ids)
         return (
@@ -223,6 +246,7 @@ class ScaffoldEnv(VecEnv):
             self.last_episode["tracked"][ids] = self.tracked[ids]
             self.last_episode["return"][ids] = self.episode_return[ids]
             self.last_episode["length"][ids] = self.episode_length_buf.numpy()[ids]
+            self.final_keypoints[ids] = keypoints[ids]
             log["/episode/success"] = float(success.mean())
             log["/episode/tracked_to_end"] = float(self.tracked[ids].mean())
         return log
@@ -240,9 +264,17 @@ class ScaffoldEnv(VecEnv):
         fingertips = self.worlds.fingertips() - wrist[:, None, :3]
         phase = (t / self.max_episode_length)[:, None]
         obs = np.concatenate(
-            [joint_pos, 0.1 * joint_vel, self.action_avg, fingertips.reshape(self.num_envs, -1),
-             self.initial_keypoints.reshape(self.num_envs, -1), keypoints.reshape(self.num_envs, -1),
-             future_kp.reshape(self.num_envs, -1), future_wrist.reshape(self.num_envs, -1), phase],
+            [
+                joint_pos,
+                0.1 * joint_vel,
+                self.action_avg,
+                fingertips.reshape(self.num_envs, -1),
+                self.initial_keypoints.reshape(self.num_envs, -1),
+                keypoints.reshape(self.num_envs, -1),
+                future_kp.reshape(self.num_envs, -1),
+                future_wrist.reshape(self.num_envs, -1),
+                phase,
+            ],
             axis=1,
         ).astype(np.float32)
         tensor = torch.from_numpy(obs)

@@ -60,7 +60,8 @@ def reward_terms(
 ) -> dict[str, np.ndarray]:
     """Every weighted term by name; the reward is their sum (penalties enter negative)."""
     return {
-        "tracking": config.tracking * tracking_reward(keypoints, targets, config.tracking_sharpness),
+        "tracking": config.tracking
+        * tracking_reward(keypoints, targets, config.tracking_sharpness),
         "contact": config.contact * contact_reward(fingertip_forces),
         "action": -config.action * action_penalty(actions),
     }

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +22,17 @@ from keyscaffold.rl.env import EnvConfig, ScaffoldEnv
 from keyscaffold.tasks.base import Task
 
 METRICS_FIELDS = (
-    "iteration", "minutes", "env_steps", "success", "tracked_to_end", "reward_tracking",
-    "reward_contact", "reward_action", "tracking_limit", "collect_s", "update_s",
+    "iteration",
+    "minutes",
+    "env_steps",
+    "success",
+    "tracked_to_end",
+    "reward_tracking",
+    "reward_contact",
+    "reward_action",
+    "tracking_limit",
+    "collect_s",
+    "update_s",
 )
 
 
@@ -43,12 +54,28 @@ class PPOConfig:
     learning_rate: float = 3e-4
     hidden_dims: tuple[int, ...] = (512, 512, 512)
     init_noise_std: float = 1.0
+    """Initial exploration noise of the wrist residuals."""
+    closure_noise_std: float | None = None
+    """Initial exploration noise of the hand-closure action (default: ``init_noise_std``)."""
     obs_normalization: bool = True
 
 
-def cpu_profile() -> tuple[PPOConfig, int]:
-    """PPO settings and env count chosen by measurement for two CPU cores (docs/training.md)."""
-    return PPOConfig(num_mini_batches=4, hidden_dims=(256, 128, 64), init_noise_std=0.6), 128
+def cpu_profile() -> tuple[PPOConfig, EnvConfig]:
+    """PPO and env settings chosen by measurement to learn fastest on two CPU cores.
+
+    Narrower networks and 4 mini-batches keep the PPO update near a quarter of an iteration;
+    smaller wrist exploration (noise 0.3, rotation residual 0.25 rad) with full exploration of the
+    hand closure lets grasps happen early in training (docs/training.md has the measurements).
+    """
+    ppo = PPOConfig(
+        num_mini_batches=4, hidden_dims=(256, 128, 64), init_noise_std=0.3, closure_noise_std=1.0
+    )
+    return ppo, EnvConfig(num_envs=128, wrist_rotation_scale=0.25)
+
+
+def gpu_profile() -> tuple[PPOConfig, EnvConfig]:
+    """The large-scale settings: PPO and residual values of the original method, 2048 envs."""
+    return PPOConfig(), EnvConfig(num_envs=2048)
 
 
 @dataclass(frozen=True)
@@ -63,7 +90,7 @@ class TrainConfig:
     save_interval: int = 50
     """Write a checkpoint every this many iterations (and at the end)."""
     ppo: PPOConfig = field(default_factory=lambda: cpu_profile()[0])
-    env: EnvConfig = field(default_factory=lambda: EnvConfig(num_envs=cpu_profile()[1]))
+    env: EnvConfig = field(default_factory=lambda: cpu_profile()[1])
 
 
 def runner_config(ppo: PPOConfig, save_interval: int) -> dict:
@@ -78,7 +105,13 @@ def runner_config(ppo: PPOConfig, save_interval: int) -> dict:
         "num_steps_per_env": ppo.num_steps_per_env,
         "save_interval": save_interval,
         "obs_groups": {"actor": ["policy"], "critic": ["critic"]},
-        "actor": {**model, "distribution_cfg": {"class_name": "GaussianDistribution", "init_std": ppo.init_noise_std}},
+        "actor": {
+            **model,
+            "distribution_cfg": {
+                "class_name": "GaussianDistribution",
+                "init_std": ppo.init_noise_std,
+            },
+        },
         "critic": dict(model),
         "algorithm": {
             "class_name": "PPO",
@@ -100,7 +133,13 @@ def runner_config(ppo: PPOConfig, save_interval: int) -> dict:
 
 def make_runner(env: ScaffoldEnv, ppo: PPOConfig, save_interval: int = 50) -> OnPolicyRunner:
     """An rsl_rl runner over ``env`` that writes no logs of its own."""
-    return OnPolicyRunner(env, runner_config(ppo, save_interval), log_dir=None, device="cpu")
+    with contextlib.redirect_stdout(io.StringIO()):  # rsl_rl prints the networks
+        runner = OnPolicyRunner(env, runner_config(ppo, save_interval), log_dir=None, device="cpu")
+    if ppo.closure_noise_std is not None:
+        distribution = runner.alg.get_policy().distribution
+        with torch.no_grad():
+            distribution.std_param[env.num_actions - 1] = ppo.closure_noise_std
+    return runner
 
 
 def save_checkpoint(runner: OnPolicyRunner, path: Path, state: dict) -> None:
@@ -159,8 +198,13 @@ def _collect(runner: OnPolicyRunner, env: ScaffoldEnv, obs, steps: int) -> tuple
 
 
 def train(
-    task: Task, plans: list[KeypointPlan], run_dir: Path, config: TrainConfig,
-    plans_dir: str = "", resume: bool = False, show_progress: bool = True,
+    task: Task,
+    plans: list[KeypointPlan],
+    run_dir: Path,
+    config: TrainConfig,
+    plans_dir: str = "",
+    resume: bool = False,
+    show_progress: bool = True,
 ) -> Path:
     """Train a residual tracking policy; returns the path of the final checkpoint.
 
@@ -170,9 +214,13 @@ def train(
     run_dir = Path(run_dir)
     latest = run_dir / "checkpoints" / "latest.pt"
     if resume and not latest.exists():
-        raise FileNotFoundError(f"--resume: no checkpoint at {latest}; start the run without --resume")
+        raise FileNotFoundError(
+            f"--resume: no checkpoint at {latest}; start the run without --resume"
+        )
     if not resume and latest.exists():
-        raise FileExistsError(f"{run_dir} already holds a run; pass --resume to continue it or pick a new --out")
+        raise FileExistsError(
+            f"{run_dir} already holds a run; pass --resume to continue it or pick a new --out"
+        )
     torch.manual_seed(config.seed)
     env = ScaffoldEnv(task, plans, config.env, seed=config.seed)
     runner = make_runner(env, config.ppo, config.save_interval)
@@ -186,13 +234,20 @@ def train(
         torch.set_rng_state(info["torch_rng"])
     else:
         run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(run_dir / "config.json", json.dumps(run_config_json(task, config, plans_dir), indent=2))
+        atomic_write_text(
+            run_dir / "config.json", json.dumps(run_config_json(task, config, plans_dir), indent=2)
+        )
     return _loop(runner, env, run_dir, config, start_iteration, elapsed_before, show_progress)
 
 
 def _loop(
-    runner: OnPolicyRunner, env: ScaffoldEnv, run_dir: Path, config: TrainConfig,
-    start_iteration: int, elapsed_before: float, show_progress: bool,
+    runner: OnPolicyRunner,
+    env: ScaffoldEnv,
+    run_dir: Path,
+    config: TrainConfig,
+    start_iteration: int,
+    elapsed_before: float,
+    show_progress: bool,
 ) -> Path:
     budget_s = config.minutes * 60.0
     metrics = _MetricsLog(run_dir)
@@ -203,11 +258,17 @@ def _loop(
     clock = time.perf_counter()
     iteration, elapsed = start_iteration, elapsed_before
     progress = Progress(
-        TextColumn("[bold]train[/] it {task.fields[it]}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-        TextColumn("success {task.fields[success]:.2f}"), TimeElapsedColumn(), disable=not show_progress,
+        TextColumn("[bold]train[/] it {task.fields[it]}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TextColumn("success {task.fields[success]:.2f}"),
+        TimeElapsedColumn(),
+        disable=not show_progress,
     )
     with progress:
-        bar = progress.add_task("train", total=budget_s, it=iteration, success=0.0, completed=elapsed)
+        bar = progress.add_task(
+            "train", total=budget_s, it=iteration, success=0.0, completed=elapsed
+        )
         while iteration < config.max_iterations and elapsed < budget_s:
             env.set_training_progress(max(iteration / config.max_iterations, elapsed / budget_s))
             t0 = time.perf_counter()
@@ -217,19 +278,28 @@ def _loop(
             t2 = time.perf_counter()
             elapsed = elapsed_before + (t2 - clock)
             row = {
-                "iteration": iteration, "minutes": elapsed / 60.0,
+                "iteration": iteration,
+                "minutes": elapsed / 60.0,
                 "env_steps": (iteration + 1) * steps_per_iter,
-                "success": logs.get("/episode/success", ""), "tracked_to_end": logs.get("/episode/tracked_to_end", ""),
-                "reward_tracking": logs["/reward/tracking"], "reward_contact": logs["/reward/contact"],
-                "reward_action": logs["/reward/action"], "tracking_limit": env.tracking_limit,
-                "collect_s": t1 - t0, "update_s": t2 - t1,
+                "success": logs.get("/episode/success", ""),
+                "tracked_to_end": logs.get("/episode/tracked_to_end", ""),
+                "reward_tracking": logs["/reward/tracking"],
+                "reward_contact": logs["/reward/contact"],
+                "reward_action": logs["/reward/action"],
+                "tracking_limit": env.tracking_limit,
+                "collect_s": t1 - t0,
+                "update_s": t2 - t1,
             }
             metrics.write(row, losses)
             if row["success"] != "":
                 progress.update(bar, success=row["success"])
             progress.update(bar, completed=min(elapsed, budget_s), it=iteration)
-            state = {"iteration": iteration, "elapsed_s": elapsed, "env_rng": env.rng.bit_generator.state,
-                     "torch_rng": torch.get_rng_state()}
+            state = {
+                "iteration": iteration,
+                "elapsed_s": elapsed,
+                "env_rng": env.rng.bit_generator.state,
+                "torch_rng": torch.get_rng_state(),
+            }
             if (iteration + 1) % config.save_interval == 0:
                 save_checkpoint(runner, latest, state)
             iteration += 1
@@ -240,18 +310,42 @@ def _loop(
     return final
 
 
-def load_policy(run_dir: Path, env: ScaffoldEnv) -> torch.nn.Module:
-    """The deterministic policy of a run's latest checkpoint, for ``env``'s observation layout."""
-    run_dir = Path(run_dir)
-    checkpoint = run_dir if run_dir.is_file() else run_dir / "checkpoints" / "latest.pt"
-    config_path = (checkpoint.parent.parent / "config.json")
+def _from_plain(cls: type, data: dict):
+    """Rebuild a (nested) frozen dataclass from ``asdict`` output."""
+    kwargs = {}
+    for item in fields(cls):
+        if item.name not in data:
+            continue
+        value, default = data[item.name], getattr(cls(), item.name)
+        if is_dataclass(default):
+            value = _from_plain(type(default), value)
+        elif isinstance(default, tuple) or isinstance(value, list):
+            value = tuple(value)
+        kwargs[item.name] = value
+    return cls(**kwargs)
+
+
+def _checkpoint_paths(run: Path) -> tuple[Path, Path]:
+    run = Path(run)
+    checkpoint = run if run.is_file() else run / "checkpoints" / "latest.pt"
+    config_path = checkpoint.parent.parent / "config.json"
     if not checkpoint.exists() or not config_path.exists():
         raise FileNotFoundError(
-            f"no trained policy at {run_dir}: expected checkpoints/latest.pt and config.json; "
+            f"no trained policy at {run}: expected checkpoints/latest.pt and config.json; "
             "train one with `keyscaffold train TASK --plans DIR --out RUN_DIR`"
         )
-    ppo_fields = json.loads(config_path.read_text())["train"]["ppo"]
-    ppo_fields["hidden_dims"] = tuple(ppo_fields["hidden_dims"])
-    runner = make_runner(env, replace(PPOConfig(), **ppo_fields))
+    return checkpoint, config_path
+
+
+def load_run_config(run: Path) -> TrainConfig:
+    """The training configuration of a run folder (or of a checkpoint inside it)."""
+    _, config_path = _checkpoint_paths(run)
+    return _from_plain(TrainConfig, json.loads(config_path.read_text())["train"])
+
+
+def load_policy(run: Path, env: ScaffoldEnv) -> torch.nn.Module:
+    """The deterministic policy of a run's latest checkpoint, for ``env``'s observation layout."""
+    checkpoint, _ = _checkpoint_paths(run)
+    runner = make_runner(env, load_run_config(run).ppo)
     runner.alg.load(torch.load(checkpoint, weights_only=False), {"actor": True}, strict=True)
     return runner.get_inference_policy()

@@ -91,7 +91,9 @@ class BatchedWorlds:
         """Raise ``SimulationDiverged`` if any world holds a non-finite state."""
         bad = ~np.isfinite(self.qpos).all(axis=1) | ~np.isfinite(self.qvel).all(axis=1)
         if bad.any():
-            raise SimulationDiverged(f"simulation diverged in worlds {np.flatnonzero(bad)[:8].tolist()}")
+            raise SimulationDiverged(
+                f"simulation diverged in worlds {np.flatnonzero(bad)[:8].tolist()}"
+            )
 
     def keypoints(self) -> np.ndarray:
         """World positions of the task keypoints, shape: (num_worlds, K, 3)."""
@@ -115,5 +117,7 @@ class BatchedWorlds:
 
     def hand_joint_state(self) -> tuple[np.ndarray, np.ndarray]:
         """Joint positions and velocities of the 22 hand joints, each shape: (num_worlds, 22)."""
-        qpos = np.concatenate([self.qpos[:, self.index.wrist_qpos], self.qpos[:, self.index.finger_qpos]], 1)
+        qpos = np.concatenate(
+            [self.qpos[:, self.index.wrist_qpos], self.qpos[:, self.index.finger_qpos]], 1
+        )
         return qpos, self.qvel[:, self.index.hand_qvel]

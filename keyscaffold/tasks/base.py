@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import difflib
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, ClassVar
+from typing import ClassVar
 
 import mujoco
 import numpy as np
@@ -50,7 +51,11 @@ class InitialState:
 
     def to_json(self) -> dict:
         """Plain-data form for plan files."""
-        return {"seed": self.seed, "wrist": list(self.wrist), "objects": {k: list(v) for k, v in self.objects.items()}}
+        return {
+            "seed": self.seed,
+            "wrist": list(self.wrist),
+            "objects": {k: list(v) for k, v in self.objects.items()},
+        }
 
     @staticmethod
     def from_json(data: dict) -> InitialState:

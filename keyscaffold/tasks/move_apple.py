@@ -106,14 +106,22 @@ class MoveApple(Task):
             (0.28, grasp, apple0),
             (0.40, grasp, apple0),
             (0.55, grasp + [0, 0, lift], apple0 + [0, 0, lift]),
-            (0.78, place_apple + GRASP_OFFSET + [0, 0, lift * 0.6], place_apple + [0, 0, lift * 0.6]),
+            (
+                0.78,
+                place_apple + GRASP_OFFSET + [0, 0, lift * 0.6],
+                place_apple + [0, 0, lift * 0.6],
+            ),
             (0.92, place_apple + GRASP_OFFSET, place_apple),
             (1.00, place_apple + GRASP_OFFSET, place_apple),
         ]
         times = np.array([p[0] for p in phases])
         samples = np.linspace(0.0, 1.0, num_waypoints)
-        wrist = np.stack([np.interp(samples, times, [p[1][i] for p in phases]) for i in range(3)], -1)
-        apple = np.stack([np.interp(samples, times, [p[2][i] for p in phases]) for i in range(3)], -1)
+        wrist = np.stack(
+            [np.interp(samples, times, [p[1][i] for p in phases]) for i in range(3)], -1
+        )
+        apple = np.stack(
+            [np.interp(samples, times, [p[2][i] for p in phases]) for i in range(3)], -1
+        )
         board = np.repeat(board_top[None], num_waypoints, axis=0)
         grasp_waypoint = int(np.searchsorted(samples, 0.34))
         return OracleWaypoints(

@@ -1,0 +1,100 @@
+"""Throughput measured in one run: env vs raw MuJoCo, 2 threads vs 1, PPO update share."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import mujoco
+import mujoco.rollout
+import numpy as np
+import torch
+
+from keyscaffold.planning.oracle import oracle_plans
+from keyscaffold.rl.env import ScaffoldEnv
+from keyscaffold.rl.train import TrainConfig, _collect, make_runner
+from keyscaffold.tasks import make_task
+
+
+def _timed_loop(body, seconds: float) -> tuple[int, float]:
+    """Call ``body`` until ``seconds`` pass; returns (calls, elapsed)."""
+    body()  # warm-up
+    calls, start = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < seconds:
+        body()
+        calls += 1
+    return calls, elapsed
+
+
+def raw_steps_per_second(env: ScaffoldEnv, threads: int, seconds: float, chunk: int = 24) -> float:
+    """Physics steps/s of ``mujoco.rollout`` on the env's model and start states, no policy."""
+    model = env.worlds.model
+    batch = env.worlds.batch
+    spec = mujoco.mjtState.mjSTATE_FULLPHYSICS
+    data = mujoco.MjData(model)
+    state = np.empty((env.num_envs, mujoco.mj_stateSize(model, spec)))
+    for world in range(env.num_envs):
+        batch.get_data(world, data)
+        mujoco.mj_getState(model, data, state[world], spec)
+    nstep = chunk * env.config.physics.substeps
+    control = np.repeat(np.array(batch.bind("ctrl"))[:, None], nstep, axis=1)
+    datas = [mujoco.MjData(model) for _ in range(threads)]
+    with mujoco.rollout.Rollout(nthread=threads) as runner:
+        calls, elapsed = _timed_loop(
+            lambda: runner.rollout(model, datas, state, control, nstep=nstep), seconds
+        )
+    return calls * env.num_envs * nstep / elapsed
+
+
+def env_steps_per_second(env: ScaffoldEnv, seconds: float) -> float:
+    """Physics steps/s of the env stepped with random actions (observation and reward included)."""
+    rng = np.random.default_rng(0)
+    actions = torch.from_numpy(
+        rng.uniform(-0.3, 0.3, (env.num_envs, env.num_actions)).astype(np.float32)
+    )
+    calls, elapsed = _timed_loop(lambda: env.step(actions), seconds)
+    return calls * env.num_envs * env.config.physics.substeps / elapsed
+
+
+def ppo_update_share(env: ScaffoldEnv, config: TrainConfig, iterations: int = 4) -> float:
+    """Share of a training iteration spent in the PPO update, with the CPU profile."""
+    runner = make_runner(env, config.ppo)
+    runner.alg.train_mode()
+    obs = env.get_observations()
+    collect = update = 0.0
+    for i in range(iterations + 1):
+        t0 = time.perf_counter()
+        obs, _ = _collect(runner, env, obs, config.ppo.num_steps_per_env)
+        t1 = time.perf_counter()
+        runner.alg.update()
+        t2 = time.perf_counter()
+        if i > 0:  # the first iteration warms caches up
+            collect, update = collect + t1 - t0, update + t2 - t1
+    return update / (collect + update)
+
+
+def run_benchmark(num_envs: int = 128, seconds: float = 3.0) -> dict:
+    """All benchmark quantities of move_apple in one process, on this machine's cores."""
+    task = make_task("move_apple")
+    plans = oracle_plans(task, "train", 0, 16)
+    train_config = TrainConfig()
+    env_config = replace(train_config.env, num_envs=num_envs)
+    envs = {t: ScaffoldEnv(task, plans, replace(env_config, num_threads=t)) for t in (1, 2)}
+    raw = raw_steps_per_second(envs[2], 2, seconds)
+    env2 = env_steps_per_second(envs[2], seconds)
+    env1 = env_steps_per_second(envs[1], seconds)
+    raw1 = raw_steps_per_second(envs[1], 1, seconds)
+    share = ppo_update_share(envs[2], replace(train_config, env=env_config))
+    return {
+        "task": task.name,
+        "num_envs": num_envs,
+        "physics_steps_per_control_step": env_config.physics.substeps,
+        "env_steps_per_s": round(env2),
+        "raw_steps_per_s": round(raw),
+        "env_vs_raw_ratio": round(env2 / raw, 3),
+        "env_steps_per_s_1_thread": round(env1),
+        "raw_steps_per_s_1_thread": round(raw1),
+        "two_vs_one_worker_ratio": round(env2 / env1, 3),
+        "ppo_update_share": round(share, 3),
+        "cpu_count": torch.get_num_threads(),
+    }

@@ -1,0 +1,25 @@
+"""Shared fixtures: headless rendering and small plan sets."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+import pytest  # noqa: E402
+
+import keyscaffold  # noqa: E402,F401  (sets the GL backend before MuJoCo loads)
+
+
+@pytest.fixture(scope="session")
+def move_apple():
+    from keyscaffold.tasks import make_task
+
+    return make_task("move_apple")
+
+
+@pytest.fixture(scope="session")
+def train_plans(move_apple):
+    from keyscaffold.planning.oracle import oracle_plans
+
+    return oracle_plans(move_apple, "train", 0, 6)

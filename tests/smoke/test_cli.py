@@ -1,0 +1,103 @@
+"""Smoke tests: the real command line with tiny budgets."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from keyscaffold.cli import main
+
+
+def run(*args: str) -> int:
+    return main(list(args))
+
+
+@pytest.fixture(scope="module")
+def plan_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("plans")
+    assert run("plan", "move_apple", "--num-plans", "4", "--split", "train", "--out", str(root)) == 0
+    assert run("plan", "move_apple", "--num-plans", "2", "--split", "test", "--out", str(root)) == 0
+    return root
+
+
+def test_tasks_lists_move_apple(capsys):
+    assert run("tasks") == 0
+    assert "move_apple" in capsys.readouterr().out
+
+
+def test_render_writes_images_and_calibration(tmp_path):
+    assert run("render", "move_apple", "--seed", "0", "--out", str(tmp_path), "--size", "256") == 0
+    depth = np.load(tmp_path / "depth.npy")
+    segmentation = np.load(tmp_path / "segmentation.npy")
+    camera = json.loads((tmp_path / "camera.json").read_text())
+    assert depth.shape == (256, 256) and depth.dtype == np.float32
+    assert 0.3 < float(np.median(depth)) < 5.0
+    assert segmentation.shape == (256, 256) and (segmentation >= 0).any()
+    assert np.array(camera["intrinsics"]).shape == (3, 3)
+    assert (tmp_path / "rgb.png").stat().st_size > 1000 and (tmp_path / "overlay.png").exists()
+
+
+def test_train_splits_differ(plan_root):
+    train = json.loads((plan_root / "move_apple/train/oracle/index.json").read_text())["plans"]
+    test = json.loads((plan_root / "move_apple/test/oracle/index.json").read_text())["plans"]
+    assert not set(train) & set(test)
+
+
+def test_train_eval_resume(plan_root, tmp_path):
+    run_dir = tmp_path / "run"
+    train_plans = str(plan_root / "move_apple/train/oracle")
+    args = ["train", "move_apple", "--plans", train_plans, "--out", str(run_dir), "--num-envs", "8"]
+    assert run(*args, "--max-iterations", "2") == 0
+    assert (run_dir / "checkpoints/latest.pt").exists() and (run_dir / "curve.png").exists()
+    rows = (run_dir / "metrics.csv").read_text().strip().splitlines()
+    assert len(rows) == 3  # header + 2 iterations
+    # same folder without --resume is refused, with --resume it continues the count
+    assert run(*args, "--max-iterations", "3") == 2
+    assert run(*args, "--max-iterations", "3", "--resume") == 0
+    rows = (run_dir / "metrics.csv").read_text().strip().splitlines()
+    assert len(rows) == 4 and rows[-1].startswith("2,")
+
+    out = tmp_path / "eval"
+    test_plans = str(plan_root / "move_apple/test/oracle")
+    assert run("eval", "move_apple", "--policy", str(run_dir), "--plans", test_plans,
+               "--out", str(out), "--trials-per-plan", "2") == 0
+    result = json.loads((out / "eval.json").read_text())
+    assert result["num_episodes"] == 4 and len(result["episodes"]) == 4
+    low, high = result["success_ci95"]
+    assert 0.0 <= low <= result["success_rate"] <= high <= 1.0
+    assert set(result["episodes"][0]) == {"plan_id", "seed", "success", "tracked_to_end", "return", "length"}
+    assert all(e["length"] == 300 for e in result["episodes"])
+    assert (out / "rollout.mp4").stat().st_size > 1000 and (out / "overlay.png").exists()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["plan", "move_aple"], "Did you mean 'move_apple'"),
+        (["train", "move_apple", "--plans", "/nonexistent"], "no plan set"),
+        (["eval", "move_apple", "--policy", "/nonexistent", "--plans", "/nonexistent"], "no plan set"),
+        (["plan", "move_apple", "--num-plans", "0"], "at least 1"),
+    ],
+)
+def test_bad_input_gets_one_line_error(args, message, capsys, tmp_path):
+    assert run(*args, *(["--out", str(tmp_path)] if args[0] == "plan" else [])) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_console_script_help():
+    result = subprocess.run([sys.executable, "-m", "keyscaffold.cli", "--help"], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0 and "demo" in result.stdout and "train" in result.stdout
+
+
+def test_bench_json_keys(capsys):
+    assert run("bench", "--json", "--num-envs", "16", "--seconds", "0.3") == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    for key in ("env_steps_per_s", "raw_steps_per_s", "env_vs_raw_ratio", "two_vs_one_worker_ratio",
+                "ppo_update_share"):
+        assert result[key] > 0
