@@ -19,7 +19,9 @@ def run(*args: str) -> int:
 @pytest.fixture(scope="module")
 def plan_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("plans")
-    assert run("plan", "move_apple", "--num-plans", "4", "--split", "train", "--out", str(root)) == 0
+    assert (
+        run("plan", "move_apple", "--num-plans", "4", "--split", "train", "--out", str(root)) == 0
+    )
     assert run("plan", "move_apple", "--num-plans", "2", "--split", "test", "--out", str(root)) == 0
     return root
 
@@ -63,13 +65,33 @@ def test_train_eval_resume(plan_root, tmp_path):
 
     out = tmp_path / "eval"
     test_plans = str(plan_root / "move_apple/test/oracle")
-    assert run("eval", "move_apple", "--policy", str(run_dir), "--plans", test_plans,
-               "--out", str(out), "--trials-per-plan", "2") == 0
+    assert (
+        run(
+            "eval",
+            "move_apple",
+            "--policy",
+            str(run_dir),
+            "--plans",
+            test_plans,
+            "--out",
+            str(out),
+            "--trials-per-plan",
+            "2",
+        )
+        == 0
+    )
     result = json.loads((out / "eval.json").read_text())
     assert result["num_episodes"] == 4 and len(result["episodes"]) == 4
     low, high = result["success_ci95"]
     assert 0.0 <= low <= result["success_rate"] <= high <= 1.0
-    assert set(result["episodes"][0]) == {"plan_id", "seed", "success", "tracked_to_end", "return", "length"}
+    assert set(result["episodes"][0]) == {
+        "plan_id",
+        "seed",
+        "success",
+        "tracked_to_end",
+        "return",
+        "length",
+    }
     assert all(e["length"] == 300 for e in result["episodes"])
     assert (out / "rollout.mp4").stat().st_size > 1000 and (out / "overlay.png").exists()
 
@@ -79,7 +101,10 @@ def test_train_eval_resume(plan_root, tmp_path):
     [
         (["plan", "move_aple"], "Did you mean 'move_apple'"),
         (["train", "move_apple", "--plans", "/nonexistent"], "no plan set"),
-        (["eval", "move_apple", "--policy", "/nonexistent", "--plans", "/nonexistent"], "no plan set"),
+        (
+            ["eval", "move_apple", "--policy", "/nonexistent", "--plans", "/nonexistent"],
+            "no plan set",
+        ),
         (["plan", "move_apple", "--num-plans", "0"], "at least 1"),
     ],
 )
@@ -90,14 +115,23 @@ def test_bad_input_gets_one_line_error(args, message, capsys, tmp_path):
 
 
 def test_console_script_help():
-    result = subprocess.run([sys.executable, "-m", "keyscaffold.cli", "--help"], capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "keyscaffold.cli", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0 and "demo" in result.stdout and "train" in result.stdout
 
 
 def test_bench_json_keys(capsys):
     assert run("bench", "--json", "--num-envs", "16", "--seconds", "0.3") == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    for key in ("env_steps_per_s", "raw_steps_per_s", "env_vs_raw_ratio", "two_vs_one_worker_ratio",
-                "ppo_update_share"):
+    for key in (
+        "env_steps_per_s",
+        "raw_steps_per_s",
+        "env_vs_raw_ratio",
+        "two_vs_one_worker_ratio",
+        "ppo_update_share",
+    ):
         assert result[key] > 0
