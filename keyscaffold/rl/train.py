@@ -257,6 +257,12 @@ def _loop(
     runner.alg.train_mode()
     clock = time.perf_counter()
     iteration, elapsed = start_iteration, elapsed_before
+    state = {
+        "iteration": iteration - 1,
+        "elapsed_s": elapsed,
+        "env_rng": env.rng.bit_generator.state,
+        "torch_rng": torch.get_rng_state(),
+    }
     progress = Progress(
         TextColumn("[bold]train[/] it {task.fields[it]}"),
         BarColumn(),
