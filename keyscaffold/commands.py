@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import imageio.v2 as imageio
 import mujoco
 import numpy as np
 
 from keyscaffold.evaluation.evaluate import evaluate
 from keyscaffold.evaluation.media import draw_keypoint_overlay, plot_training_curve
-from keyscaffold.planning.oracle import oracle_plans
+from keyscaffold.planning.oracle import oracle_plan, oracle_plans
 from keyscaffold.planning.plan import atomic_write_text, find_plan_set, load_plan_set, save_plan_set
-from keyscaffold.rl.env import ScaffoldEnv
+from keyscaffold.rl.env import EnvConfig, ScaffoldEnv
 from keyscaffold.rl.train import TrainConfig, train
 from keyscaffold.sim.render import SceneRenderer
 from keyscaffold.tasks import make_task
@@ -20,12 +21,8 @@ from keyscaffold.tasks import make_task
 
 def render_task(task_name: str, seed: int, out: Path, size: int = 800) -> Path:
     """Render the task camera at an initial state with keypoints drawn on top."""
-    from keyscaffold.planning.oracle import oracle_plan
-
     task = make_task(task_name)
     plan = oracle_plan(task, seed)
-    from keyscaffold.rl.env import EnvConfig
-
     env = ScaffoldEnv(task, [plan], EnvConfig(num_envs=1, num_threads=1, init_position_noise=0.0))
     data = mujoco.MjData(env.worlds.model)
     env.worlds.batch.get_data(0, data)
@@ -35,8 +32,6 @@ def render_task(task_name: str, seed: int, out: Path, size: int = 800) -> Path:
     renderer.close()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    import imageio.v2 as imageio
-
     imageio.imwrite(out / "rgb.png", frame.rgb)
     np.save(out / "depth.npy", frame.depth)
     np.save(out / "segmentation.npy", frame.segmentation)
