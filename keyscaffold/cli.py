@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
 import tyro
+
+from keyscaffold.vlm.client import VLMConfig
 
 Task = Annotated[str, tyro.conf.Positional, tyro.conf.arg(metavar="TASK")]
 
@@ -32,11 +35,39 @@ class Render:
 
 
 @dataclass(frozen=True)
+class PlannerFlags:
+    """How the VLM planner asks and what it makes of the answers."""
+
+    pixel_coords: bool = False
+    """Ask for pixel coordinates instead of 0..1000 normalized ones."""
+    orientation_noise: float = math.pi / 8
+    """Uniform noise on the default wrist orientation of VLM trajectories (rad)."""
+    snap_radius_px: int = 16
+    """Points off every object are moved to the nearest object pixel within this radius."""
+
+    def settings(self) -> dict:
+        return {
+            "pixel_coords": self.pixel_coords,
+            "orientation_noise": self.orientation_noise,
+            "snap_radius_px": self.snap_radius_px,
+        }
+
+
+PlannerName = Literal["oracle", "vlm", "vlm-oracle-keypoints", "vlm-scripted-trajectory", "replay"]
+
+
+@dataclass(frozen=True)
 class Plan:
-    """Make a plan set: DIR/<task>/<split>/<planner>/*.json plus index.json."""
+    """Make a plan set: DIR/<task>/<split>/<planner>/*.json plus index.json.
+
+    oracle: scripted from ground truth. vlm: keypoints and trajectories from a VLM (requests,
+    answers and failures kept in the plan set's vlm/ folder). vlm-oracle-keypoints: true keypoints,
+    VLM trajectories. vlm-scripted-trajectory: VLM keypoints, scripted motion. replay: training
+    plans (--from) reused on new states.
+    """
 
     task: Task
-    planner: Literal["oracle"] = "oracle"
+    planner: PlannerName = "oracle"
     """Where the plans come from."""
     num_plans: int = 20
     """Number of initial states (one plan each)."""
@@ -45,9 +76,75 @@ class Plan:
     seed: int = 0
     """Seed of the split's initial states."""
     waypoints: int = 20
-    """Waypoints per plan."""
+    """Waypoints per plan (the seed studied 3, 5, 10, 20, 40)."""
     out: Path = Path("plans")
     """Root folder of plan sets."""
+    from_: Annotated[Path | None, tyro.conf.arg(name="from")] = None
+    """Plan set to replay (--planner replay)."""
+    vlm: Annotated[VLMConfig, tyro.conf.OmitArgPrefixes] = VLMConfig()
+    planner_flags: Annotated[PlannerFlags, tyro.conf.OmitArgPrefixes] = PlannerFlags()
+
+
+@dataclass(frozen=True)
+class BatchExport:
+    """Write the next stage's requests (keypoints, then trajectories) as OpenAI Batch JSONL."""
+
+    task: Task
+    work: Path
+    """Work folder; remembers the settings and which stage each state is in."""
+    out: Path = Path("requests.jsonl")
+    num_plans: int = 20
+    split: Literal["train", "test"] = "train"
+    seed: int = 0
+    planner: Literal["vlm", "vlm-oracle-keypoints", "vlm-scripted-trajectory"] = "vlm"
+    waypoints: int = 20
+    model: str = "gpt-4o"
+    """Model named in every request body."""
+    temperature: float = 0.0
+    max_tokens: int = 2048
+    planner_flags: Annotated[PlannerFlags, tyro.conf.OmitArgPrefixes] = PlannerFlags()
+
+
+@dataclass(frozen=True)
+class BatchImport:
+    """Read a Batch output JSONL into the work folder; writes WORK/plans when planning is done."""
+
+    task: Task
+    work: Path
+    answers: Path
+    """Batch output file (custom_id, response.body.choices[0].message.content or error)."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Plan in bulk through the OpenAI Batch API file format (export, then import)."""
+
+    action: Union[
+        Annotated[BatchExport, tyro.conf.subcommand("export")],
+        Annotated[BatchImport, tyro.conf.subcommand("import")],
+    ]
+
+
+@dataclass(frozen=True)
+class Refine:
+    """Few-shot refinement: best training plans as examples, new plans, train, evaluate; repeat."""
+
+    task: Task
+    policy: Path
+    """Run folder of the zero-shot policy (trained on VLM plans)."""
+    rounds: int = 1
+    """Refinement rounds (the seed used up to 3)."""
+    out: Path = Path("runs/refine")
+    num_plans: int | None = None
+    """Training states per round (default: as many as the policy's plan set)."""
+    test_plans: int = 20
+    trials_per_plan: int = 1
+    minutes: float | None = None
+    """Training wall time per round (default: the policy's)."""
+    seed: int = 0
+    waypoints: int = 20
+    vlm: Annotated[VLMConfig, tyro.conf.OmitArgPrefixes] = VLMConfig()
+    planner_flags: Annotated[PlannerFlags, tyro.conf.OmitArgPrefixes] = PlannerFlags()
 
 
 @dataclass(frozen=True)
@@ -116,6 +213,8 @@ Command = Union[
     Annotated[Plan, tyro.conf.subcommand("plan")],
     Annotated[Train, tyro.conf.subcommand("train")],
     Annotated[Eval, tyro.conf.subcommand("eval")],
+    Annotated[Batch, tyro.conf.subcommand("batch")],
+    Annotated[Refine, tyro.conf.subcommand("refine")],
     Annotated[Demo, tyro.conf.subcommand("demo")],
     Annotated[Bench, tyro.conf.subcommand("bench")],
 ]
@@ -139,8 +238,89 @@ def run_render(cmd: Render) -> None:
 def run_plan(cmd: Plan) -> None:
     from keyscaffold.commands import make_plans
 
-    folder = make_plans(cmd.task, cmd.num_plans, cmd.split, cmd.seed, cmd.waypoints, cmd.out)
-    print(f"wrote {cmd.num_plans} {cmd.planner} plans to {folder}")
+    folder = make_plans(
+        cmd.task,
+        cmd.num_plans,
+        cmd.split,
+        cmd.seed,
+        cmd.waypoints,
+        cmd.out,
+        planner=cmd.planner,
+        vlm=cmd.vlm,
+        replay_from=cmd.from_,
+        settings=cmd.planner_flags.settings(),
+    )
+    count = len(json.loads((folder / "index.json").read_text())["plans"])
+    print(f"wrote {count} {cmd.planner} plans to {folder}")
+    if (folder / "vlm" / "summary.json").exists():
+        summary = json.loads((folder / "vlm" / "summary.json").read_text())
+        print(
+            f"{summary['failed']} states failed {summary['failures_by_kind']}, "
+            f"{summary['pending']} pending; records in {folder / 'vlm'}"
+        )
+
+
+def run_batch(cmd: Batch) -> None:
+    from keyscaffold.commands import batch_export, batch_import
+    from keyscaffold.planning.vlm_planner import PlanningSettings
+
+    action = cmd.action
+    if isinstance(action, BatchExport):
+        settings = PlanningSettings(
+            task=action.task,
+            split=action.split,
+            seed=action.seed,
+            num_plans=action.num_plans,
+            planner=action.planner,
+            num_waypoints=action.waypoints,
+            model=action.model,
+            temperature=action.temperature,
+            max_tokens=action.max_tokens,
+            **action.planner_flags.settings(),
+        )
+        result = batch_export(action.task, action.work, action.out, settings)
+        if result["requests"]:
+            print(
+                f"wrote {result['requests']} {'/'.join(result['stages'])} requests to {action.out}; "
+                f"after the batch finishes: keyscaffold batch import {action.task} "
+                f"--work {action.work} --answers OUTPUT.jsonl"
+            )
+        else:
+            print(f"nothing left to ask; {result['summary']}")
+        return
+    result = batch_import(action.task, action.work, action.answers)
+    summary = result["summary"]
+    print(
+        f"recorded {result['recorded']} answers ({result['ignored']} ignored, "
+        f"{result['request_failures']} failed requests); planned {summary['planned']}, "
+        f"failed {summary['failed']}, pending {summary['pending']}"
+    )
+    if "plans" in result:
+        print(f"plan set: {result['plans']}")
+    elif summary["pending"]:
+        print(f"next: keyscaffold batch export {action.task} --work {action.work} --out NEXT.jsonl")
+
+
+def run_refine(cmd: Refine) -> None:
+    from keyscaffold.commands import refine
+
+    rows = refine(
+        cmd.task,
+        cmd.policy,
+        cmd.rounds,
+        cmd.out,
+        cmd.vlm,
+        num_plans=cmd.num_plans,
+        test_plans=cmd.test_plans,
+        trials_per_plan=cmd.trials_per_plan,
+        minutes=cmd.minutes,
+        seed=cmd.seed,
+        waypoints=cmd.waypoints,
+        settings=cmd.planner_flags.settings(),
+    )
+    for row in rows:
+        print(f"round {row['round']}: success {row['success_rate']:.2f}")
+    print(f"table: {cmd.out / 'refine.md'}, plot: {cmd.out / 'refine.png'}")
 
 
 def run_train(cmd: Train) -> None:
@@ -198,6 +378,8 @@ HANDLERS = {
     Plan: run_plan,
     Train: run_train,
     Eval: run_eval,
+    Batch: run_batch,
+    Refine: run_refine,
     Demo: run_demo,
     Bench: run_bench,
 }
@@ -205,7 +387,9 @@ HANDLERS = {
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; user errors become one-line messages and exit code 2."""
-    command = tyro.cli(Command, args=argv, prog="keyscaffold")
+    command = tyro.cli(
+        Command, args=argv, prog="keyscaffold", config=(tyro.conf.OmitSubcommandPrefixes,)
+    )
     from keyscaffold.planning.plan import PlanError
 
     try:

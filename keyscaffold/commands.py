@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import imageio.v2 as imageio
@@ -10,13 +11,29 @@ import mujoco
 import numpy as np
 
 from keyscaffold.evaluation.evaluate import evaluate
-from keyscaffold.evaluation.media import draw_keypoint_overlay, plot_training_curve
+from keyscaffold.evaluation.media import draw_keypoint_overlay, plot_rounds, plot_training_curve
+from keyscaffold.planning.fewshot import select_examples
 from keyscaffold.planning.oracle import oracle_plan, oracle_plans
-from keyscaffold.planning.plan import atomic_write_text, find_plan_set, load_plan_set, save_plan_set
+from keyscaffold.planning.plan import (
+    PlanError,
+    atomic_write_text,
+    find_plan_set,
+    load_plan_set,
+    save_plan_set,
+)
+from keyscaffold.planning.replay import replay_plans
+from keyscaffold.planning.vlm_planner import (
+    PLANNER_SOURCES,
+    PlanningSettings,
+    PlanningWork,
+    run_live,
+)
 from keyscaffold.rl.env import EnvConfig, ScaffoldEnv
-from keyscaffold.rl.train import TrainConfig, train
+from keyscaffold.rl.train import TrainConfig, load_run_config, train
 from keyscaffold.sim.render import SceneRenderer
 from keyscaffold.tasks import make_task
+from keyscaffold.vlm.batch import batch_input_lines, read_batch_output
+from keyscaffold.vlm.client import VLMClient, VLMConfig
 
 
 def render_task(task_name: str, seed: int, out: Path, size: int = 800) -> Path:
@@ -59,15 +76,112 @@ def render_task(task_name: str, seed: int, out: Path, size: int = 800) -> Path:
     return out
 
 
+PLANNERS = ("oracle", "replay", *PLANNER_SOURCES)
+
+
+def plan_set_folder(out: Path, task: str, split: str, planner: str, waypoints: int) -> Path:
+    """Where ``keyscaffold plan`` puts a plan set: ``out/<task>/<split>/<planner>[_w<N>]``."""
+    label = planner if waypoints == 20 else f"{planner}_w{waypoints}"
+    return Path(out) / task / split / label
+
+
 def make_plans(
-    task_name: str, num_plans: int, split: str, seed: int, waypoints: int, out: Path
+    task_name: str,
+    num_plans: int,
+    split: str,
+    seed: int,
+    waypoints: int,
+    out: Path,
+    planner: str = "oracle",
+    vlm: VLMConfig | None = None,
+    replay_from: Path | None = None,
+    settings: dict | None = None,
+    show_progress: bool = True,
 ) -> Path:
-    """Oracle plans for a split, saved as a plan set under ``out/<task>/<split>/oracle``."""
+    """Make a plan set under ``out/<task>/<split>/<planner>`` and return its folder.
+
+    VLM planners keep their requests, answers and failures in the plan set's ``vlm/`` folder; a
+    rerun with the same settings continues it and asks only for what is missing.
+    """
+    if planner not in PLANNERS:
+        raise ValueError(f"unknown planner {planner!r}; use one of {', '.join(PLANNERS)}")
     if num_plans < 1:
         raise ValueError(f"--num-plans must be at least 1, got {num_plans}")
     task = make_task(task_name)
-    plans = oracle_plans(task, split, seed, num_plans, waypoints)
-    return save_plan_set(plans, Path(out) / task.name / split / "oracle")
+    folder = plan_set_folder(out, task.name, split, planner, waypoints)
+    if planner == "oracle":
+        return save_plan_set(oracle_plans(task, split, seed, num_plans, waypoints), folder)
+    if planner == "replay":
+        if replay_from is None:
+            raise ValueError("--planner replay needs --from DIR, the training plan set to replay")
+        source = load_plan_set(replay_from, task.name)
+        return save_plan_set(replay_plans(task, source, split, seed, num_plans), folder)
+    vlm = vlm or VLMConfig()
+    plan_settings = PlanningSettings(
+        task=task.name,
+        split=split,
+        seed=seed,
+        num_plans=num_plans,
+        planner=planner,
+        num_waypoints=waypoints,
+        model=vlm.model,
+        temperature=vlm.temperature,
+        max_tokens=vlm.max_tokens,
+        **(settings or {}),
+    )
+    work = PlanningWork(folder / "vlm", plan_settings)
+    summary = run_live(work, VLMClient(vlm), show_progress=show_progress)
+    if work.write_plan_set(folder) is None:
+        raise PlanError(
+            f"no plan could be made for any of the {num_plans} states: "
+            f"{summary['failures_by_kind'] or 'requests failed'}; see {work.folder}/failures.json "
+            f"and {work.folder}/requests.log.jsonl"
+        )
+    return folder
+
+
+def batch_export(
+    task_name: str, work_dir: Path, out: Path, settings: PlanningSettings | None = None
+) -> dict:
+    """Write the next stage's requests of a work folder as an OpenAI Batch input file.
+
+    The first export creates the work folder from ``settings``; later ones continue it.
+
+    Returns:
+        ``requests`` written, the ``stages`` they belong to, and the work folder's ``summary``.
+    """
+    work_dir = Path(work_dir)
+    if (work_dir / "manifest.json").exists():
+        work = PlanningWork.open(work_dir)
+    elif settings is None:
+        raise FileNotFoundError(f"{work_dir} holds no planning run and no settings were given")
+    else:
+        work = PlanningWork(work_dir, settings)
+    if work.task.name != make_task(task_name).name:
+        raise ValueError(f"work folder {work_dir} plans task {work.task.name!r}, not {task_name!r}")
+    requests = work.pending_requests()
+    lines = batch_input_lines(requests)
+    if requests:
+        atomic_write_text(Path(out), "\n".join(lines) + "\n")
+    stages = sorted({r.custom_id.rsplit("-", 1)[1] for r in requests})
+    summary = work.summary()
+    if not requests and work.write_plan_set(work_dir / "plans") is not None:
+        summary["plans"] = str(work_dir / "plans")
+    return {"requests": len(requests), "stages": stages, "summary": summary}
+
+
+def batch_import(task_name: str, work_dir: Path, answers: Path) -> dict:
+    """Record a Batch output file's answers; writes ``work/plans`` once no state is pending."""
+    work = PlanningWork.open(work_dir)
+    if work.task.name != make_task(task_name).name:
+        raise ValueError(f"work folder {work_dir} plans task {work.task.name!r}, not {task_name!r}")
+    counts = work.record(read_batch_output(Path(answers)))
+    work.pending_requests()  # stages that need no model
+    summary = work.summary()
+    result = {**counts, "summary": summary}
+    if summary["pending"] == 0 and work.write_plan_set(Path(work_dir) / "plans") is not None:
+        result["plans"] = str(Path(work_dir) / "plans")
+    return result
 
 
 def train_policy(
@@ -94,6 +208,123 @@ def evaluate_policy(
     task = make_task(task_name)
     plans = load_plan_set(plans_dir, task.name)
     return evaluate(task, plans, Path(policy), Path(out), trials_per_plan, seed)
+
+
+def refine(
+    task_name: str,
+    policy: Path,
+    rounds: int,
+    out: Path,
+    vlm: VLMConfig,
+    num_plans: int | None = None,
+    test_plans: int = 20,
+    trials_per_plan: int = 1,
+    minutes: float | None = None,
+    seed: int = 0,
+    waypoints: int = 20,
+    settings: dict | None = None,
+    num_examples: int = 3,
+) -> list[dict]:
+    """Few-shot refinement: examples from the best training plans, new plans, a new policy.
+
+    Round 0 evaluates ``policy`` on zero-shot test plans. Round r rolls the previous policy out on
+    its training plans, keeps the ``num_examples`` most successful as prompt examples, plans the
+    train and test states again with them, trains a new policy (the base run's settings, ``minutes``
+    of wall time) and evaluates it. A round whose ``eval/eval.json`` exists is not run again.
+    Writes ``refine.json``, ``refine.md`` and ``refine.png`` to ``out``.
+    """
+    if rounds < 1:
+        raise ValueError(f"--rounds must be at least 1, got {rounds}")
+    task, out = make_task(task_name), Path(out)
+    config = load_run_config(Path(policy))
+    if minutes is not None:
+        config = replace(config, minutes=minutes)
+    run_config = json.loads((_run_dir(Path(policy)) / "config.json").read_text())
+    train_plans = load_plan_set(Path(run_config["plans"]), task.name)
+    num_plans = num_plans or len(train_plans)
+    current, examples, rows = Path(policy), [], []
+    for r in range(rounds + 1):
+        round_dir = out / f"round_{r}"
+        if r > 0:
+            scores = evaluate(
+                task,
+                train_plans,
+                current,
+                round_dir / "train_rollouts",
+                trials_per_plan,
+                seed,
+                media=False,
+            )
+            success, returns = _per_plan(scores["episodes"])
+            examples = select_examples(train_plans, success, returns, num_examples)
+        extra = {**(settings or {}), "examples": examples}
+        test_dir = make_plans(
+            task.name,
+            test_plans,
+            "test",
+            seed,
+            waypoints,
+            round_dir / "plans",
+            "vlm",
+            vlm,
+            settings=extra,
+        )
+        if r > 0:
+            train_dir = make_plans(
+                task.name,
+                num_plans,
+                "train",
+                seed,
+                waypoints,
+                round_dir / "plans",
+                "vlm",
+                vlm,
+                settings=extra,
+            )
+            run = round_dir / "train"
+            if not (run / "checkpoints" / "final.pt").exists():
+                resume = (run / "checkpoints" / "latest.pt").exists()
+                train_policy(task.name, train_dir, run, config, resume=resume)
+            current, train_plans = run, load_plan_set(train_dir, task.name)
+        summary = evaluate_policy(
+            task.name, current, test_dir, round_dir / "eval", trials_per_plan, seed
+        )
+        rows.append(
+            {
+                "round": r,
+                "examples": [e["plan_id"] for e in examples],
+                "policy": str(current),
+                "test_plans": len(load_plan_set(test_dir, task.name)),
+                "success_rate": summary["success_rate"],
+                "success_ci95": summary["success_ci95"],
+                "failure_breakdown": summary["failure_breakdown"]["counts"],
+            }
+        )
+        atomic_write_text(out / "refine.json", json.dumps(rows, indent=2))
+    table = ["| round | examples | test plans | success | 95% CI |", "|---|---|---|---|---|"]
+    for row in rows:
+        low, high = row["success_ci95"]
+        table.append(
+            f"| {row['round']} | {len(row['examples'])} | {row['test_plans']} | "
+            f"{row['success_rate']:.2f} | {low:.2f}-{high:.2f} |"
+        )
+    atomic_write_text(out / "refine.md", "\n".join(table) + "\n")
+    plot_rounds(rows, out / "refine.png", title=f"{task.name}: few-shot refinement")
+    return rows
+
+
+def _run_dir(policy: Path) -> Path:
+    return policy.parent.parent if policy.is_file() else policy
+
+
+def _per_plan(episodes: list[dict]) -> tuple[dict[str, float], dict[str, float]]:
+    success: dict[str, list[float]] = {}
+    returns: dict[str, list[float]] = {}
+    for episode in episodes:
+        success.setdefault(episode["plan_id"], []).append(float(episode["success"]))
+        returns.setdefault(episode["plan_id"], []).append(episode["return"])
+    mean = lambda d: {k: float(np.mean(v)) for k, v in d.items()}  # noqa: E731
+    return mean(success), mean(returns)
 
 
 def demo(

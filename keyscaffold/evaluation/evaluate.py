@@ -12,6 +12,11 @@ import numpy as np
 import torch
 from rich.progress import Progress
 
+from keyscaffold.evaluation.failures import (
+    episode_category,
+    failure_breakdown,
+    plot_failure_breakdown,
+)
 from keyscaffold.evaluation.media import draw_keypoint_overlay, write_video
 from keyscaffold.evaluation.stats import wilson_interval
 from keyscaffold.planning.plan import KeypointPlan, atomic_write_text
@@ -44,7 +49,7 @@ def rollout(
         (shape (T + 1, K, 3)) and its first frame's calibration.
     """
     obs = env.get_observations()
-    frames, trajectory = [], [env.worlds.keypoints()[record_world or 0].copy()]
+    frames, trajectory = [], [env.keypoints()[record_world or 0].copy()]
     renderer = data = None
     if record_world is not None:
         renderer = SceneRenderer(env.worlds.model, video_size, video_size, quality=False)
@@ -56,7 +61,7 @@ def rollout(
             obs, _, dones, _ = env.step(policy(obs))
             if record_world is not None:
                 ended = bool(dones[record_world])
-                source = env.final_keypoints if ended else env.worlds.keypoints()
+                source = env.final_keypoints if ended else env.keypoints()
                 trajectory.append(source[record_world].copy())
                 if step % video_every == 0 and not ended:
                     frames.append(_render_world(env, renderer, data, record_world))
@@ -105,6 +110,9 @@ def evaluate(
         }
         for i in range(num)
     ]
+    for i, episode in enumerate(episodes):
+        episode["category"] = episode_category(episode, plans[i // trials_per_plan])
+    breakdown = failure_breakdown([e["category"] for e in episodes])
     successes = sum(e["success"] for e in episodes)
     low, high = wilson_interval(successes, num)
     summary = {
@@ -117,11 +125,14 @@ def evaluate(
         "success_ci95": [low, high],
         "tracked_to_end_rate": float(np.mean([e["tracked_to_end"] for e in episodes])),
         "mean_return": float(np.mean([e["return"] for e in episodes])),
+        "failure_breakdown": breakdown,
         "rollout_seconds": seconds,
         "episodes": episodes,
     }
     if media:
         summary["media"] = _write_media(task, env, plans[0], result, out_dir, episodes[0])
+        plot_failure_breakdown(breakdown, out_dir / "failures.png", title=f"{task.name}: outcomes")
+        summary["media"]["failures"] = "failures.png"
     atomic_write_text(out_dir / "eval.json", json.dumps(summary, indent=2))
     return summary
 

@@ -115,3 +115,25 @@ def plot_training_curve(metrics_csv: Path, path: Path, title: str = "") -> Path:
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def plot_rounds(rows: list[dict], path: Path, title: str = "") -> Path:
+    """Success rate per refinement round with 95% intervals."""
+    rounds = [r["round"] for r in rows]
+    rate = np.array([r["success_rate"] for r in rows])
+    low = rate - np.array([r["success_ci95"][0] for r in rows])
+    high = np.array([r["success_ci95"][1] for r in rows]) - rate
+    fig, ax = plt.subplots(figsize=(5.5, 3.6), dpi=110)
+    ax.errorbar(rounds, rate, yerr=[low, high], marker="o", capsize=4, color="#d62728")
+    ax.set_xticks(rounds)
+    ax.set_xlabel("few-shot round (0 = zero-shot plans)")
+    ax.set_ylabel("test success rate")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.set_title(title or "few-shot refinement")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -104,8 +104,8 @@ class ScaffoldEnv(VecEnv):
             config.num_envs,
             config.num_threads,
             config.physics.substeps,
-            plans[0].keypoint_bodies,
-            plans[0].keypoint_local,
+            [kp.body for kp in task.keypoints],
+            np.array([kp.local_pos for kp in task.keypoints], dtype=np.float64),
         )
         self._prepare_plans()
         self.episode_length_buf = torch.zeros(self.num_envs, dtype=torch.long)
@@ -123,6 +123,24 @@ class ScaffoldEnv(VecEnv):
         self.reset()
 
     def _prepare_plans(self) -> None:
+        names = self.task.keypoint_names()
+        body_ids = self.worlds.index.body_ids
+        for plan in self.plans:
+            if plan.keypoint_names != names:
+                raise ValueError(
+                    f"plan {plan.plan_id} has keypoints {plan.keypoint_names}, but task "
+                    f"{self.task.name} needs {names}"
+                )
+            unknown = [b for b in plan.keypoint_bodies if b not in body_ids]
+            if unknown:
+                raise ValueError(
+                    f"plan {plan.plan_id} attaches keypoints to unknown bodies {unknown}"
+                )
+        # Where each plan's keypoints sit: VLM keypoints differ from plan to plan.
+        self.plan_body_ids = np.array(
+            [[body_ids[b] for b in plan.keypoint_bodies] for plan in self.plans], dtype=np.int64
+        )
+        self.plan_local = np.stack([np.asarray(p.keypoint_local, float) for p in self.plans])
         horizon = self.max_episode_length + max(LOOKAHEAD) + 1
         kp, wrist = [], []
         for plan in self.plans:
@@ -179,7 +197,7 @@ class ScaffoldEnv(VecEnv):
         self.worlds.reset_worlds(ids, wrist, fingers, objects)
         self.action_avg[ids] = 0.0
         self.episode_length_buf[torch.as_tensor(ids)] = 0
-        self.initial_keypoints[ids] = self.worlds.keypoints()[ids]
+        self.initial_keypoints[ids] = self.keypoints()[ids]
         self.episode_return[ids] = 0.0
         self.tracked[ids] = True
 
@@ -211,7 +229,7 @@ class ScaffoldEnv(VecEnv):
         self.worlds.check_finite()
         self.episode_length_buf += 1
         t = self.episode_length_buf.numpy()
-        keypoints = self.worlds.keypoints()
+        keypoints = self.keypoints()
         targets = self.plan_keypoints[self.plan_index, t]
         terms = reward_terms(
             self.config.rewards, keypoints, targets, self.worlds.fingertip_contact_force(), action
@@ -241,7 +259,7 @@ class ScaffoldEnv(VecEnv):
         log["/curriculum/tracking_limit"] = self.tracking_limit
         if done.any():
             ids = np.flatnonzero(done)
-            success = self.task.success(keypoints[ids])
+            success = self.task.success(self.worlds.keypoints()[ids])
             self.last_episode["success"][ids] = success
             self.last_episode["tracked"][ids] = self.tracked[ids]
             self.last_episode["return"][ids] = self.episode_return[ids]
@@ -251,12 +269,21 @@ class ScaffoldEnv(VecEnv):
             log["/episode/tracked_to_end"] = float(self.tracked[ids].mean())
         return log
 
+    def keypoints(self) -> np.ndarray:
+        """World positions of the keypoints each world's plan tracks, shape: (num_envs, K, 3).
+
+        These are the plan's attachments (for VLM plans, where the detected points landed); task
+        success is judged on the task's own keypoints instead.
+        """
+        rows = self.plan_index
+        return self.worlds.points(self.plan_body_ids[rows], self.plan_local[rows])
+
     def get_observations(self) -> TensorDict:
         """Observation groups ``policy`` and ``critic`` (the same vector), shape: (num_envs, D)."""
         t = self.episode_length_buf.numpy()
         rows = self.plan_index[:, None]
         steps = t[:, None] + np.array(LOOKAHEAD)[None]
-        keypoints = self.worlds.keypoints()
+        keypoints = self.keypoints()
         joint_pos, joint_vel = self.worlds.hand_joint_state()
         wrist = joint_pos[:, :6]
         future_kp = self.plan_keypoints[rows, steps] - keypoints[:, None]

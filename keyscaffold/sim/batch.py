@@ -100,6 +100,19 @@ class BatchedWorlds:
         ids = self.keypoint_body_ids
         return points_in_body_frames(self._xpos[:, ids], self._xmat[:, ids], self.keypoint_local)
 
+    def points(self, body_ids: np.ndarray, local: np.ndarray) -> np.ndarray:
+        """World positions of points fixed in bodies that differ from world to world.
+
+        Args:
+            body_ids: Body of each point in each world, shape: (num_worlds, K).
+            local: Points in their body frames, shape: (num_worlds, K, 3).
+
+        Returns:
+            Shape: (num_worlds, K, 3).
+        """
+        rows = np.arange(self.num_worlds)[:, None]
+        return points_in_body_frames(self._xpos[rows, body_ids], self._xmat[rows, body_ids], local)
+
     def fingertips(self) -> np.ndarray:
         """Fingertip positions, shape: (num_worlds, 4, 3)."""
         return self._site_xpos[:, self.index.fingertip_sites]

@@ -16,6 +16,7 @@ from typing import ClassVar
 import mujoco
 import numpy as np
 
+from keyscaffold.sim.embodiments.hand import open_finger_pose
 from keyscaffold.sim.objects import SceneObject
 from keyscaffold.sim.scene import CameraSpec, PhysicsConfig, SceneIndex, build_model, index_scene
 
@@ -28,11 +29,13 @@ class KeypointSpec:
         name: Keypoint name as the instruction and prompts use it.
         body: MuJoCo body the point is attached to.
         local_pos: Position in the body frame (m), shape: (3,).
+        description: Where the point is, in words a vision-language model can find it by.
     """
 
     name: str
     body: str
     local_pos: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,10 @@ class Task(ABC):
     workspace_low: ClassVar[tuple[float, float, float]] = (0.0, -0.6, 0.85)
     workspace_high: ClassVar[tuple[float, float, float]] = (1.0, 0.6, 1.5)
     contact_bodies: ClassVar[tuple[str, ...]] = ()
+    plan_steps: ClassVar[tuple[str, ...]] = ()
+    """Step-by-step description of the motion, given to the trajectory planner."""
+    default_wrist_orientation: ClassVar[tuple[float, float, float]] = (0.0, 0.0, 0.0)
+    """Wrist hinge angles (rad) that planned trajectories hold."""
 
     @abstractmethod
     def scene_objects(self) -> list[SceneObject]:
@@ -128,6 +135,31 @@ class Task(ABC):
     def keypoint_names(self) -> list[str]:
         """Names of the task keypoints, in order."""
         return [kp.name for kp in self.keypoints]
+
+    def attachable_bodies(self) -> list[str]:
+        """Bodies a detected keypoint may be attached to: the task's fixtures and objects."""
+        return [obj.name for obj in self.scene_objects()]
+
+    def state_data(self, model: mujoco.MjModel, state: InitialState) -> mujoco.MjData:
+        """A ``MjData`` of ``model`` at rest in ``state`` with the hand open, positions computed."""
+        index = self.index(model)
+        data = mujoco.MjData(model)
+        data.qpos[index.wrist_qpos] = state.wrist
+        data.qpos[index.finger_qpos] = open_finger_pose()
+        for name, pose in state.objects.items():
+            data.qpos[index.object_qpos[name]] = pose
+        data.ctrl[:] = np.concatenate([state.wrist, open_finger_pose()])
+        mujoco.mj_forward(model, data)
+        return data
+
+    def keypoint_positions(self, model: mujoco.MjModel, data: mujoco.MjData) -> np.ndarray:
+        """World positions of the task keypoints in ``data``, shape: (K, 3)."""
+        return np.array(
+            [
+                data.body(kp.body).xpos + data.body(kp.body).xmat.reshape(3, 3) @ kp.local_pos
+                for kp in self.keypoints
+            ]
+        )
 
     def build_model(self, physics: PhysicsConfig | None = None) -> mujoco.MjModel:
         """Compile the task scene."""

@@ -42,8 +42,22 @@ class MoveApple(Task):
 
     instruction = "move the apple onto the cutting board"
     keypoints = (
-        KeypointSpec("apple", "apple", (0.0, 0.0, 0.0)),
-        KeypointSpec("cutting board", "cutting_board", (0.0, 0.0, BOARD_HALF[2])),
+        KeypointSpec("apple", "apple", (0.0, 0.0, 0.0), "the middle of the red apple"),
+        KeypointSpec(
+            "cutting board",
+            "cutting_board",
+            (0.0, 0.0, BOARD_HALF[2]),
+            "the middle of the top face of the wooden cutting board",
+        ),
+    )
+    plan_steps = (
+        "Move the open hand above the apple, palm down, keeping clear of the counter.",
+        "Lower the hand until the palm sits just behind and above the apple, then close the "
+        "fingers around it.",
+        "Lift the apple about 10 to 15 cm straight up; the apple moves with the hand from here on.",
+        "Carry the apple through the air until it is above the middle of the cutting board.",
+        "Lower the apple until it rests on the board, and hold it there.",
+        "The cutting board does not move.",
     )
     start_limit = 0.10
     contact_bodies = ("apple",)

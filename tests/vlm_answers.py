@@ -1,0 +1,69 @@
+"""Answers a competent model would give, made from ground truth, for tests that need good plans.
+
+``AnswerBook`` prepares a throwaway planning run with the same settings, answers each request from
+the scene's true keypoints (keypoint stage) and the scripted motion (trajectory stage), and indexes
+the answers by request hash, so a fake server can serve them to the real run.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from keyscaffold.geometry import project_points
+from keyscaffold.planning.vlm_planner import PlanningWork
+from keyscaffold.vlm.client import ChatResult
+
+
+def keypoint_answer(work: PlanningWork, seed: int) -> str:
+    frame = work._frame(seed)
+    data = work.task.state_data(work.model, work.task.sample_initial_state(seed))
+    world = work.task.keypoint_positions(work.model, data)
+    uv, _ = project_points(world, frame["intrinsics"], frame["cam_to_world"])
+    height, width = frame["segmentation"].shape
+    points = [
+        {"name": name, "point": [round(v / height * 1000), round(u / width * 1000)]}
+        for name, (u, v) in zip(work.task.keypoint_names(), uv)
+    ]
+    return "Here are the points:\n```json\n" + json.dumps(points) + "\n```"
+
+
+def trajectory_answer(work: PlanningWork, seed: int) -> str:
+    state = work.task.sample_initial_state(seed)
+    detected = work._load_keypoints(seed)
+    scripted = work.task.oracle_waypoints(state, work.settings.num_waypoints)
+    data = work.task.state_data(work.model, state)
+    shift = np.array([d.world for d in detected]) - work.task.keypoint_positions(work.model, data)
+    origin = np.array(detected[0].world)
+    keypoints = scripted.keypoints + shift[None] - origin
+    hand = scripted.wrist + shift[0] - origin
+    hand[0] = scripted.wrist[0] - origin
+    names = work.task.keypoint_names()
+    plan = [
+        {**{n: np.round(keypoints[i, k], 4).tolist() for k, n in enumerate(names)},
+         "hand": np.round(hand[i], 4).tolist()}
+        for i in range(len(hand))
+    ]
+    return json.dumps(plan)
+
+
+class AnswerBook:
+    """Good answers for every request of a planning run, by request hash and by custom id."""
+
+    def __init__(self, settings, folder) -> None:
+        self.by_key: dict[str, str] = {}
+        self.by_id: dict[str, str] = {}
+        work = PlanningWork(folder, settings)
+        for _ in range(2):
+            requests = work.pending_requests()
+            results = []
+            for request in requests:
+                seed = int(request.custom_id.split("-")[-2])
+                stage = request.custom_id.split("-")[-1]
+                maker = keypoint_answer if stage == "keypoints" else trajectory_answer
+                content = maker(work, seed)
+                self.by_key[request.key] = content
+                self.by_id[request.custom_id] = content
+                results.append(ChatResult(request.custom_id, content))
+            work.record(results)
