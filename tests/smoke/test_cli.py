@@ -91,9 +91,15 @@ def test_train_eval_resume(plan_root, tmp_path):
         "tracked_to_end",
         "return",
         "length",
+        "category",
     }
     assert all(e["length"] == 300 for e in result["episodes"])
     assert (out / "rollout.mp4").stat().st_size > 1000 and (out / "overlay.png").exists()
+    # Oracle plans have no detection errors; every episode lands in exactly one category.
+    counts = result["failure_breakdown"]["counts"]
+    assert sum(counts.values()) == 4 and counts["keypoint_detection_error"] == 0
+    assert counts["success"] == sum(e["success"] for e in result["episodes"])
+    assert (out / "failures.png").stat().st_size > 1000
 
 
 @pytest.mark.parametrize(
