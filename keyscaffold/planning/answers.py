@@ -63,11 +63,11 @@ def _loads(candidate: str) -> Any:
     for text in (candidate, _TRAILING_COMMA.sub(r"\1", candidate)):
         try:
             return json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             pass
     try:  # Python literals: single quotes, True/None
         return ast.literal_eval(candidate)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return None
 
 
@@ -86,7 +86,7 @@ def extract_json(text: str) -> Any:
         start = match.start()
         try:
             value, _ = decoder.raw_decode(text, start)
-        except ValueError:
+        except (ValueError, RecursionError):
             closing = "]" if text[start] == "[" else "}"
             end = text.rfind(closing)
             value = _loads(text[start : end + 1]) if end > start else None
@@ -96,10 +96,13 @@ def extract_json(text: str) -> Any:
 
 
 def _number(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+    numeric = (int, float, str, np.integer, np.floating)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numeric):
         raise AnswerError("bad_structure", f"{what} must be a number, got {value!r}")
     try:
         number = float(value)
+    except OverflowError as error:
+        raise AnswerError("not_finite", f"{what} is too large; coordinates are meters") from error
     except ValueError as error:
         raise AnswerError("bad_structure", f"{what} must be a number, got {value!r}") from error
     if not math.isfinite(number):
@@ -108,6 +111,8 @@ def _number(value: Any, what: str) -> float:
 
 
 def _vector(value: Any, size: int, what: str, keys: str) -> list[float]:
+    if isinstance(value, np.ndarray):  # a code answer may return numpy rows
+        value = value.tolist()
     if isinstance(value, dict):
         lowered = {str(k).lower(): v for k, v in value.items()}
         if all(k in lowered for k in keys):
@@ -203,7 +208,10 @@ def parse_trajectory_answer(
         data = data.get("waypoints", data.get("plan"))
     wanted = [*names, HAND]
     if isinstance(data, dict):  # {name: [[x, y, z], ...]}
-        columns = _match_names(data, wanted, "the answer")
+        columns = {
+            n: v.tolist() if isinstance(v, np.ndarray) else v
+            for n, v in _match_names(data, wanted, "the answer").items()
+        }
         lengths = {len(v) if isinstance(v, (list, tuple)) else -1 for v in columns.values()}
         if len(lengths) != 1 or -1 in lengths:
             raise AnswerError("bad_structure", "every name must map to a list of waypoints")

@@ -62,10 +62,15 @@ def _result_from_line(item: dict) -> ChatResult:
         message = error.get("message", str(error)) if isinstance(error, dict) else str(error)
         return ChatResult(custom_id, None, "batch_error", message)
     response = item.get("response") or {}
+    if not isinstance(response, dict):
+        return ChatResult(custom_id, None, "bad_response", "response must be an object")
     status = response.get("status_code", 200)
+    if isinstance(status, bool) or not isinstance(status, int):
+        return ChatResult(custom_id, None, "bad_response", f"status_code {status!r} is no number")
     body = response.get("body") or {}
     if status != 200:
-        detail = body.get("error", {}).get("message", "") if isinstance(body, dict) else ""
+        error_body = body.get("error", "") if isinstance(body, dict) else body
+        detail = error_body.get("message", "") if isinstance(error_body, dict) else str(error_body)
         kind = "server_error" if status >= 500 else "http_error"
         if status == 429:
             kind = "rate_limited"

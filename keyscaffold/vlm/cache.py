@@ -41,9 +41,10 @@ class ResponseCache:
         """The cached answer text, or None (also for an unreadable entry, which is then ignored)."""
         path = self._path(key)
         try:
-            return str(json.loads(path.read_text())["content"])
+            content = json.loads(path.read_text())["content"]
         except (OSError, ValueError, KeyError, TypeError):
             return None
+        return content if isinstance(content, str) and content else None
 
     def put(self, key: str, model: str, content: str) -> None:
         """Store an answer atomically."""

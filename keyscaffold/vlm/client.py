@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 import os
 import random
 import threading
@@ -209,7 +210,10 @@ class VLMClient:
             content, error_type, message, retry_after = self._send(request.body)
             if error_type is None:
                 if self.cache is not None:
-                    self.cache.put(key, str(request.body.get("model", "")), content)
+                    try:
+                        self.cache.put(key, str(request.body.get("model", "")), content)
+                    except OSError:
+                        pass  # a full or read-only cache must not cost the answer
                 return ChatResult(
                     request.custom_id,
                     content,
@@ -251,6 +255,7 @@ def _retry_after(error: Exception) -> float | None:
     response = getattr(error, "response", None)
     value = response.headers.get("retry-after") if response is not None else None
     try:
-        return float(value) if value is not None else None
+        seconds = float(value) if value is not None else None
     except ValueError:
         return None
+    return seconds if seconds is not None and math.isfinite(seconds) and seconds >= 0 else None
