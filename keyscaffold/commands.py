@@ -131,6 +131,7 @@ def make_plans(
     )
     work = PlanningWork(folder / "vlm", plan_settings)
     summary = run_live(work, VLMClient(vlm), show_progress=show_progress)
+    _draw_detections(work)
     if work.write_plan_set(folder) is None:
         raise PlanError(
             f"no plan could be made for any of the {num_plans} states: "
@@ -138,6 +139,23 @@ def make_plans(
             f"and {work.folder}/requests.log.jsonl"
         )
     return folder
+
+
+def _draw_detections(work: PlanningWork, limit: int = 3) -> None:
+    """``keypoints.png`` in the first few records: detected points and the planned paths."""
+    for plan in work.plans()[:limit]:
+        record = work.folder / plan.provenance["record"]
+        frame = work.load_frame(plan.initial_state.seed)
+        draw_keypoint_overlay(
+            frame["rgb"],
+            frame["intrinsics"],
+            frame["cam_to_world"],
+            plan.keypoint_names,
+            current=plan.waypoints[0],
+            planned=plan.waypoints,
+            path=record / "keypoints.png",
+            title=f"{plan.plan_id}: detected keypoints and planned paths",
+        )
 
 
 def batch_export(
@@ -180,6 +198,7 @@ def batch_import(task_name: str, work_dir: Path, answers: Path) -> dict:
     summary = work.summary()
     result = {**counts, "summary": summary}
     if summary["pending"] == 0 and work.write_plan_set(Path(work_dir) / "plans") is not None:
+        _draw_detections(work)
         result["plans"] = str(Path(work_dir) / "plans")
     return result
 

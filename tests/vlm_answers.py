@@ -17,7 +17,7 @@ from keyscaffold.vlm.client import ChatResult
 
 
 def keypoint_answer(work: PlanningWork, seed: int) -> str:
-    frame = work._frame(seed)
+    frame = work.load_frame(seed)
     data = work.task.state_data(work.model, work.task.sample_initial_state(seed))
     world = work.task.keypoint_positions(work.model, data)
     uv, _ = project_points(world, frame["intrinsics"], frame["cam_to_world"])

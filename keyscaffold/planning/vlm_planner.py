@@ -307,7 +307,8 @@ class PlanningWork:
         self._write(seed, "failure.json", {"stage": stage, "kind": kind, "message": message})
 
     # ----------------------------------------------------------------------------------- frames
-    def _frame(self, seed: int, renderer: SceneRenderer | None = None) -> dict:
+    def load_frame(self, seed: int, renderer: SceneRenderer | None = None) -> dict:
+        """The state's camera frame (rendered once, then read from the record)."""
         path = self.record_dir(seed) / "frame.npz"
         if path.exists():
             with np.load(path) as stored:
@@ -392,7 +393,7 @@ class PlanningWork:
                     if renderer is None and not (self.record_dir(seed) / "frame.npz").exists():
                         size = self.settings.image_size
                         renderer = SceneRenderer(self.model, size, size, quality=True)
-                    frame = self._frame(seed, renderer)
+                    frame = self.load_frame(seed, renderer)
                     if keypoint_source == "oracle":
                         data = self.task.state_data(self.model, self._state(seed))
                         self._save_keypoints(
@@ -474,7 +475,7 @@ class PlanningWork:
         ]
 
     def _lift(self, seed: int, answer: str) -> None:
-        frame = self._frame(seed)
+        frame = self.load_frame(seed)
         height, width = frame["segmentation"].shape
         pixels = parse_keypoint_answer(
             answer, self.task.keypoint_names(), width, height, self.settings.pixel_coords

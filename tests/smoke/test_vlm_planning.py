@@ -158,7 +158,7 @@ def test_malformed_answers_become_typed_failures(book, tmp_path):
         work = PlanningWork(tmp_path / "work", settings)
         summary = run_live(work, client, show_progress=False)
     outcomes = {}
-    for seed, (_, _, expected) in cases.items():
+    for seed in cases:
         stage = work.stage_of(seed)
         if stage == "failed":
             failure = json.loads((work.record_dir(seed) / "failure.json").read_text())
