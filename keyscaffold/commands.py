@@ -7,13 +7,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import imageio.v2 as imageio
-import mujoco
 import numpy as np
 
 from keyscaffold.evaluation.evaluate import evaluate
 from keyscaffold.evaluation.media import draw_keypoint_overlay, plot_rounds, plot_training_curve
 from keyscaffold.planning.fewshot import select_examples
-from keyscaffold.planning.oracle import oracle_plan, oracle_plans
+from keyscaffold.planning.oracle import oracle_plans
 from keyscaffold.planning.plan import (
     PlanError,
     atomic_write_text,
@@ -28,7 +27,6 @@ from keyscaffold.planning.vlm_planner import (
     PlanningWork,
     run_live,
 )
-from keyscaffold.rl.env import EnvConfig, ScaffoldEnv
 from keyscaffold.rl.train import TrainConfig, load_run_config, train
 from keyscaffold.sim.render import SceneRenderer
 from keyscaffold.tasks import make_task
@@ -39,12 +37,9 @@ from keyscaffold.vlm.client import VLMClient, VLMConfig
 def render_task(task_name: str, seed: int, out: Path, size: int = 800) -> Path:
     """Render the task camera at an initial state with keypoints drawn on top."""
     task = make_task(task_name)
-    plan = oracle_plan(task, seed)
-    env = ScaffoldEnv(task, [plan], EnvConfig(num_envs=1, num_threads=1, init_position_noise=0.0))
-    data = mujoco.MjData(env.worlds.model)
-    env.worlds.batch.get_data(0, data)
-    mujoco.mj_forward(env.worlds.model, data)
-    renderer = SceneRenderer(env.worlds.model, size, size, quality=True)
+    model = task.build_model()
+    data = task.state_data(model, task.sample_initial_state(seed))
+    renderer = SceneRenderer(model, size, size, quality=True)
     frame = renderer.frame(data, task.camera.name)
     renderer.close()
     out = Path(out)
@@ -52,12 +47,13 @@ def render_task(task_name: str, seed: int, out: Path, size: int = 800) -> Path:
     imageio.imwrite(out / "rgb.png", frame.rgb)
     np.save(out / "depth.npy", frame.depth)
     np.save(out / "segmentation.npy", frame.segmentation)
-    keypoints = env.worlds.keypoints()[0]
+    keypoints = task.keypoint_positions(model, data)
+    names = task.keypoint_names()
     draw_keypoint_overlay(
         frame.rgb,
         frame.intrinsics,
         frame.cam_to_world,
-        plan.keypoint_names,
+        names,
         keypoints,
         path=out / "overlay.png",
         title=task.instruction,
@@ -70,7 +66,7 @@ def render_task(task_name: str, seed: int, out: Path, size: int = 800) -> Path:
         "intrinsics": frame.intrinsics.tolist(),
         "cam_to_world": frame.cam_to_world.tolist(),
         "convention": "OpenCV: x right, y down, z forward; depth in meters along z",
-        "keypoints": {n: keypoints[i].tolist() for i, n in enumerate(plan.keypoint_names)},
+        "keypoints": {n: keypoints[i].tolist() for i, n in enumerate(names)},
     }
     atomic_write_text(out / "camera.json", json.dumps(camera, indent=2))
     return out
