@@ -17,6 +17,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from keyscaffold.evaluation.media import save_figure  # noqa: E402
 from keyscaffold.planning.plan import KeypointPlan  # noqa: E402
 
 CATEGORIES = ("success", "keypoint_detection_error", "incomplete_tracking", "tracked_but_failed")
@@ -42,7 +43,6 @@ def failure_breakdown(categories: list[str]) -> dict:
 
 def plot_failure_breakdown(breakdown: dict, path: Path, title: str = "") -> Path:
     """Bar chart of the categories' shares."""
-    path = Path(path)
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     labels = [c.replace("_", "\n") for c in CATEGORIES]
     values = [breakdown["fractions"][c] for c in CATEGORIES]
@@ -58,7 +58,4 @@ def plot_failure_breakdown(breakdown: dict, path: Path, title: str = "") -> Path
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("share of episodes")
     ax.set_title(title or "outcome of evaluation episodes")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=120)

@@ -17,6 +17,16 @@ from keyscaffold.geometry import project_points  # noqa: E402
 KEYPOINT_COLORS = ("#ffd400", "#00c8ff", "#ff4fd8", "#7cff4f", "#ff8a00", "#b58cff")
 
 
+def save_figure(fig, path: Path, dpi: int | None = None) -> Path:
+    """Lay out, write (creating the folder) and close a matplotlib figure."""
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
+
+
 def write_video(frames: list[np.ndarray], path: Path, fps: int = 30) -> Path:
     """Write RGB frames as MP4 (H.264), or as GIF when the path ends in .gif."""
     path = Path(path)
@@ -109,12 +119,7 @@ def plot_training_curve(metrics_csv: Path, path: Path, title: str = "") -> Path:
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
     ax.set_title(title or "training curve")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_rounds(rows: list[dict], path: Path, title: str = "") -> Path:
@@ -131,9 +136,4 @@ def plot_rounds(rows: list[dict], path: Path, title: str = "") -> Path:
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
     ax.set_title(title or "few-shot refinement")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
