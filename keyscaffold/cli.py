@@ -44,12 +44,15 @@ class PlannerFlags:
     """Uniform noise on the default wrist orientation of VLM trajectories (rad)."""
     snap_radius_px: int = 16
     """Points off every object are moved to the nearest object pixel within this radius."""
+    repairs: int = 0
+    """Send an unusable answer back with its problem and ask again, up to this many times."""
 
     def settings(self) -> dict:
         return {
             "pixel_coords": self.pixel_coords,
             "orientation_noise": self.orientation_noise,
             "snap_radius_px": self.snap_radius_px,
+            "repairs": self.repairs,
         }
 
 

@@ -82,6 +82,8 @@ class PlanningSettings:
     max_tokens: int = 2048
     examples: list[dict] = field(default_factory=list)
     """Few-shot examples for the trajectory prompt (see ``fewshot.py``)."""
+    repairs: int = 0
+    """Times an unusable answer is sent back with the reason, asking for a corrected one."""
     prompt_version: str = PROMPT_VERSION
 
     def __post_init__(self) -> None:
@@ -413,11 +415,22 @@ class PlanningWork:
                 renderer.close()
         return requests
 
+    def _repairs(self, seed: int, stage: str) -> list[dict]:
+        path = self.record_dir(seed) / f"{stage}.repairs.json"
+        return json.loads(path.read_text()) if path.exists() else []
+
     def _request(self, seed: int, stage: str, payload) -> ChatRequest:
         if stage == "keypoints":
             request = self.keypoint_request(seed, payload)
         else:
             request = self.trajectory_request(seed, payload)
+        repairs = self._repairs(seed, stage)
+        if repairs:  # continue the conversation: each unusable answer, then why it was unusable
+            messages = list(request.body["messages"])
+            for repair in repairs:
+                messages.append({"role": "assistant", "content": repair["answer"]})
+                messages.append({"role": "user", "content": repair_message(repair["message"])})
+            request = ChatRequest(request.custom_id, {**request.body, "messages": messages})
         self._write(
             seed,
             f"{stage}.request.json",
@@ -454,7 +467,14 @@ class PlanningWork:
                 else:
                     self._build_vlm_plan(seed, result.content)
             except AnswerError as error:
-                self._fail(seed, stage, error.kind, error.message)
+                repairs = self._repairs(seed, stage)
+                if len(repairs) < self.settings.repairs:
+                    repairs.append(
+                        {"answer": result.content, "kind": error.kind, "message": error.message}
+                    )
+                    self._write(seed, f"{stage}.repairs.json", repairs)
+                else:
+                    self._fail(seed, stage, error.kind, error.message)
         return counts
 
     def _save_keypoints(self, seed: int, detected: list[DetectedKeypoint]) -> None:
@@ -599,6 +619,14 @@ class PlanningWork:
         return save_plan_set(plans, folder) if plans else None
 
 
+def repair_message(reason: str) -> str:
+    """The follow-up that quotes an unusable answer's problem back to the model."""
+    return (
+        f"That answer could not be used: {reason}. Please answer the same question again, "
+        "in exactly the format asked for."
+    )
+
+
 def format_examples(examples: list[dict]) -> str:
     """The few-shot section of the trajectory prompt (empty without examples)."""
     if not examples:
@@ -610,13 +638,16 @@ def format_examples(examples: list[dict]) -> str:
     return "\n".join(parts) + "\n"
 
 
-def run_live(work: PlanningWork, client, show_progress: bool = True, passes: int = 2) -> dict:
-    """Ask the model for every pending stage (at most ``passes`` rounds); returns the summary.
+def run_live(
+    work: PlanningWork, client, show_progress: bool = True, passes: int | None = None
+) -> dict:
+    """Ask the model for every pending stage (at most ``passes`` rounds, by default two per
+    allowed repair plus two); returns the summary.
 
     States whose request failed (429s past the retries, 5xx, timeouts) stay pending, so running
     again asks only for what is missing.
     """
-    for _ in range(passes):
+    for _ in range(passes or 2 * (1 + work.settings.repairs)):
         requests = work.pending_requests()
         if not requests:
             break

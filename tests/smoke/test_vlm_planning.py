@@ -180,6 +180,32 @@ def test_malformed_answers_become_typed_failures(book, tmp_path):
     assert json.loads((work.folder / "failures.json").read_text())[0]["kind"]
 
 
+def test_unusable_answer_is_quoted_back_and_repaired(book, tmp_path):
+    settings = replace(TRAIN, num_plans=2, repairs=1)
+    answers = AnswerBook(settings, tmp_path / "book")
+    second = f"move_apple-train-{answers.seeds[1]}-keypoints"
+
+    def respond(body: dict) -> Reply:
+        messages = body["messages"]
+        cid = answers.id_by_key[request_key({**body, "messages": messages[:1]})]
+        if cid.endswith("trajectory"):
+            return Reply(content=answers.by_id[cid])
+        if len(messages) == 1 or cid == second:  # the second state never gets it right
+            return Reply(content="The apple is on the right.")
+        assert "could not be used" in messages[-1]["content"] and "JSON" in messages[-1]["content"]
+        return Reply(content=answers.by_id[cid])
+
+    with FakeVLMServer(respond) as srv:
+        work = PlanningWork(tmp_path / "work", settings)
+        summary = run_live(work, client_for(srv.url, tmp_path / "cache"), show_progress=False)
+    assert summary["planned"] == 1 and summary["failed"] == 1
+    seeds = answers.seeds
+    repairs = json.loads((work.record_dir(seeds[0]) / "keypoints.repairs.json").read_text())
+    assert [r["kind"] for r in repairs] == ["no_json"]
+    assert json.loads((work.record_dir(seeds[1]) / "failure.json").read_text())["kind"] == "no_json"
+    assert len(srv.requests) == 5  # 2 first answers, 2 repairs, 1 trajectory
+
+
 def test_batch_path_gives_the_live_plans(book, server, tmp_path):
     live = PlanningWork(tmp_path / "live", TRAIN)
     run_live(live, client_for(server.url, tmp_path / "cache"), show_progress=False)
