@@ -23,10 +23,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-import keyscaffold  # noqa: E402,F401  (sets the headless GL backend)
 from fake_vlm import FakeVLMServer, Reply  # noqa: E402
 from vlm_answers import AnswerBook  # noqa: E402
 
+import keyscaffold  # noqa: E402,F401  (sets the headless GL backend)
 from keyscaffold.cli import main as cli  # noqa: E402
 from keyscaffold.planning.vlm_planner import PlanningSettings  # noqa: E402
 
@@ -59,10 +59,32 @@ def main() -> None:
                 raise SystemExit("planning failed")
     plans = out / "plans" / "move_apple"
     start = time.time()
-    cli(["train", "move_apple", "--plans", str(plans / "train/vlm"), "--out", str(out / "train"),
-         "--minutes", str(args.minutes)])
-    cli(["eval", "move_apple", "--policy", str(out / "train"), "--plans", str(plans / "test/vlm"),
-         "--out", str(out / "eval"), "--trials-per-plan", str(args.trials_per_plan)])
+    cli(
+        [
+            "train",
+            "move_apple",
+            "--plans",
+            str(plans / "train/vlm"),
+            "--out",
+            str(out / "train"),
+            "--minutes",
+            str(args.minutes),
+        ]
+    )
+    cli(
+        [
+            "eval",
+            "move_apple",
+            "--policy",
+            str(out / "train"),
+            "--plans",
+            str(plans / "test/vlm"),
+            "--out",
+            str(out / "eval"),
+            "--trials-per-plan",
+            str(args.trials_per_plan),
+        ]
+    )
     summary = json.loads((out / "eval" / "eval.json").read_text())
     result = {
         "success_rate": summary["success_rate"],

@@ -130,9 +130,11 @@ def make_plans(
     _draw_detections(work)
     if work.write_plan_set(folder) is None:
         raise PlanError(
-            f"no plan could be made for any of the {num_plans} states: "
-            f"{summary['failures_by_kind'] or 'requests failed'}; see {work.folder}/failures.json "
-            f"and {work.folder}/requests.log.jsonl"
+            f"no plan could be made for any of the {num_plans} states (answer failures: "
+            f"{summary['failures_by_kind']}, failed requests: {summary['pending_request_errors']}; "
+            f"is {vlm.base_url} reachable and serving {vlm.model!r}?); see {work.folder}/"
+            "failures.json and requests.log.jsonl; running the command again asks only for what "
+            "is missing"
         )
     return folder
 

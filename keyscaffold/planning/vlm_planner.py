@@ -600,10 +600,22 @@ class PlanningWork:
             "failed": len(failures),
             "pending": sum(s in STAGES for s in stages.values()),
             "failures_by_kind": kinds,
+            "pending_request_errors": self._pending_errors(stages),
         }
         atomic_write_text(self.folder / "summary.json", json.dumps(summary, indent=2))
         atomic_write_text(self.folder / "failures.json", json.dumps(failures, indent=2))
         return summary
+
+    def _pending_errors(self, stages: dict[int, str]) -> dict[str, int]:
+        """Error type of the last failed request of each pending state."""
+        errors: dict[str, int] = {}
+        for seed, stage in stages.items():
+            answer = self.record_dir(seed) / f"{stage}.answer.json"
+            if stage in STAGES and answer.exists():
+                kind = json.loads(answer.read_text()).get("error_type")
+                if kind:
+                    errors[kind] = errors.get(kind, 0) + 1
+        return errors
 
     def plans(self) -> list[KeypointPlan]:
         """The finished plans, in seed order."""

@@ -177,6 +177,7 @@ def test_malformed_answers_become_typed_failures(book, tmp_path):
     ]
     assert {entry["error_type"] for entry in log} == {"server_error", "timeout"}
     assert summary["failed"] == 9 and summary["pending"] == 2 and summary["planned"] == 2
+    assert summary["pending_request_errors"] == {"server_error": 1, "timeout": 1}
     assert json.loads((work.folder / "failures.json").read_text())[0]["kind"]
 
 
@@ -421,3 +422,28 @@ def test_plan_train_eval_refine_end_to_end(book, server, tmp_path):
     assert [r["round"] for r in rows] == [0, 1]
     assert (out / "refine.md").read_text().count("\n") == 4
     assert (out / "refine.png").exists() and (out / "round_1/train/checkpoints/final.pt").exists()
+
+
+def test_unreachable_endpoint_is_a_clear_error(tmp_path, capsys):
+    code = main(
+        [
+            "plan",
+            "move_apple",
+            "--planner",
+            "vlm",
+            "--num-plans",
+            "1",
+            "--base-url",
+            "http://127.0.0.1:9/v1",
+            "--max-retries",
+            "0",
+            "--timeout-s",
+            "2",
+            "--out",
+            str(tmp_path),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ]
+    )
+    message = capsys.readouterr().err
+    assert code == 2 and "connection" in message and "127.0.0.1:9" in message
