@@ -255,11 +255,26 @@ def run_plan(cmd: Plan) -> None:
     )
     count = len(json.loads((folder / "index.json").read_text())["plans"])
     print(f"wrote {count} {cmd.planner} plans to {folder}")
+    _warn_orientation_noise(cmd.planner, cmd.planner_flags.orientation_noise)
     if (folder / "vlm" / "summary.json").exists():
         summary = json.loads((folder / "vlm" / "summary.json").read_text())
         print(
             f"{summary['failed']} states failed {summary['failures_by_kind']}, "
             f"{summary['pending']} pending; records in {folder / 'vlm'}"
+        )
+
+
+def _warn_orientation_noise(planner: str, noise: float) -> None:
+    """Tell when VLM-trajectory plans carry more wrist-orientation noise than CPU training undoes."""
+    from keyscaffold.rl.train import cpu_profile
+
+    residual = cpu_profile()[1].wrist_rotation_scale
+    if planner in ("vlm", "vlm-oracle-keypoints") and noise > residual:
+        print(
+            f"note: the plans' wrist-orientation noise (±{noise:.2f} rad) exceeds the CPU training "
+            f"profile's rotation residual (±{residual:.2f} rad); with it, move_apple was not "
+            "learned in 10 minutes (docs/planning.md). For CPU training use --orientation-noise 0, "
+            "or train with --profile gpu."
         )
 
 
@@ -282,6 +297,7 @@ def run_batch(cmd: Batch) -> None:
             **action.planner_flags.settings(),
         )
         result = batch_export(action.task, action.work, action.out, settings)
+        _warn_orientation_noise(action.planner, action.planner_flags.orientation_noise)
         if result["requests"]:
             print(
                 f"wrote {result['requests']} {'/'.join(result['stages'])} requests to {action.out}; "

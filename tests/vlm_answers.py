@@ -36,9 +36,10 @@ def trajectory_answer(work: PlanningWork, seed: int) -> str:
     data = work.task.state_data(work.model, state)
     shift = np.array([d.world for d in detected]) - work.task.keypoint_positions(work.model, data)
     origin = np.array(detected[0].world)
+    # The detected points ride on their objects; the hand grasps the object, wherever on it the
+    # first point was detected.
     keypoints = scripted.keypoints + shift[None] - origin
-    hand = scripted.wrist + shift[0] - origin
-    hand[0] = scripted.wrist[0] - origin
+    hand = scripted.wrist - origin
     names = work.task.keypoint_names()
     plan = [
         {

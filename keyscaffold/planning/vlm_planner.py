@@ -520,14 +520,20 @@ class PlanningWork:
         self._save_plan(seed, detected, relative + origin, hand + origin, self._orientation(seed))
 
     def _finish_scripted(self, seed: int, detected: list[DetectedKeypoint]) -> None:
-        """Scripted motion moved onto the detected keypoints (VLM keypoints, scripted trajectory)."""
+        """Scripted motion for the detected keypoints (VLM keypoints, scripted trajectory).
+
+        Each keypoint path moves with its object, offset by where the point was detected on it.
+        The hand follows the scripted grasp of the first keypoint's object when that point is on
+        the intended object, and is shifted onto the detected point when it is not.
+        """
         state = self._state(seed)
         scripted = self.task.oracle_waypoints(state, self.settings.num_waypoints)
         truth = self.task.keypoint_positions(self.model, self.task.state_data(self.model, state))
         shift = np.array([d.world for d in detected]) - truth
         keypoints = scripted.keypoints + shift[None]
-        wrist = scripted.wrist + shift[0]
-        wrist[0] = scripted.wrist[0]
+        wrist = scripted.wrist.copy()
+        if not detected[0].on_intended:  # the hand goes where the wrong point is
+            wrist[1:] += shift[0]
         try:
             self._save_plan(seed, detected, keypoints, wrist, scripted.wrist_orientation)
         except AnswerError as error:
