@@ -306,6 +306,8 @@ def run_batch(cmd: Batch) -> None:
             )
         else:
             print(f"nothing left to ask; {result['summary']}")
+            if "plans" in result:
+                print(f"plan set: {result['plans']}")
         return
     result = batch_import(action.task, action.work, action.answers)
     summary = result["summary"]

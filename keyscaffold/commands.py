@@ -27,7 +27,7 @@ from keyscaffold.planning.vlm_planner import (
     PlanningWork,
     run_live,
 )
-from keyscaffold.rl.train import TrainConfig, load_run_config, train
+from keyscaffold.rl.train import TrainConfig, load_run_config, run_plans_dir, train
 from keyscaffold.sim.render import SceneRenderer
 from keyscaffold.tasks import make_task
 from keyscaffold.vlm.batch import batch_input_lines, read_batch_output
@@ -166,39 +166,47 @@ def batch_export(
     Returns:
         ``requests`` written, the ``stages`` they belong to, and the work folder's ``summary``.
     """
-    work_dir = Path(work_dir)
-    if (work_dir / "manifest.json").exists():
-        work = PlanningWork.open(work_dir)
-    elif settings is None:
-        raise FileNotFoundError(f"{work_dir} holds no planning run and no settings were given")
-    else:
-        work = PlanningWork(work_dir, settings)
-    if work.task.name != make_task(task_name).name:
-        raise ValueError(f"work folder {work_dir} plans task {work.task.name!r}, not {task_name!r}")
+    work = _open_work(task_name, Path(work_dir), settings)
     requests = work.pending_requests()
     lines = batch_input_lines(requests)
     if requests:
         atomic_write_text(Path(out), "\n".join(lines) + "\n")
     stages = sorted({r.custom_id.rsplit("-", 1)[1] for r in requests})
     summary = work.summary()
-    if not requests and work.write_plan_set(work_dir / "plans") is not None:
-        summary["plans"] = str(work_dir / "plans")
-    return {"requests": len(requests), "stages": stages, "summary": summary}
+    return {
+        "requests": len(requests),
+        "stages": stages,
+        "summary": summary,
+        **_finish_batch(work, summary),
+    }
 
 
 def batch_import(task_name: str, work_dir: Path, answers: Path) -> dict:
     """Record a Batch output file's answers; writes ``work/plans`` once no state is pending."""
-    work = PlanningWork.open(work_dir)
-    if work.task.name != make_task(task_name).name:
-        raise ValueError(f"work folder {work_dir} plans task {work.task.name!r}, not {task_name!r}")
+    work = _open_work(task_name, Path(work_dir))
     counts = work.record(read_batch_output(Path(answers)))
     work.pending_requests()  # stages that need no model
     summary = work.summary()
-    result = {**counts, "summary": summary}
-    if summary["pending"] == 0 and work.write_plan_set(Path(work_dir) / "plans") is not None:
-        _draw_detections(work)
-        result["plans"] = str(Path(work_dir) / "plans")
-    return result
+    return {**counts, "summary": summary, **_finish_batch(work, summary)}
+
+
+def _open_work(task_name: str, work_dir: Path, settings: PlanningSettings | None = None):
+    """The planning run in ``work_dir`` (created from ``settings`` when there is none yet)."""
+    if (work_dir / "manifest.json").exists() or settings is None:
+        work = PlanningWork.open(work_dir)
+    else:
+        work = PlanningWork(work_dir, settings)
+    if work.task.name != make_task(task_name).name:
+        raise ValueError(f"work folder {work_dir} plans task {work.task.name!r}, not {task_name!r}")
+    return work
+
+
+def _finish_batch(work: PlanningWork, summary: dict) -> dict:
+    """Once no state is pending: the plan set in ``work/plans`` and its pictures."""
+    if summary["pending"] or work.write_plan_set(work.folder / "plans") is None:
+        return {}
+    _draw_detections(work)
+    return {"plans": str(work.folder / "plans")}
 
 
 def train_policy(
@@ -256,8 +264,7 @@ def refine(
     config = load_run_config(Path(policy))
     if minutes is not None:
         config = replace(config, minutes=minutes)
-    run_config = json.loads((_run_dir(Path(policy)) / "config.json").read_text())
-    train_plans = load_plan_set(Path(run_config["plans"]), task.name)
+    train_plans = load_plan_set(run_plans_dir(Path(policy)), task.name)
     num_plans = num_plans or len(train_plans)
     current, examples, rows = Path(policy), [], []
     for r in range(rounds + 1):
@@ -275,22 +282,13 @@ def refine(
             success, returns = _per_plan(scores["episodes"])
             examples = select_examples(train_plans, success, returns, num_examples)
         extra = {**(settings or {}), "examples": examples}
-        test_dir = make_plans(
-            task.name,
-            test_plans,
-            "test",
-            seed,
-            waypoints,
-            round_dir / "plans",
-            "vlm",
-            vlm,
-            settings=extra,
-        )
-        if r > 0:
-            train_dir = make_plans(
+
+        counts = {"test": test_plans, **({"train": num_plans} if r > 0 else {})}
+        dirs = {
+            split: make_plans(
                 task.name,
-                num_plans,
-                "train",
+                n,
+                split,
                 seed,
                 waypoints,
                 round_dir / "plans",
@@ -298,6 +296,11 @@ def refine(
                 vlm,
                 settings=extra,
             )
+            for split, n in counts.items()
+        }
+        test_dir = dirs["test"]
+        if r > 0:
+            train_dir = dirs["train"]
             run = round_dir / "train"
             if not (run / "checkpoints" / "final.pt").exists():
                 resume = (run / "checkpoints" / "latest.pt").exists()
@@ -328,10 +331,6 @@ def refine(
     atomic_write_text(out / "refine.md", "\n".join(table) + "\n")
     plot_rounds(rows, out / "refine.png", title=f"{task.name}: few-shot refinement")
     return rows
-
-
-def _run_dir(policy: Path) -> Path:
-    return policy.parent.parent if policy.is_file() else policy
 
 
 def _per_plan(episodes: list[dict]) -> tuple[dict[str, float], dict[str, float]]:

@@ -30,16 +30,11 @@ def keypoint_answer(work: PlanningWork, seed: int) -> str:
 
 
 def trajectory_answer(work: PlanningWork, seed: int) -> str:
-    state = work.task.sample_initial_state(seed)
+    # The scripted motion for the detected points, written in the prompt's relative frame.
     detected = work._load_keypoints(seed)
-    scripted = work.task.oracle_waypoints(state, work.settings.num_waypoints)
-    data = work.task.state_data(work.model, state)
-    shift = np.array([d.world for d in detected]) - work.task.keypoint_positions(work.model, data)
+    keypoints, hand, _ = work.scripted_motion(seed, detected)
     origin = np.array(detected[0].world)
-    # The detected points ride on their objects; the hand grasps the object, wherever on it the
-    # first point was detected.
-    keypoints = scripted.keypoints + shift[None] - origin
-    hand = scripted.wrist - origin
+    keypoints, hand = keypoints - origin, hand - origin
     names = work.task.keypoint_names()
     plan = [
         {

@@ -12,13 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from keyscaffold.evaluation.media import save_figure  # noqa: E402
-from keyscaffold.planning.plan import KeypointPlan  # noqa: E402
+from keyscaffold.evaluation.media import plt, save_figure  # pyplot on the headless Agg backend
+from keyscaffold.planning.plan import KeypointPlan
 
 CATEGORIES = ("success", "keypoint_detection_error", "incomplete_tracking", "tracked_but_failed")
 

@@ -37,11 +37,11 @@ import numpy as np
 
 from keyscaffold.geometry import backproject_pixels, project_points
 from keyscaffold.planning.answers import (
-    HAND,
     AnswerError,
     parse_keypoint_answer,
     parse_trajectory_answer,
 )
+from keyscaffold.planning.fewshot import format_examples, positions
 from keyscaffold.planning.oracle import split_seeds
 from keyscaffold.planning.plan import KeypointPlan, PlanError, atomic_write_text, save_plan_set
 from keyscaffold.planning.prompts import PROMPT_VERSION, load_template
@@ -100,14 +100,12 @@ class PlanningSettings:
     def sources(self) -> tuple[str, str]:
         return PLANNER_SOURCES[self.planner]
 
-    def vlm_config(self, base: VLMConfig | None = None) -> VLMConfig:
-        """The request parameters of these settings on top of a connection config."""
-        from dataclasses import replace
-
-        base = base or VLMConfig()
-        return replace(
-            base, model=self.model, temperature=self.temperature, max_tokens=self.max_tokens
+    def request_body(self, messages: list[dict]) -> dict:
+        """A chat request body with these settings' model parameters."""
+        config = VLMConfig(
+            model=self.model, temperature=self.temperature, max_tokens=self.max_tokens
         )
+        return config.request_body(messages)
 
 
 @dataclass(frozen=True)
@@ -124,10 +122,6 @@ class DetectedKeypoint:
     """It landed on the body the task means (used by the failure breakdown)."""
     snapped_px: float = 0.0
     """How far it was moved to reach a task body (pixels)."""
-
-
-def _json_round(array: np.ndarray, digits: int = 3) -> list:
-    return np.round(np.asarray(array, dtype=np.float64), digits).tolist()
 
 
 def lift_keypoints(
@@ -360,14 +354,17 @@ class PlanningWork:
             {"type": "text", "text": text},
             {"type": "image_url", "image_url": {"url": image_data_url(frame["rgb"])}},
         ]
-        body = self.settings.vlm_config().request_body([{"role": "user", "content": content}])
+        body = self.settings.request_body([{"role": "user", "content": content}])
         return ChatRequest(self._custom_id(seed, "keypoints"), body)
 
     def trajectory_request(self, seed: int, detected: list[DetectedKeypoint]) -> ChatRequest:
         state = self._state(seed)
         origin = np.array(detected[0].world)
-        initial = {kp.name: _json_round(np.array(kp.world) - origin) for kp in detected}
-        initial[HAND] = _json_round(np.array(state.wrist[:3]) - origin)
+        initial = positions(
+            [kp.name for kp in detected],
+            np.array([kp.world for kp in detected]) - origin,
+            np.array(state.wrist[:3]) - origin,
+        )
         lines = "\n".join(f'- "{name}": {pos}' for name, pos in initial.items())
         steps = "\n".join(f"{i}. {s}" for i, s in enumerate(self.task.plan_steps, 1))
         fmt = ", ".join(f'"{name}": [x, y, z]' for name in initial)
@@ -380,7 +377,7 @@ class PlanningWork:
             format_example=fmt,
             examples=format_examples(self.settings.examples),
         )
-        body = self.settings.vlm_config().request_body([{"role": "user", "content": text}])
+        body = self.settings.request_body([{"role": "user", "content": text}])
         return ChatRequest(self._custom_id(seed, "trajectory"), body)
 
     # ----------------------------------------------------------------------------------- stages
@@ -519,23 +516,31 @@ class PlanningWork:
         origin = np.array(detected[0].world)
         self._save_plan(seed, detected, relative + origin, hand + origin, self._orientation(seed))
 
-    def _finish_scripted(self, seed: int, detected: list[DetectedKeypoint]) -> None:
-        """Scripted motion for the detected keypoints (VLM keypoints, scripted trajectory).
+    def scripted_motion(
+        self, seed: int, detected: list[DetectedKeypoint]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The task's scripted motion for detected keypoints, in world frame.
 
         Each keypoint path moves with its object, offset by where the point was detected on it.
         The hand follows the scripted grasp of the first keypoint's object when that point is on
         the intended object, and is shifted onto the detected point when it is not.
+
+        Returns:
+            keypoints (N, K, 3), wrist positions (N, 3), wrist orientation (3,).
         """
         state = self._state(seed)
         scripted = self.task.oracle_waypoints(state, self.settings.num_waypoints)
         truth = self.task.keypoint_positions(self.model, self.task.state_data(self.model, state))
         shift = np.array([d.world for d in detected]) - truth
-        keypoints = scripted.keypoints + shift[None]
         wrist = scripted.wrist.copy()
         if not detected[0].on_intended:  # the hand goes where the wrong point is
             wrist[1:] += shift[0]
+        return scripted.keypoints + shift[None], wrist, scripted.wrist_orientation
+
+    def _finish_scripted(self, seed: int, detected: list[DetectedKeypoint]) -> None:
+        """VLM keypoints, scripted trajectory: a plan from ``scripted_motion``."""
         try:
-            self._save_plan(seed, detected, keypoints, wrist, scripted.wrist_orientation)
+            self._save_plan(seed, detected, *self.scripted_motion(seed, detected))
         except AnswerError as error:
             self._fail(seed, "trajectory", error.kind, error.message)
 
@@ -553,6 +558,8 @@ class PlanningWork:
             for stage in STAGES
             if (record / f"{stage}.request.json").exists()
         }
+        if not (np.all(np.isfinite(keypoints)) and np.all(np.isfinite(wrist))):
+            raise AnswerError("not_finite", "a waypoint has NaN or infinite coordinates")
         s = self.settings
         plan = KeypointPlan(
             plan_id=f"{self.task.name}_{seed:07d}",
@@ -582,8 +589,7 @@ class PlanningWork:
         try:
             plan.validate(np.array(self.task.workspace_low), np.array(self.task.workspace_high))
         except PlanError as error:
-            kind = "not_finite" if "NaN" in str(error) else "outside_workspace"
-            raise AnswerError(kind, str(error).split(": ", 1)[-1]) from error
+            raise AnswerError("outside_workspace", str(error).split(": ", 1)[-1]) from error
         self._write(seed, "plan.json", plan.to_json())
 
     # ---------------------------------------------------------------------------------- results
@@ -643,17 +649,6 @@ def repair_message(reason: str) -> str:
         f"That answer could not be used: {reason}. Please answer the same question again, "
         "in exactly the format asked for."
     )
-
-
-def format_examples(examples: list[dict]) -> str:
-    """The few-shot section of the trajectory prompt (empty without examples)."""
-    if not examples:
-        return ""
-    parts = ["\nPlans that worked in other scenes of this task (each relative to its own origin):"]
-    for i, example in enumerate(examples, 1):
-        parts.append(f"Example {i}, initial positions: {json.dumps(example['initial'])}")
-        parts.append(f"Example {i}, plan: {json.dumps(example['plan'])}")
-    return "\n".join(parts) + "\n"
 
 
 def run_live(

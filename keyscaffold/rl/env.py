@@ -111,6 +111,9 @@ class ScaffoldEnv(VecEnv):
         self.episode_length_buf = torch.zeros(self.num_envs, dtype=torch.long)
         self.tracking_limit = task.start_limit
         self.plan_index = np.zeros(self.num_envs, dtype=np.int64)
+        # Each world's keypoint attachments (its plan's), gathered at reset, not every step.
+        self.world_body_ids = self.plan_body_ids[self.plan_index]
+        self.world_local = self.plan_local[self.plan_index]
         self.fixed_plans: np.ndarray | None = None
         self.action_avg = np.zeros((self.num_envs, NUM_ACTIONS))
         self.initial_keypoints = np.zeros((self.num_envs, len(task.keypoints), 3))
@@ -185,6 +188,8 @@ class ScaffoldEnv(VecEnv):
         else:
             plans = self.rng.integers(0, len(self.plans), size=ids.size)
         self.plan_index[ids] = plans
+        self.world_body_ids[ids] = self.plan_body_ids[plans]
+        self.world_local[ids] = self.plan_local[plans]
         noise = self.config.init_position_noise
         wrist = self.start_wrist[plans].copy()
         wrist[:, :2] += self.rng.uniform(-noise, noise, size=(ids.size, 2))
@@ -275,8 +280,7 @@ class ScaffoldEnv(VecEnv):
         These are the plan's attachments (for VLM plans, where the detected points landed); task
         success is judged on the task's own keypoints instead.
         """
-        rows = self.plan_index
-        return self.worlds.points(self.plan_body_ids[rows], self.plan_local[rows])
+        return self.worlds.points(self.world_body_ids, self.world_local)
 
     def get_observations(self) -> TensorDict:
         """Observation groups ``policy`` and ``critic`` (the same vector), shape: (num_envs, D)."""

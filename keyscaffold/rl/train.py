@@ -349,6 +349,12 @@ def load_run_config(run: Path) -> TrainConfig:
     return _from_plain(TrainConfig, json.loads(config_path.read_text())["train"])
 
 
+def run_plans_dir(run: Path) -> Path:
+    """The plan set a run (or a checkpoint inside it) was trained on."""
+    _, config_path = _checkpoint_paths(run)
+    return Path(json.loads(config_path.read_text())["plans"])
+
+
 def load_policy(run: Path, env: ScaffoldEnv) -> torch.nn.Module:
     """The deterministic policy of a run's latest checkpoint, for ``env``'s observation layout."""
     checkpoint, _ = _checkpoint_paths(run)

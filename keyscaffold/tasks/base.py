@@ -16,6 +16,7 @@ from typing import ClassVar
 import mujoco
 import numpy as np
 
+from keyscaffold.geometry import points_in_body_frames
 from keyscaffold.sim.embodiments.hand import open_finger_pose
 from keyscaffold.sim.objects import SceneObject
 from keyscaffold.sim.scene import CameraSpec, PhysicsConfig, SceneIndex, build_model, index_scene
@@ -154,12 +155,9 @@ class Task(ABC):
 
     def keypoint_positions(self, model: mujoco.MjModel, data: mujoco.MjData) -> np.ndarray:
         """World positions of the task keypoints in ``data``, shape: (K, 3)."""
-        return np.array(
-            [
-                data.body(kp.body).xpos + data.body(kp.body).xmat.reshape(3, 3) @ kp.local_pos
-                for kp in self.keypoints
-            ]
-        )
+        ids = [model.body(kp.body).id for kp in self.keypoints]
+        local = np.array([kp.local_pos for kp in self.keypoints], dtype=np.float64)
+        return points_in_body_frames(data.xpos[ids], data.xmat[ids], local)
 
     def build_model(self, physics: PhysicsConfig | None = None) -> mujoco.MjModel:
         """Compile the task scene."""

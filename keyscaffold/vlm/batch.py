@@ -31,16 +31,21 @@ def batch_input_lines(requests: list[ChatRequest]) -> list[str]:
     ]
 
 
-def validate_batch_input(path: Path) -> int:
-    """Check a Batch input file line by line; returns the number of requests."""
-    count, seen = 0, set()
+def _json_lines(path: Path):
+    """(line number, parsed object) of every non-blank line of a JSONL file."""
     for number, line in enumerate(Path(path).read_text().splitlines(), 1):
         if not line.strip():
             continue
         try:
-            item = json.loads(line)
+            yield number, json.loads(line)
         except json.JSONDecodeError as error:
             raise BatchFormatError(f"{path}:{number}: not JSON ({error})") from error
+
+
+def validate_batch_input(path: Path) -> int:
+    """Check a Batch input file line by line; returns the number of requests."""
+    count, seen = 0, set()
+    for number, item in _json_lines(path):
         if not isinstance(item, dict) or set(item) != set(INPUT_FIELDS):
             raise BatchFormatError(f"{path}:{number}: needs exactly the fields {INPUT_FIELDS}")
         if item["method"] != "POST" or item["url"] != BATCH_URL:
@@ -87,13 +92,7 @@ def _result_from_line(item: dict) -> ChatResult:
 def read_batch_output(path: Path) -> list[ChatResult]:
     """Answers of a Batch output file, one ``ChatResult`` per line (failures typed)."""
     results = []
-    for number, line in enumerate(Path(path).read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise BatchFormatError(f"{path}:{number}: not JSON ({error})") from error
+    for number, item in _json_lines(path):
         if not isinstance(item, dict) or "custom_id" not in item:
             raise BatchFormatError(f"{path}:{number}: every line needs a custom_id")
         results.append(_result_from_line(item))
