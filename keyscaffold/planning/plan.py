@@ -17,7 +17,10 @@ import numpy as np
 from keyscaffold.geometry import interpolate_waypoints
 from keyscaffold.tasks.base import InitialState
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""Version 2 allows one wrist orientation per waypoint and joint positions in initial states;
+version 1 files (one orientation for the whole plan, no joints) still load."""
+SUPPORTED_VERSIONS = (1, 2)
 
 
 class PlanError(ValueError):
@@ -36,7 +39,8 @@ class KeypointPlan:
         keypoint_local: Keypoint positions in their body frames, shape: (K, 3).
         waypoints: Keypoint targets in world frame, shape: (N, K, 3).
         wrist_waypoints: Wrist positions in world frame, shape: (N, 3).
-        wrist_orientation: Wrist hinge angles (rad), shape: (3,).
+        wrist_orientation: Wrist hinge angles (rad), held along the plan (shape (3,)) or one row
+            per waypoint (shape (N, 3)), interpolated like the positions.
         initial_state: The scene state the plan was made for.
         provenance: Planner, model, prompt version, request ids, seed, creation time.
     """
@@ -75,6 +79,11 @@ class KeypointPlan:
             )
         if self.num_waypoints < 2:
             raise PlanError(f"plan {self.plan_id}: needs at least 2 waypoints")
+        if np.shape(self.wrist_orientation) not in ((3,), (self.num_waypoints, 3)):
+            raise PlanError(
+                f"plan {self.plan_id}: wrist orientation must have shape (3,) or "
+                f"({self.num_waypoints}, 3), got {np.shape(self.wrist_orientation)}"
+            )
         arrays = (self.waypoints, self.wrist_waypoints, self.wrist_orientation, self.keypoint_local)
         if not all(np.all(np.isfinite(a)) for a in arrays):
             raise PlanError(f"plan {self.plan_id}: contains NaN or infinite values")
@@ -99,10 +108,15 @@ class KeypointPlan:
         """
         keypoints = interpolate_waypoints(self.waypoints, num_steps)
         wrist_pos = interpolate_waypoints(self.wrist_waypoints, num_steps)
-        wrist = np.concatenate(
-            [wrist_pos, np.repeat(self.wrist_orientation[None], num_steps, 0)], 1
-        )
-        return keypoints, wrist
+        wrist_rot = interpolate_waypoints(self.wrist_orientations(), num_steps)
+        return keypoints, np.concatenate([wrist_pos, wrist_rot], 1)
+
+    def wrist_orientations(self) -> np.ndarray:
+        """Wrist hinge angles at every waypoint, shape: (N, 3)."""
+        orientation = np.asarray(self.wrist_orientation, dtype=np.float64)
+        if orientation.ndim == 1:
+            return np.repeat(orientation[None], self.num_waypoints, 0)
+        return orientation
 
     def to_json(self) -> dict:
         """Plain-data form, with the schema version."""
@@ -124,9 +138,10 @@ class KeypointPlan:
     def from_json(data: dict) -> KeypointPlan:
         """Inverse of ``to_json``; raises ``PlanError`` on a wrong schema or missing field."""
         version = data.get("schema_version")
-        if version != SCHEMA_VERSION:
+        if version not in SUPPORTED_VERSIONS:
             raise PlanError(
-                f"plan schema version {version!r} is not supported (expected {SCHEMA_VERSION})"
+                f"plan schema version {version!r} is not supported (expected one of "
+                f"{SUPPORTED_VERSIONS})"
             )
         try:
             return KeypointPlan(

@@ -1,8 +1,10 @@
 """Batched scaffold-tracking environment implementing rsl_rl's ``VecEnv``.
 
-Each world follows one plan: the action is a residual on the plan's wrist pose plus a hand-closure
-scalar; the reward tracks the plan's keypoints and rewards fingertip contact; an episode ends when
-any keypoint strays farther from its target than the tracking limit, or at the time limit.
+Each world follows one plan: the action is a residual on the plan's wrist pose plus the grip actions
+of the task's action spec (one hand-closure scalar, or one closure per finger); the reward tracks
+the plan's keypoints and rewards effector contact with the task objects; an episode ends when any
+keypoint strays farther from its target than the tracking limit, or at the time limit. Every step
+the task evaluates every world (success and named metrics) from the simulator and its own state.
 """
 
 from __future__ import annotations
@@ -16,13 +18,10 @@ from tensordict import TensorDict
 
 from keyscaffold.planning.plan import KeypointPlan
 from keyscaffold.rl.rewards import RewardConfig, reward_terms
-from keyscaffold.sim.batch import BatchedWorlds
-from keyscaffold.sim.embodiments import hand
 from keyscaffold.sim.scene import PhysicsConfig
-from keyscaffold.tasks.base import Task
+from keyscaffold.tasks.base import Task, TaskMonitor
 
 LOOKAHEAD = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 20, 30, 40, 50)
-NUM_ACTIONS = 7
 
 
 @dataclass(frozen=True)
@@ -45,42 +44,14 @@ class EnvConfig:
     """End episodes that exceed the tracking limit (off in evaluation, which records it)."""
     init_position_noise: float = 0.01
     """Uniform noise on object and wrist start positions per episode (m)."""
+    action_spec: str = ""
+    """The embodiment's action spec; empty for the task's own choice."""
     rewards: RewardConfig = field(default_factory=RewardConfig)
     physics: PhysicsConfig = field(default_factory=PhysicsConfig)
 
 
-def compose_wrist_targets(
-    plan_wrist: np.ndarray, residual: np.ndarray, config: EnvConfig
-) -> np.ndarray:
-    """Plan wrist pose plus scaled residual.
-
-    Args:
-        plan_wrist: Shape: (B, 6).
-        residual: Actions in [-1, 1], shape: (B, 6).
-
-    Returns:
-        Wrist position targets (m) and hinge targets (rad), shape: (B, 6).
-    """
-    scale = np.array([config.wrist_position_scale] * 3 + [config.wrist_rotation_scale] * 3)
-    return plan_wrist + residual * scale
-
-
-def finger_targets(closure: np.ndarray) -> np.ndarray:
-    """Finger joint targets from a closure action: <= 0 open, 1 fully closed.
-
-    Args:
-        closure: Shape: (B,).
-
-    Returns:
-        Shape: (B, 16).
-    """
-    amount = np.clip(closure, 0.0, 1.0)[:, None]
-    open_pose, closed_pose = hand.open_finger_pose(), hand.closed_finger_pose()
-    return open_pose + amount * (closed_pose - open_pose)
-
-
 class ScaffoldEnv(VecEnv):
-    """Residual plan tracking on the floating hand, over a set of plans."""
+    """Residual plan tracking on the task's floating robot, over a set of plans."""
 
     def __init__(
         self,
@@ -93,20 +64,17 @@ class ScaffoldEnv(VecEnv):
         if not plans:
             raise ValueError("ScaffoldEnv needs at least one plan")
         self.task, self.plans, self.config = task, plans, config
-        self.num_envs, self.num_actions = config.num_envs, NUM_ACTIONS
+        self.robot = task.robot()
+        self.action_spec = self.robot.action_spec(config.action_spec or task.action_spec)
+        self.num_envs, self.num_actions = config.num_envs, self.action_spec.num_actions
         self.max_episode_length = task.episode_steps
         self.device, self.cfg = device, {"task": task.name, "num_envs": config.num_envs}
         self.rng = np.random.default_rng(seed)
         model = task.build_model(config.physics)
-        self.worlds = BatchedWorlds(
-            model,
-            task.index(model),
-            config.num_envs,
-            config.num_threads,
-            config.physics.substeps,
-            [kp.body for kp in task.keypoints],
-            np.array([kp.local_pos for kp in task.keypoints], dtype=np.float64),
+        self.worlds = task.make_worlds(
+            model, config.num_envs, config.num_threads, config.physics.substeps
         )
+        self.monitor = TaskMonitor(task, self.worlds)
         self._prepare_plans()
         self.episode_length_buf = torch.zeros(self.num_envs, dtype=torch.long)
         self.tracking_limit = task.start_limit
@@ -115,7 +83,7 @@ class ScaffoldEnv(VecEnv):
         self.world_body_ids = self.plan_body_ids[self.plan_index]
         self.world_local = self.plan_local[self.plan_index]
         self.fixed_plans: np.ndarray | None = None
-        self.action_avg = np.zeros((self.num_envs, NUM_ACTIONS))
+        self.action_avg = np.zeros((self.num_envs, self.num_actions))
         self.initial_keypoints = np.zeros((self.num_envs, len(task.keypoints), 3))
         self.final_keypoints = np.zeros_like(self.initial_keypoints)
         self.episode_return = np.zeros(self.num_envs)
@@ -123,12 +91,17 @@ class ScaffoldEnv(VecEnv):
         self.last_episode = {
             k: np.zeros(self.num_envs) for k in ("success", "tracked", "return", "length")
         }
+        self.last_metrics: dict[str, np.ndarray] = {}
         self.reset()
 
     def _prepare_plans(self) -> None:
         names = self.task.keypoint_names()
         body_ids = self.worlds.index.body_ids
         for plan in self.plans:
+            if plan.task != self.task.name:
+                raise ValueError(
+                    f"plan {plan.plan_id} was made for task {plan.task!r}, not {self.task.name!r}"
+                )
             if plan.keypoint_names != names:
                 raise ValueError(
                     f"plan {plan.plan_id} has keypoints {plan.keypoint_names}, but task "
@@ -153,10 +126,16 @@ class ScaffoldEnv(VecEnv):
             wrist.append(np.concatenate([w, np.repeat(w[-1:], pad, 0)]))
         self.plan_keypoints, self.plan_wrist = np.stack(kp), np.stack(wrist)
         states = [p.initial_state for p in self.plans]
+        for state in states:
+            self.task.validate_state(self.worlds.index, state)
         self.start_wrist = np.array([s.wrist for s in states])
         self.start_objects = {
             name: np.array([s.objects[name] for s in states])
             for name in self.task.movable_objects()
+        }
+        joint_names = sorted({name for s in states for name in s.joints})
+        self.start_joints = {
+            name: np.array([s.joints.get(name, 0.0) for s in states]) for name in joint_names
         }
 
     def set_training_progress(self, progress: float) -> None:
@@ -198,8 +177,10 @@ class ScaffoldEnv(VecEnv):
             pose = poses[plans].copy()
             pose[:, :2] += self.rng.uniform(-noise, noise, size=(ids.size, 2))
             objects[name] = pose
-        fingers = np.repeat(hand.open_finger_pose()[None], ids.size, 0)
-        self.worlds.reset_worlds(ids, wrist, fingers, objects)
+        joints = np.repeat(self.robot.open_pose()[None], ids.size, 0)
+        start_joints = {name: values[plans] for name, values in self.start_joints.items()}
+        self.worlds.reset_worlds(ids, wrist, joints, objects, start_joints)
+        self.monitor.reset(ids)
         self.action_avg[ids] = 0.0
         self.episode_length_buf[torch.as_tensor(ids)] = 0
         self.initial_keypoints[ids] = self.keypoints()[ids]
@@ -217,27 +198,27 @@ class ScaffoldEnv(VecEnv):
         return np.clip(array, -1.0, 1.0)
 
     def step(self, actions: torch.Tensor) -> tuple[TensorDict, torch.Tensor, torch.Tensor, dict]:
-        """Advance every world one control step. Shape of actions: (num_envs, 7)."""
+        """Advance every world one control step. Shape of actions: (num_envs, num_actions)."""
         action = self._validate_actions(actions)
         alpha = self.config.action_ema
         self.action_avg = alpha * action + (1.0 - alpha) * self.action_avg
         t = self.episode_length_buf.numpy()
         plan_wrist = self.plan_wrist[self.plan_index, t]
-        ctrl = np.concatenate(
-            [
-                compose_wrist_targets(plan_wrist, self.action_avg[:, :6], self.config),
-                finger_targets(self.action_avg[:, 6]),
-            ],
-            axis=1,
+        ctrl = self.action_spec.controls(
+            plan_wrist,
+            self.action_avg,
+            self.config.wrist_position_scale,
+            self.config.wrist_rotation_scale,
         )
         self.worlds.step(ctrl)
         self.worlds.check_finite()
+        evaluation = self.monitor.update()
         self.episode_length_buf += 1
         t = self.episode_length_buf.numpy()
         keypoints = self.keypoints()
         targets = self.plan_keypoints[self.plan_index, t]
         terms = reward_terms(
-            self.config.rewards, keypoints, targets, self.worlds.fingertip_contact_force(), action
+            self.config.rewards, keypoints, targets, self.worlds.effector_contact_force(), action
         )
         reward = sum(terms.values())
         self.episode_return += reward
@@ -248,7 +229,7 @@ class ScaffoldEnv(VecEnv):
         done = time_out | terminated
         extras = {
             "time_outs": torch.from_numpy(time_out & ~terminated),
-            "log": self._log(terms, done, keypoints),
+            "log": self._log(terms, done, keypoints, evaluation),
         }
         done_ids = np.flatnonzero(done)
         self._reset_worlds(done_ids)
@@ -259,12 +240,22 @@ class ScaffoldEnv(VecEnv):
             extras,
         )
 
-    def _log(self, terms: dict[str, np.ndarray], done: np.ndarray, keypoints: np.ndarray) -> dict:
+    def _log(
+        self,
+        terms: dict[str, np.ndarray],
+        done: np.ndarray,
+        keypoints: np.ndarray,
+        evaluation: dict[str, np.ndarray],
+    ) -> dict:
         log: dict[str, float] = {f"/reward/{name}": float(v.mean()) for name, v in terms.items()}
         log["/curriculum/tracking_limit"] = self.tracking_limit
         if done.any():
             ids = np.flatnonzero(done)
-            success = self.task.success(self.worlds.keypoints()[ids])
+            success = evaluation["success"][ids]
+            for name, values in evaluation.items():
+                if name != "success":
+                    self.last_metrics.setdefault(name, np.zeros(self.num_envs))[ids] = values[ids]
+                    log[f"/task/{name}"] = float(np.mean(values[ids]))
             self.last_episode["success"][ids] = success
             self.last_episode["tracked"][ids] = self.tracked[ids]
             self.last_episode["return"][ids] = self.episode_return[ids]
@@ -288,18 +279,17 @@ class ScaffoldEnv(VecEnv):
         rows = self.plan_index[:, None]
         steps = t[:, None] + np.array(LOOKAHEAD)[None]
         keypoints = self.keypoints()
-        joint_pos, joint_vel = self.worlds.hand_joint_state()
+        joint_pos, joint_vel = self.worlds.robot_joint_state()
         wrist = joint_pos[:, :6]
         future_kp = self.plan_keypoints[rows, steps] - keypoints[:, None]
         future_wrist = self.plan_wrist[rows, steps] - wrist[:, None]
-        fingertips = self.worlds.fingertips() - wrist[:, None, :3]
+        effectors = self.worlds.effector_positions() - wrist[:, None, :3]
         phase = (t / self.max_episode_length)[:, None]
         obs = np.concatenate(
             [
-                joint_pos,
-                0.1 * joint_vel,
+                *self.robot.proprioception(joint_pos, joint_vel),
                 self.action_avg,
-                fingertips.reshape(self.num_envs, -1),
+                effectors.reshape(self.num_envs, -1),
                 self.initial_keypoints.reshape(self.num_envs, -1),
                 keypoints.reshape(self.num_envs, -1),
                 future_kp.reshape(self.num_envs, -1),

@@ -56,7 +56,8 @@ class PPOConfig:
     init_noise_std: float = 1.0
     """Initial exploration noise of the wrist residuals."""
     closure_noise_std: float | None = None
-    """Initial exploration noise of the hand-closure action (default: ``init_noise_std``)."""
+    """Initial exploration noise of the grip actions (hand closure, or each finger's closure);
+    default: ``init_noise_std``."""
     obs_normalization: bool = True
 
 
@@ -138,7 +139,7 @@ def make_runner(env: ScaffoldEnv, ppo: PPOConfig, save_interval: int = 50) -> On
     if ppo.closure_noise_std is not None:
         distribution = runner.alg.get_policy().distribution
         with torch.no_grad():
-            distribution.std_param[env.num_actions - 1] = ppo.closure_noise_std
+            distribution.std_param[env.action_spec.grip_slice] = ppo.closure_noise_std
     return runner
 
 
@@ -152,9 +153,16 @@ def save_checkpoint(runner: OnPolicyRunner, path: Path, state: dict) -> None:
     os.replace(tmp, path)
 
 
-def run_config_json(task: Task, config: TrainConfig, plans_dir: str) -> dict:
+def run_config_json(task: Task, config: TrainConfig, plans_dir: str, env: ScaffoldEnv) -> dict:
     """The run's configuration as plain data (written to config.json, read by eval)."""
-    return {"task": task.name, "plans": plans_dir, "train": asdict(config)}
+    return {
+        "task": task.name,
+        "plans": plans_dir,
+        "embodiment": env.robot.name,
+        "action_spec": env.action_spec.name,
+        "action_names": list(env.action_spec.names),
+        "train": asdict(config),
+    }
 
 
 class _MetricsLog:
@@ -235,7 +243,8 @@ def train(
     else:
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(
-            run_dir / "config.json", json.dumps(run_config_json(task, config, plans_dir), indent=2)
+            run_dir / "config.json",
+            json.dumps(run_config_json(task, config, plans_dir, env), indent=2),
         )
     return _loop(runner, env, run_dir, config, start_iteration, elapsed_before, show_progress)
 
@@ -357,7 +366,18 @@ def run_plans_dir(run: Path) -> Path:
 
 def load_policy(run: Path, env: ScaffoldEnv) -> torch.nn.Module:
     """The deterministic policy of a run's latest checkpoint, for ``env``'s observation layout."""
-    checkpoint, _ = _checkpoint_paths(run)
+    checkpoint, config_path = _checkpoint_paths(run)
+    saved = json.loads(config_path.read_text())
+    if saved.get("task", env.task.name) != env.task.name:
+        raise ValueError(
+            f"the policy in {run} was trained on task {saved['task']!r}, not {env.task.name!r}"
+        )
+    names = saved.get("action_names")
+    if names is not None and len(names) != env.num_actions:
+        raise ValueError(
+            f"the policy in {run} acts with {len(names)} actions ({', '.join(names)}), but "
+            f"{env.task.name} with action spec {env.action_spec.name!r} takes {env.num_actions}"
+        )
     runner = make_runner(env, load_run_config(run).ppo)
     runner.alg.load(torch.load(checkpoint, weights_only=False), {"actor": True}, strict=True)
     return runner.get_inference_policy()

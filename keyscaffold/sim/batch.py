@@ -1,8 +1,8 @@
 """N worlds of one scene stepped together on C threads (``mujoco.batch.Batch``).
 
 The batch holds each world's integration state; this wrapper writes initial states and controls,
-steps every world by one control step, and reads keypoints, fingertips and contact forces as
-``(num_worlds, ...)`` numpy arrays without Python loops over worlds.
+steps every world by one control step, and reads keypoints, effector positions, named joints and
+contact forces as ``(num_worlds, ...)`` numpy arrays without Python loops over worlds.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ class SimulationDiverged(RuntimeError):
 
 
 class BatchedWorlds:
-    """Many copies of one scene with a floating hand, stepped on ``num_threads`` threads."""
+    """Many copies of one scene with a robot, stepped on ``num_threads`` threads."""
 
     def __init__(
         self,
@@ -46,6 +46,7 @@ class BatchedWorlds:
         self._xmat = self.batch.bind("xmat")
         self._site_xpos = self.batch.bind("site_xpos")
         self._sensordata = self.batch.bind("sensordata")
+        self.xfrc_applied = self.batch.bind("xfrc_applied")
         self.keypoint_body_ids = np.array([index.body_ids[b] for b in keypoint_bodies], dtype=int)
         self.keypoint_local = np.asarray(keypoint_local, dtype=np.float64)
 
@@ -53,36 +54,42 @@ class BatchedWorlds:
         self,
         ids: np.ndarray,
         wrist: np.ndarray,
-        fingers: np.ndarray,
+        robot_joints: np.ndarray,
         objects: dict[str, np.ndarray],
+        joints: dict[str, np.ndarray] | None = None,
     ) -> None:
         """Put worlds ``ids`` at rest in the given state and recompute their positions.
 
         Args:
             ids: World indices, shape: (M,).
             wrist: Wrist poses, shape: (M, 6).
-            fingers: Finger joint positions, shape: (M, 16).
+            robot_joints: The robot's further joint positions, shape: (M, J).
             objects: Free-joint pose per movable object, each of shape (M, 7).
+            joints: Position of named object joints (hinges, slides), each of shape (M,); joints
+                not given start at 0.
         """
         ids = np.asarray(ids, dtype=np.int64)
         if ids.size == 0:
             return
         qpos = np.array(self.model.qpos0)[None].repeat(ids.size, 0)
-        qpos[:, self.index.wrist_qpos] = wrist
-        qpos[:, self.index.finger_qpos] = fingers
+        robot = np.concatenate([wrist, robot_joints], axis=1)
+        qpos[:, self.index.robot_qpos] = robot
         for name, pose in objects.items():
             qpos[:, self.index.object_qpos[name]] = pose
+        for name, value in (joints or {}).items():
+            qpos[:, self.index.joint_qpos[name]] = value
         self.batch.reset(ids, stage=int(mujoco.mjtStage.mjSTAGE_NONE))
         self.qpos[ids] = qpos
         self.qvel[ids] = 0.0
-        self.ctrl[ids] = np.concatenate([wrist, fingers], axis=1)
+        self.ctrl[ids] = robot
+        self.xfrc_applied[ids] = 0.0
         self.batch.forward(ids, stage=_STAGE_VEL)
 
     def step(self, ctrl: np.ndarray) -> None:
         """Apply position targets to every world and advance one control step.
 
         Args:
-            ctrl: Shape: (num_worlds, 22): wrist pose targets then finger joint targets.
+            ctrl: Shape: (num_worlds, 6 + J): wrist pose targets then joint targets.
         """
         self.ctrl[:] = ctrl
         self.batch.step(nstep=self.substeps, stage=_STAGE_VEL)
@@ -113,24 +120,68 @@ class BatchedWorlds:
         rows = np.arange(self.num_worlds)[:, None]
         return points_in_body_frames(self._xpos[rows, body_ids], self._xmat[rows, body_ids], local)
 
-    def fingertips(self) -> np.ndarray:
-        """Fingertip positions, shape: (num_worlds, 4, 3)."""
-        return self._site_xpos[:, self.index.fingertip_sites]
+    def effector_positions(self) -> np.ndarray:
+        """Positions of the robot's effector sites, shape: (num_worlds, E, 3)."""
+        return self._site_xpos[:, self.index.effector_sites]
 
-    def fingertip_contact_force(self) -> np.ndarray:
-        """Net contact force magnitude of each fingertip with the task objects (N).
+    def effector_contact_force(self) -> np.ndarray:
+        """Net contact force magnitude of each effector with the task objects (N).
 
         Returns:
-            Shape: (num_worlds, 4); forces against several task objects are summed.
+            Shape: (num_worlds, E); forces against several task objects are summed.
         """
-        adr = self.index.contact_sensor_adr
-        vectors = self._sensordata[:, adr[:, None] + np.arange(3)]
-        magnitude = np.linalg.norm(vectors, axis=-1)
-        return magnitude.reshape(self.num_worlds, 4, -1).sum(axis=-1)
+        return self.effector_contact_by_object().sum(axis=-1)
 
-    def hand_joint_state(self) -> tuple[np.ndarray, np.ndarray]:
-        """Joint positions and velocities of the 22 hand joints, each shape: (num_worlds, 22)."""
-        qpos = np.concatenate(
-            [self.qpos[:, self.index.wrist_qpos], self.qpos[:, self.index.finger_qpos]], 1
+    def effector_contact_by_object(self) -> np.ndarray:
+        """Contact force magnitude of each effector with each task object (N).
+
+        Returns:
+            Shape: (num_worlds, E, C), objects in the task's ``contact_bodies`` order.
+        """
+        num_effectors = len(self.index.effector_sites)
+        return self._force(self.index.effector_contact_adr).reshape(
+            self.num_worlds, num_effectors, -1
         )
-        return qpos, self.qvel[:, self.index.hand_qvel]
+
+    def pair_contact_force(self, a: str, b: str) -> np.ndarray:
+        """Net contact force magnitude between two named bodies (a pair the task declared).
+
+        Returns:
+            Shape: (num_worlds,).
+        """
+        key = (a, b) if (a, b) in self.index.pair_contact_adr else (b, a)
+        if key not in self.index.pair_contact_adr:
+            raise KeyError(
+                f"no contact sensor between {a!r} and {b!r}; declare the pair in the task's "
+                f"contact_pairs (it has {sorted(self.index.pair_contact_adr)})"
+            )
+        return self._force(np.array([self.index.pair_contact_adr[key]]))[:, 0]
+
+    def _force(self, adr: np.ndarray) -> np.ndarray:
+        vectors = self._sensordata[:, np.asarray(adr, dtype=int)[:, None] + np.arange(3)]
+        return np.linalg.norm(vectors, axis=-1)
+
+    def joint_position(self, name: str) -> np.ndarray:
+        """Position of a named object joint (m or rad), shape: (num_worlds,)."""
+        return self.qpos[:, self._joint(name, self.index.joint_qpos)]
+
+    def joint_velocity(self, name: str) -> np.ndarray:
+        """Velocity of a named object joint, shape: (num_worlds,)."""
+        return self.qvel[:, self._joint(name, self.index.joint_qvel)]
+
+    def _joint(self, name: str, table: dict[str, int]) -> int:
+        if name not in table:
+            raise KeyError(f"no object joint {name!r} in the scene; it has {sorted(table)}")
+        return table[name]
+
+    def body_position(self, name: str) -> np.ndarray:
+        """World position of a body's frame, shape: (num_worlds, 3)."""
+        return self._xpos[:, self.index.body_ids[name]]
+
+    def body_rotation(self, name: str) -> np.ndarray:
+        """World rotation matrix of a body, shape: (num_worlds, 3, 3)."""
+        return self._xmat[:, self.index.body_ids[name]].reshape(self.num_worlds, 3, 3)
+
+    def robot_joint_state(self) -> tuple[np.ndarray, np.ndarray]:
+        """Positions and velocities of the robot's wrist and joints, each shape: (num_worlds, 6 + J)."""
+        return self.qpos[:, self.index.robot_qpos], self.qvel[:, self.index.robot_qvel]

@@ -1,13 +1,19 @@
-"""Robot + fixtures + objects + camera -> a compiled MuJoCo model, and where things live in it."""
+"""Robot + fixtures + objects + camera -> a compiled MuJoCo model, and where things live in it.
+
+The robot is any ``Embodiment``; the scene adds the room, the task's fixtures and objects, the
+camera, one contact sensor per (robot effector, task object) pair and one per contact pair the task
+names (for example a hammer's head against a nail, or a sponge against the counter).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import mujoco
 import numpy as np
 
-from keyscaffold.sim.embodiments import hand
+from keyscaffold.sim.embodiments import WRIST_JOINTS, Embodiment
+from keyscaffold.sim.embodiments.base import effector_sensor_name
 from keyscaffold.sim.objects import SceneObject, floor_and_walls, shared_assets
 
 CONTROL_DT = 1.0 / 60.0
@@ -32,7 +38,6 @@ class PhysicsConfig:
     """Physics timestep (s); the control step is a whole multiple of it."""
     impratio: float = 10.0
     """Ratio of frictional to normal constraint impedance (elliptic cones)."""
-    gains: hand.HandGains = field(default_factory=hand.HandGains)
 
     @property
     def substeps(self) -> int:
@@ -42,16 +47,57 @@ class PhysicsConfig:
 
 @dataclass(frozen=True)
 class SceneIndex:
-    """Addresses into qpos, qvel, ctrl, sensordata and body/site ids of a compiled scene."""
+    """Addresses into qpos, qvel, sensordata and body/site ids of a compiled scene.
 
-    wrist_qpos: np.ndarray
-    finger_qpos: np.ndarray
-    hand_qvel: np.ndarray
+    Attributes:
+        robot_qpos: The robot's wrist then joint qpos addresses, shape: (6 + J,).
+        robot_qvel: Their dof addresses, shape: (6 + J,).
+        object_qpos: Free-joint qpos addresses (7) of every movable object.
+        object_qvel: Free-joint dof addresses (6) of every movable object.
+        joint_qpos: qpos address of every named hinge or slide joint outside the robot.
+        joint_qvel: dof address of those joints.
+        joint_range: (low, high) of those joints; ``None`` where the joint is unlimited.
+        effector_sites: Site id of each robot effector, shape: (E,).
+        effector_contact_adr: Sensor addresses of (effector, task object) pairs, effector-major,
+            shape: (E * C,).
+        pair_contact_adr: Sensor address of each contact pair the task names.
+        body_ids: Body id by name.
+    """
+
+    robot_qpos: np.ndarray
+    robot_qvel: np.ndarray
     object_qpos: dict[str, np.ndarray]
     object_qvel: dict[str, np.ndarray]
-    fingertip_sites: np.ndarray
-    contact_sensor_adr: np.ndarray
+    joint_qpos: dict[str, int]
+    joint_qvel: dict[str, int]
+    joint_range: dict[str, tuple[float, float] | None]
+    effector_sites: np.ndarray
+    effector_contact_adr: np.ndarray
+    pair_contact_adr: dict[tuple[str, str], int]
     body_ids: dict[str, int]
+
+    @property
+    def wrist_qpos(self) -> np.ndarray:
+        """qpos addresses of the six wrist joints."""
+        return self.robot_qpos[: len(WRIST_JOINTS)]
+
+
+def pair_sensor_name(a: str, b: str) -> str:
+    """Name of the contact sensor between bodies ``a`` and ``b``."""
+    return f"contact_{a}__{b}"
+
+
+def _pair_sensors_xml(pairs: list[tuple[str, str]], robot_root: str) -> str:
+    """Net contact force sensors between named bodies; the robot's root means its whole tree."""
+
+    def side(i: int, name: str) -> str:
+        return f'{"subtree" if name == robot_root else "body"}{i}="{name}"'
+
+    return "".join(
+        f'<contact name="{pair_sensor_name(a, b)}" {side(1, a)} {side(2, b)} data="force" '
+        'reduce="netforce" num="1"/>'
+        for a, b in pairs
+    )
 
 
 def _look_at_xyaxes(pos: np.ndarray, target: np.ndarray) -> str:
@@ -67,15 +113,19 @@ def scene_xml(
     objects: list[SceneObject],
     camera: CameraSpec,
     physics: PhysicsConfig,
+    embodiment: Embodiment,
     contact_bodies: list[str],
+    contact_pairs: list[tuple[str, str]] = (),
 ) -> str:
-    """Compose the MJCF document of a scene with the floating hand.
+    """Compose the MJCF document of a scene with a robot.
 
     Args:
         objects: Fixtures and objects, in addition to the room.
         camera: The task's scene camera.
-        physics: Timestep, contact and gain settings.
-        contact_bodies: Bodies whose contact force with each fingertip is sensed.
+        physics: Timestep and contact settings.
+        embodiment: The robot.
+        contact_bodies: Bodies whose contact force with each robot effector is sensed.
+        contact_pairs: Further body pairs whose contact force is sensed.
     """
     pos, target = np.array(camera.pos, float), np.array(camera.target, float)
     all_objects = [floor_and_walls(), *objects]
@@ -86,7 +136,7 @@ def scene_xml(
         f'impratio="{physics.impratio}" gravity="0 0 -9.81"/>'
         '<visual><global offwidth="1024" offheight="1024"/><quality shadowsize="2048"/>'
         '<headlight ambient="0.35 0.35 0.35" diffuse="0.4 0.4 0.4" specular="0.1 0.1 0.1"/></visual>'
-        f"<default>{hand.hand_defaults_xml(physics.gains)}</default>"
+        f"<default>{embodiment.defaults_xml()}</default>"
         f"<asset>{shared_assets()}{''.join(o.assets for o in all_objects)}</asset>"
         "<worldbody>"
         '<light name="key" pos="1.2 0.6 2.6" dir="-0.4 -0.2 -1" diffuse="0.6 0.6 0.6" castshadow="true"/>'
@@ -94,10 +144,11 @@ def scene_xml(
         f'<camera name="{camera.name}" pos="{" ".join(map(str, camera.pos))}" fovy="{camera.fovy}" '
         f'xyaxes="{_look_at_xyaxes(pos, target)}"/>'
         f"{''.join(o.body for o in all_objects)}"
-        f"{hand.hand_body_xml()}"
+        f"{embodiment.body_xml()}"
         "</worldbody>"
-        f"<actuator>{hand.hand_actuators_xml(physics.gains)}</actuator>"
-        f"<sensor>{hand.fingertip_contact_sensors_xml(contact_bodies)}</sensor>"
+        f"<actuator>{embodiment.actuators_xml()}</actuator>"
+        f"<sensor>{embodiment.contact_sensors_xml(contact_bodies)}"
+        f"{_pair_sensors_xml(list(contact_pairs), embodiment.root_body)}</sensor>"
         "</mujoco>"
     )
 
@@ -106,17 +157,25 @@ def build_model(
     objects: list[SceneObject],
     camera: CameraSpec,
     physics: PhysicsConfig,
+    embodiment: Embodiment,
     contact_bodies: list[str],
+    contact_pairs: list[tuple[str, str]] = (),
 ) -> mujoco.MjModel:
     """Compile a scene; raises ``ValueError`` naming the MJCF problem if it does not compile."""
-    xml = scene_xml(objects, camera, physics, contact_bodies)
+    xml = scene_xml(objects, camera, physics, embodiment, contact_bodies, contact_pairs)
     try:
         return mujoco.MjModel.from_xml_string(xml)
     except ValueError as error:
         raise ValueError(f"scene failed to compile: {error}") from error
 
 
-def index_scene(model: mujoco.MjModel, movable: list[str], contact_bodies: list[str]) -> SceneIndex:
+def index_scene(
+    model: mujoco.MjModel,
+    embodiment: Embodiment,
+    movable: list[str],
+    contact_bodies: list[str],
+    contact_pairs: list[tuple[str, str]] = (),
+) -> SceneIndex:
     """Look up the addresses the environment reads and writes every step."""
 
     def jnt_qpos(name: str, width: int) -> np.ndarray:
@@ -127,24 +186,35 @@ def index_scene(model: mujoco.MjModel, movable: list[str], contact_bodies: list[
         adr = int(model.joint(name).dofadr[0])
         return np.arange(adr, adr + width)
 
-    wrist = np.concatenate([jnt_qpos(j, 1) for j in hand.WRIST_JOINTS])
-    fingers = np.concatenate([jnt_qpos(j, 1) for j in hand.finger_joint_names()])
-    hand_dofs = np.concatenate(
-        [jnt_qvel(j, 1) for j in (*hand.WRIST_JOINTS, *hand.finger_joint_names())]
-    )
-    sensors = []
-    for tip in hand.fingertip_body_names():
-        for body in contact_bodies:
-            sensor = model.sensor(f"touch_{tip}_{body}")
-            sensors.append(int(sensor.adr[0]))
+    robot_joints = (*WRIST_JOINTS, *embodiment.joint_names())
+    robot = set(robot_joints)
+    sensors = [
+        int(model.sensor(effector_sensor_name(effector, body)).adr[0])
+        for effector in embodiment.effector_bodies()
+        for body in contact_bodies
+    ]
+    scalar_types = (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE))
+    named = [
+        model.joint(j)
+        for j in range(model.njnt)
+        if int(model.jnt_type[j]) in scalar_types and model.joint(j).name not in robot
+    ]
     names = [model.body(i).name for i in range(model.nbody)]
     return SceneIndex(
-        wrist_qpos=wrist,
-        finger_qpos=fingers,
-        hand_qvel=hand_dofs,
+        robot_qpos=np.concatenate([jnt_qpos(j, 1) for j in robot_joints]),
+        robot_qvel=np.concatenate([jnt_qvel(j, 1) for j in robot_joints]),
         object_qpos={name: jnt_qpos(f"{name}_free", 7) for name in movable},
         object_qvel={name: jnt_qvel(f"{name}_free", 6) for name in movable},
-        fingertip_sites=np.array([model.site(s).id for s in hand.fingertip_site_names()]),
-        contact_sensor_adr=np.array(sensors, dtype=int),
+        joint_qpos={j.name: int(j.qposadr[0]) for j in named},
+        joint_qvel={j.name: int(j.dofadr[0]) for j in named},
+        joint_range={
+            j.name: (float(j.range[0]), float(j.range[1])) if int(j.limited[0]) else None
+            for j in named
+        },
+        effector_sites=np.array([model.site(s).id for s in embodiment.effector_sites()]),
+        effector_contact_adr=np.array(sensors, dtype=int),
+        pair_contact_adr={
+            (a, b): int(model.sensor(pair_sensor_name(a, b)).adr[0]) for a, b in contact_pairs
+        },
         body_ids={name: i for i, name in enumerate(names) if name},
     )

@@ -1,8 +1,11 @@
 """The Task protocol, initial states and the task registry.
 
 A task is one file: a class decorated with ``@register_task("name")`` whose docstring has three
-parts (description, randomizations, success conditions). Success is computed from the simulator
-state alone and never from reward.
+parts (description, randomizations, success conditions). Every control step the env calls the
+task's ``evaluate`` on all worlds: it reads the simulator (the task's own keypoints, named joints,
+contacts between named bodies) and the task's per-world state buffers, which are reset with each
+world, and returns ``success`` and named metrics. Success never comes from reward, and never from
+a plan's (possibly detected) keypoints.
 """
 
 from __future__ import annotations
@@ -10,14 +13,15 @@ from __future__ import annotations
 import difflib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import mujoco
 import numpy as np
 
 from keyscaffold.geometry import points_in_body_frames
-from keyscaffold.sim.embodiments.hand import open_finger_pose
+from keyscaffold.sim.batch import BatchedWorlds
+from keyscaffold.sim.embodiments import ActionSpec, Embodiment, make_embodiment
 from keyscaffold.sim.objects import SceneObject
 from keyscaffold.sim.scene import CameraSpec, PhysicsConfig, SceneIndex, build_model, index_scene
 
@@ -47,11 +51,14 @@ class InitialState:
         seed: Seed it was drawn with.
         wrist: Wrist pose (x, y, z, rx, ry, rz), m and rad, shape: (6,).
         objects: Free-joint pose (x, y, z, qw, qx, qy, qz) of every movable object.
+        joints: Position of named object joints (a drawer's slide, a door's hinge), m or rad;
+            joints not named start at 0.
     """
 
     seed: int
     wrist: tuple[float, ...]
     objects: dict[str, tuple[float, ...]]
+    joints: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         """Plain-data form for plan files."""
@@ -59,15 +66,17 @@ class InitialState:
             "seed": self.seed,
             "wrist": list(self.wrist),
             "objects": {k: list(v) for k, v in self.objects.items()},
+            "joints": dict(self.joints),
         }
 
     @staticmethod
     def from_json(data: dict) -> InitialState:
-        """Inverse of ``to_json``."""
+        """Inverse of ``to_json`` (states written before joints existed load with none)."""
         return InitialState(
             seed=int(data["seed"]),
             wrist=tuple(float(v) for v in data["wrist"]),
             objects={k: tuple(float(x) for x in v) for k, v in data["objects"].items()},
+            joints={k: float(v) for k, v in data.get("joints", {}).items()},
         )
 
 
@@ -78,7 +87,8 @@ class OracleWaypoints:
     Attributes:
         keypoints: Shape: (N, K, 3).
         wrist: Wrist positions, shape: (N, 3).
-        wrist_orientation: Wrist hinge angles held along the plan, shape: (3,).
+        wrist_orientation: Wrist hinge angles, held along the plan (shape (3,)) or one row per
+            waypoint (shape (N, 3)).
         grasp_waypoint: Index of the first waypoint at which the hand should be closed, or -1.
     """
 
@@ -89,11 +99,14 @@ class OracleWaypoints:
 
 
 class Task(ABC):
-    """A manipulation task on a scene with the floating hand."""
+    """A manipulation task on a scene with a floating robot."""
 
     name: ClassVar[str] = ""
     instruction: ClassVar[str] = ""
-    embodiment: ClassVar[str] = "hand"
+    embodiment: ClassVar[str | Embodiment] = "hand"
+    """Registered embodiment name (or an ``Embodiment`` instance)."""
+    action_spec: ClassVar[str] = ""
+    """The embodiment's action spec this task uses; empty for the embodiment's default."""
     keypoints: ClassVar[tuple[KeypointSpec, ...]] = ()
     camera: ClassVar[CameraSpec] = CameraSpec()
     episode_steps: ClassVar[int] = 300
@@ -101,6 +114,10 @@ class Task(ABC):
     workspace_low: ClassVar[tuple[float, float, float]] = (0.0, -0.6, 0.85)
     workspace_high: ClassVar[tuple[float, float, float]] = (1.0, 0.6, 1.5)
     contact_bodies: ClassVar[tuple[str, ...]] = ()
+    """Objects whose contact with the robot's effectors is sensed (and rewarded)."""
+    contact_pairs: ClassVar[tuple[tuple[str, str], ...]] = ()
+    """Further body pairs whose contact force ``evaluate`` reads; the robot's root body stands
+    for the whole robot."""
     plan_steps: ClassVar[tuple[str, ...]] = ()
     """Step-by-step description of the motion, given to the trajectory planner."""
     default_wrist_orientation: ClassVar[tuple[float, float, float]] = (0.0, 0.0, 0.0)
@@ -108,26 +125,64 @@ class Task(ABC):
 
     @abstractmethod
     def scene_objects(self) -> list[SceneObject]:
-        """Fixtures and objects of the scene (the room and the hand are added by the scene)."""
+        """Fixtures and objects of the scene (the room and the robot are added by the scene)."""
 
     @abstractmethod
     def sample_initial_state(self, seed: int) -> InitialState:
         """Draw a randomized initial state; the same seed gives the same state."""
 
     @abstractmethod
-    def success(self, keypoints: np.ndarray) -> np.ndarray:
-        """Success per world from the keypoints' world positions.
+    def evaluate(
+        self, worlds: BatchedWorlds, state: dict[str, np.ndarray], step: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        """Judge every world after a control step, updating the task's state buffers in place.
 
         Args:
-            keypoints: Shape: (num_worlds, K, 3).
+            worlds: The simulator view: ``keypoints()`` (the task's own keypoints),
+                ``joint_position(name)``, ``joint_velocity(name)``, ``pair_contact_force(a, b)``,
+                ``effector_contact_by_object()``, ``body_position(name)``, ``body_rotation(name)``.
+            state: The task's per-world buffers from ``init_state``, each of leading size
+                num_worlds.
+            step: Control steps taken in each world's episode, shape: (num_worlds,).
 
         Returns:
-            Shape: (num_worlds,), bool.
+            ``success`` (bool, shape (num_worlds,)) and any named metrics of the same shape.
         """
 
     @abstractmethod
     def oracle_waypoints(self, state: InitialState, num_waypoints: int) -> OracleWaypoints:
         """Scripted keypoint and wrist waypoints from ground truth."""
+
+    def init_state(self, num_worlds: int) -> dict[str, np.ndarray]:
+        """The task's per-world state buffers (counters, accumulated paths), before any reset."""
+        return {}
+
+    def reset_state(
+        self, state: dict[str, np.ndarray], ids: np.ndarray, worlds: BatchedWorlds
+    ) -> None:
+        """Reset the buffers of worlds ``ids`` after those worlds were reset (default: zeros)."""
+        for buffer in state.values():
+            buffer[ids] = 0
+
+    def wrist_orientations(
+        self, state: InitialState, keypoint_waypoints: np.ndarray, wrist_waypoints: np.ndarray
+    ) -> np.ndarray:
+        """Wrist hinge angles along a plan whose positions come from a planner, shape: (N, 3).
+
+        The default holds ``default_wrist_orientation``; tasks whose wrist must turn with the
+        object (a door's arc) derive it from the planned keypoints.
+        """
+        return np.repeat(
+            np.asarray(self.default_wrist_orientation, float)[None], len(wrist_waypoints), 0
+        )
+
+    def robot(self) -> Embodiment:
+        """The task's embodiment."""
+        return make_embodiment(self.embodiment)
+
+    def actions(self) -> ActionSpec:
+        """The action spec the task's policy acts through."""
+        return self.robot().action_spec(self.action_spec)
 
     def movable_objects(self) -> list[str]:
         """Names of the objects with free joints, in scene order."""
@@ -141,15 +196,39 @@ class Task(ABC):
         """Bodies a detected keypoint may be attached to: the task's fixtures and objects."""
         return [obj.name for obj in self.scene_objects()]
 
+    def validate_state(self, index: SceneIndex, state: InitialState) -> None:
+        """Raise ``ValueError`` if ``state`` names unknown objects or joints, or a joint value
+        lies outside its joint's range."""
+        missing = sorted(set(self.movable_objects()) - set(state.objects))
+        if missing:
+            raise ValueError(
+                f"initial state {state.seed} of {self.name} lacks the poses of {missing}"
+            )
+        for name, value in state.joints.items():
+            if name not in index.joint_qpos:
+                raise ValueError(
+                    f"initial state {state.seed} of {self.name} sets joint {name!r}, which the "
+                    f"scene does not have (it has {sorted(index.joint_qpos)})"
+                )
+            bounds = index.joint_range[name]
+            if bounds is not None and not bounds[0] - 1e-9 <= value <= bounds[1] + 1e-9:
+                raise ValueError(
+                    f"initial state {state.seed} of {self.name}: joint {name!r} = {value:.4f} lies "
+                    f"outside its range {bounds[0]:.4f}..{bounds[1]:.4f}"
+                )
+
     def state_data(self, model: mujoco.MjModel, state: InitialState) -> mujoco.MjData:
-        """A ``MjData`` of ``model`` at rest in ``state`` with the hand open, positions computed."""
+        """A ``MjData`` of ``model`` at rest in ``state`` with the robot open, positions computed."""
         index = self.index(model)
+        self.validate_state(index, state)
+        robot = np.concatenate([state.wrist, self.robot().open_pose()])
         data = mujoco.MjData(model)
-        data.qpos[index.wrist_qpos] = state.wrist
-        data.qpos[index.finger_qpos] = open_finger_pose()
+        data.qpos[index.robot_qpos] = robot
         for name, pose in state.objects.items():
             data.qpos[index.object_qpos[name]] = pose
-        data.ctrl[:] = np.concatenate([state.wrist, open_finger_pose()])
+        for name, value in state.joints.items():
+            data.qpos[index.joint_qpos[name]] = value
+        data.ctrl[:] = robot
         mujoco.mj_forward(model, data)
         return data
 
@@ -162,12 +241,72 @@ class Task(ABC):
     def build_model(self, physics: PhysicsConfig | None = None) -> mujoco.MjModel:
         """Compile the task scene."""
         return build_model(
-            self.scene_objects(), self.camera, physics or PhysicsConfig(), list(self.contact_bodies)
+            self.scene_objects(),
+            self.camera,
+            physics or PhysicsConfig(),
+            self.robot(),
+            list(self.contact_bodies),
+            list(self.contact_pairs),
         )
 
     def index(self, model: mujoco.MjModel) -> SceneIndex:
-        """Addresses of the hand, objects and sensors in ``model``."""
-        return index_scene(model, self.movable_objects(), list(self.contact_bodies))
+        """Addresses of the robot, objects, joints and sensors in ``model``."""
+        return index_scene(
+            model,
+            self.robot(),
+            self.movable_objects(),
+            list(self.contact_bodies),
+            list(self.contact_pairs),
+        )
+
+    def make_worlds(
+        self,
+        model: mujoco.MjModel,
+        num_worlds: int,
+        num_threads: int,
+        substeps: int,
+    ) -> BatchedWorlds:
+        """Batched copies of the scene whose ``keypoints()`` are this task's own keypoints."""
+        return BatchedWorlds(
+            model,
+            self.index(model),
+            num_worlds,
+            num_threads,
+            substeps,
+            [kp.body for kp in self.keypoints],
+            np.array([kp.local_pos for kp in self.keypoints], dtype=np.float64),
+        )
+
+
+class TaskMonitor:
+    """Runs a task's ``evaluate`` over batched worlds and keeps its per-world state buffers."""
+
+    def __init__(self, task: Task, worlds: BatchedWorlds) -> None:
+        self.task, self.worlds = task, worlds
+        self.state = task.init_state(worlds.num_worlds)
+        self.step = np.zeros(worlds.num_worlds, dtype=np.int64)
+        self.result: dict[str, np.ndarray] = {}
+        self.reset(np.arange(worlds.num_worlds))
+
+    def reset(self, ids: np.ndarray) -> None:
+        """Reset the task state of worlds ``ids`` (call after the worlds themselves are reset)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if ids.size:
+            self.step[ids] = 0
+            self.task.reset_state(self.state, ids, self.worlds)
+
+    def update(self) -> dict[str, np.ndarray]:
+        """Count one control step in every world and evaluate the task; returns the result."""
+        self.step += 1
+        result = self.task.evaluate(self.worlds, self.state, self.step)
+        success = np.asarray(result.get("success"))
+        if success.shape != (self.worlds.num_worlds,):
+            raise ValueError(
+                f"task {self.task.name}'s evaluate must return 'success' of shape "
+                f"({self.worlds.num_worlds},), got {success.shape}"
+            )
+        self.result = {**result, "success": success.astype(bool)}
+        return self.result
 
 
 _REGISTRY: dict[str, type[Task]] = {}

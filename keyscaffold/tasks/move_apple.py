@@ -97,10 +97,12 @@ class MoveApple(Task):
             },
         )
 
-    def success(self, keypoints: np.ndarray) -> np.ndarray:
+    def evaluate(self, worlds, state, step):
+        keypoints = worlds.keypoints()
         apple, board = keypoints[:, 0], keypoints[:, 1]
         target = board + np.array([0.0, 0.0, SUCCESS_HEIGHT])
-        return np.linalg.norm(apple - target, axis=-1) < SUCCESS_RADIUS
+        distance = np.linalg.norm(apple - target, axis=-1)
+        return {"success": distance < SUCCESS_RADIUS, "apple_to_target": distance}
 
     def oracle_waypoints(self, state: InitialState, num_waypoints: int = 20) -> OracleWaypoints:
         """Approach, descend, grasp, lift, carry and lower, as phases of the episode.

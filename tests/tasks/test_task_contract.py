@@ -1,14 +1,20 @@
-"""Contract tests over every registered task."""
+"""Contract tests over every registered task (no list to keep in sync)."""
 
 from __future__ import annotations
+
+import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 
-from keyscaffold.planning.oracle import oracle_plans
+from keyscaffold.planning.oracle import oracle_plan, oracle_plans
+from keyscaffold.planning.plan import KeypointPlan
 from keyscaffold.rl.env import EnvConfig, ScaffoldEnv
+from keyscaffold.sim.render import SceneRenderer
 from keyscaffold.tasks import make_task, task_names
+from keyscaffold.tasks.base import InitialState
 
 TASKS = task_names()
 
@@ -18,8 +24,10 @@ def env_factory(request):
     task = make_task(request.param)
     plans = oracle_plans(task, "train", 0, 3)
 
-    def make(seed=0, num_envs=4):
-        return ScaffoldEnv(task, plans, EnvConfig(num_envs=num_envs, num_threads=1), seed=seed)
+    def make(seed=0, num_envs=4, **config):
+        return ScaffoldEnv(
+            task, plans, EnvConfig(num_envs=num_envs, num_threads=1, **config), seed=seed
+        )
 
     return task, make
 
@@ -33,7 +41,8 @@ def test_registry_knows_tasks():
 @pytest.mark.parametrize("name", TASKS)
 def test_task_declares_everything(name):
     task = make_task(name)
-    assert task.instruction and task.keypoints and task.start_limit > 0
+    assert task.instruction and task.keypoints and task.start_limit > 0 and task.plan_steps
+    assert all(kp.description for kp in task.keypoints)
     doc = task.__class__.__doc__
     for part in ("Description:", "Randomizations:", "Success:"):
         assert part in doc
@@ -42,11 +51,24 @@ def test_task_declares_everything(name):
     assert state != task.sample_initial_state(8)
 
 
+@pytest.mark.parametrize("name", TASKS)
+def test_oracle_plan_validates_and_round_trips(name):
+    task = make_task(name)
+    for seed in range(5):
+        plan = oracle_plan(task, seed)  # validates against the task's workspace
+        again = KeypointPlan.from_json(json.loads(json.dumps(plan.to_json())))
+        assert again.initial_state == plan.initial_state
+        np.testing.assert_array_equal(again.wrist_orientations(), plan.wrist_orientations())
+        model = task.build_model()
+        task.validate_state(task.index(model), plan.initial_state)
+
+
 def test_seeded_reset_is_deterministic(env_factory):
-    _, make = env_factory
+    task, make = env_factory
     a, b = make(seed=3), make(seed=3)
     torch.testing.assert_close(a.get_observations()["policy"], b.get_observations()["policy"])
-    actions = torch.from_numpy(np.random.default_rng(0).uniform(-1, 1, (4, 7)).astype(np.float32))
+    n = a.num_actions
+    actions = torch.from_numpy(np.random.default_rng(0).uniform(-1, 1, (4, n)).astype(np.float32))
     for _ in range(5):
         oa, ra, _, _ = a.step(actions)
         ob, rb, _, _ = b.step(actions)
@@ -58,19 +80,26 @@ def test_seeded_reset_is_deterministic(env_factory):
     )
 
 
-def test_bad_actions_are_rejected(env_factory):
-    _, make = env_factory
+def test_action_count_comes_from_the_task_action_spec(env_factory):
+    task, make = env_factory
     env = make()
+    assert env.num_actions == task.actions().num_actions == len(task.actions().names)
     with pytest.raises(ValueError, match="NaN"):
-        env.step(torch.full((4, 7), float("nan")))
+        env.step(torch.full((4, env.num_actions), float("nan")))
     with pytest.raises(ValueError, match="shape"):
-        env.step(torch.zeros(4, 6))
+        env.step(torch.zeros(4, env.num_actions - 1))
 
 
 def test_success_is_false_at_reset(env_factory):
     task, make = env_factory
     env = make()
-    assert not task.success(env.worlds.keypoints()).any()
+    state = {k: v.copy() for k, v in env.monitor.state.items()}
+    result = task.evaluate(env.worlds, state, np.zeros(env.num_envs, dtype=np.int64))
+    assert result["success"].shape == (4,) and not result["success"].any()
+    for name, value in result.items():
+        assert np.shape(value) == (4,), name
+    _, _, _, extras = env.step(torch.zeros(4, env.num_actions))
+    assert not env.monitor.result["success"].any()
 
 
 def test_observation_and_step_shapes(env_factory):
@@ -78,22 +107,22 @@ def test_observation_and_step_shapes(env_factory):
     env = make()
     obs = env.get_observations()
     assert obs["policy"].shape[0] == 4 and obs["policy"].dtype == torch.float32
-    obs, reward, done, extras = env.step(torch.zeros(4, 7))
+    obs, reward, done, extras = env.step(torch.zeros(4, env.num_actions))
     assert reward.shape == (4,) and done.shape == (4,) and extras["time_outs"].shape == (4,)
     assert {"/reward/tracking", "/reward/contact", "/reward/action"} <= set(extras["log"])
     assert torch.isfinite(obs["policy"]).all()
 
 
-def test_episode_times_out_at_episode_length(env_factory):
+def test_episode_times_out_at_episode_length_and_logs_task_metrics(env_factory):
     task, make = env_factory
-    env = make(num_envs=2)
-    env.config = EnvConfig(num_envs=2, num_threads=1, terminate=False)
+    env = make(num_envs=2, terminate=False)
     for t in range(task.episode_steps):
-        _, _, done, extras = env.step(torch.zeros(2, 7))
+        _, _, done, extras = env.step(torch.zeros(2, env.num_actions))
         if t < task.episode_steps - 1:
             assert not done.any()
     assert done.all() and extras["time_outs"].all()
-    assert (env.episode_length_buf == 0).all()
+    assert "/episode/success" in extras["log"]
+    assert (env.episode_length_buf == 0).all() and (env.monitor.step == 0).all()
 
 
 def test_tracking_limit_curriculum(env_factory):
@@ -103,3 +132,54 @@ def test_tracking_limit_curriculum(env_factory):
     assert env.tracking_limit == pytest.approx(task.start_limit)
     env.set_training_progress(1.0)
     assert env.tracking_limit == pytest.approx(task.start_limit / 2)
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_render_shows_every_keypoint_body(name):
+    task = make_task(name)
+    model = task.build_model()
+    data = task.state_data(model, task.sample_initial_state(0))
+    renderer = SceneRenderer(model, 320, 320, quality=False)
+    frame = renderer.frame(data, task.camera.name)
+    renderer.close()
+    visible = set(np.unique(frame.segmentation).tolist())
+    for kp in task.keypoints:
+        assert model.body(kp.body).id in visible, f"{kp.body} of {name} is not in view"
+    assert frame.rgb.std() > 10  # not a blank image
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_plan_for_another_task_is_refused(name):
+    task = make_task(name)
+    other = make_task(next(t for t in TASKS if t != name)) if len(TASKS) > 1 else None
+    plan = oracle_plan(task, 0)
+    with pytest.raises(ValueError, match="made for task"):
+        ScaffoldEnv(task, [replace(plan, task="not_" + name)], EnvConfig(num_envs=1, num_threads=1))
+    with pytest.raises(ValueError, match="keypoints"):
+        wrong = replace(plan, keypoint_names=[*plan.keypoint_names, "extra"])
+        ScaffoldEnv(task, [wrong], EnvConfig(num_envs=1, num_threads=1))
+    if other is not None:
+        with pytest.raises(ValueError, match="made for task"):
+            ScaffoldEnv(other, [plan], EnvConfig(num_envs=1, num_threads=1))
+
+
+def test_state_with_joint_out_of_range_is_refused():
+    articulated = [n for n in TASKS if make_task(n).sample_initial_state(0).joints]
+    if not articulated:
+        pytest.skip("no articulated task registered")
+    task = make_task(articulated[0])
+    plan = oracle_plan(task, 0)
+    joint = next(iter(plan.initial_state.joints))
+    bad = InitialState(
+        plan.initial_state.seed,
+        plan.initial_state.wrist,
+        plan.initial_state.objects,
+        {joint: 50.0},
+    )
+    with pytest.raises(ValueError, match=f"joint '{joint}' = 50.0000 lies outside"):
+        ScaffoldEnv(task, [replace(plan, initial_state=bad)], EnvConfig(num_envs=1, num_threads=1))
+    unknown = replace(plan.initial_state, joints={"no_such_joint": 0.0})
+    with pytest.raises(ValueError, match="does not have"):
+        ScaffoldEnv(
+            task, [replace(plan, initial_state=unknown)], EnvConfig(num_envs=1, num_threads=1)
+        )

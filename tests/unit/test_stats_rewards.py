@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from keyscaffold.evaluation.stats import wilson_interval
-from keyscaffold.rl.env import EnvConfig, compose_wrist_targets, finger_targets
+from keyscaffold.rl.env import EnvConfig
 from keyscaffold.rl.rewards import RewardConfig, contact_reward, reward_terms, tracking_reward
 from keyscaffold.sim.embodiments import hand
 
@@ -59,13 +59,34 @@ def test_reward_terms_are_named_and_weighted():
 
 def test_residual_composition():
     config = EnvConfig()
-    plan = np.ones((2, 6))
-    targets = compose_wrist_targets(plan, np.array([[0.0] * 6, [1.0] * 6]), config)
-    np.testing.assert_allclose(targets[0], plan[0])
-    np.testing.assert_allclose(targets[1, :3], 1.0 + config.wrist_position_scale)
-    np.testing.assert_allclose(targets[1, 3:], 1.0 + config.wrist_rotation_scale)
-    fingers = finger_targets(np.array([-1.0, 0.0, 1.0, 2.0]))
+    spec = hand.FloatingHand().action_spec("closure")
+    assert spec.num_actions == 7 and spec.names[-1] == "closure"
+    plan = np.ones((4, 6))
+    action = np.zeros((4, 7))
+    action[1, :6] = 1.0
+    action[:, 6] = (-1.0, 0.0, 1.0, 2.0)
+    ctrl = spec.controls(plan, action, config.wrist_position_scale, config.wrist_rotation_scale)
+    assert ctrl.shape == (4, 22)
+    np.testing.assert_allclose(ctrl[0, :6], plan[0])
+    np.testing.assert_allclose(ctrl[1, :3], 1.0 + config.wrist_position_scale)
+    np.testing.assert_allclose(ctrl[1, 3:6], 1.0 + config.wrist_rotation_scale)
+    fingers = ctrl[:, 6:]
     np.testing.assert_allclose(fingers[0], hand.open_finger_pose())
     np.testing.assert_allclose(fingers[1], hand.open_finger_pose())
     np.testing.assert_allclose(fingers[2], hand.closed_finger_pose())
     np.testing.assert_allclose(fingers[3], hand.closed_finger_pose())
+
+
+def test_per_finger_closure_moves_only_its_finger():
+    spec = hand.FloatingHand().action_spec("per_finger")
+    assert spec.num_actions == 10
+    action = np.zeros((1, 10))
+    action[0, 6 + 1] = 1.0  # middle finger only
+    fingers = spec.controls(np.zeros((1, 6)), action, 0.1, 1.0)[0, 6:]
+    open_pose, closed = hand.open_finger_pose(), hand.closed_finger_pose()
+    np.testing.assert_allclose(fingers[4:8], closed[4:8])
+    np.testing.assert_allclose(np.delete(fingers, range(4, 8)), np.delete(open_pose, range(4, 8)))
+    with pytest.raises(ValueError, match="takes 10 actions"):
+        spec.controls(np.zeros((1, 6)), np.zeros((1, 7)), 0.1, 1.0)
+    with pytest.raises(ValueError, match="no action spec 'claw'"):
+        hand.FloatingHand().action_spec("claw")

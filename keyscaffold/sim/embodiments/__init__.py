@@ -1,0 +1,20 @@
+"""Robots that scenes carry; importing this package registers every embodiment."""
+
+from keyscaffold.sim.embodiments import hand  # noqa: F401  (registers "hand")
+from keyscaffold.sim.embodiments.base import (
+    WRIST_DOF,
+    WRIST_JOINTS,
+    ActionSpec,
+    Embodiment,
+    make_embodiment,
+    register_embodiment,
+)
+
+__all__ = [
+    "WRIST_DOF",
+    "WRIST_JOINTS",
+    "ActionSpec",
+    "Embodiment",
+    "make_embodiment",
+    "register_embodiment",
+]

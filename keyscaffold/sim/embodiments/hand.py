@@ -7,11 +7,18 @@ finger joints follow the Allegro layout. Every joint has a position actuator.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-WRIST_JOINTS = ("wrist_x", "wrist_y", "wrist_z", "wrist_rx", "wrist_ry", "wrist_rz")
+from keyscaffold.sim.embodiments.base import (
+    WRIST_JOINTS,
+    ActionSpec,
+    Embodiment,
+    blend,
+    register_embodiment,
+)
+
 FINGERS = ("index", "middle", "ring", "thumb")
 FINGER_BASE_Y = {"index": 0.0435, "middle": 0.0, "ring": -0.0435}
 # Link lengths (m): base, proximal, medial phalanx, then the tip beyond the distal joint.
@@ -169,15 +176,70 @@ def hand_actuators_xml(gains: HandGains) -> str:
     return wrist + fingers
 
 
-def fingertip_contact_sensors_xml(object_bodies: list[str]) -> str:
-    """One net contact force sensor per (fingertip, task object) pair.
+def finger_closure_targets(closure: np.ndarray) -> np.ndarray:
+    """Finger joint targets from one closure scalar per world: <= 0 open, >= 1 fully closed.
 
     Args:
-        object_bodies: Names of the bodies whose contact with the fingertips counts.
+        closure: Shape: (B,) or (B, 1).
+
+    Returns:
+        Shape: (B, 16).
     """
-    return "".join(
-        f'<contact name="touch_{tip}_{obj}" body1="{tip}" body2="{obj}" data="force" '
-        'reduce="netforce" num="1"/>'
-        for tip in fingertip_body_names()
-        for obj in object_bodies
-    )
+    closure = np.asarray(closure, dtype=np.float64).reshape(len(closure), -1)[:, 0]
+    return blend(open_finger_pose(), closed_finger_pose(), closure)
+
+
+def per_finger_targets(closures: np.ndarray) -> np.ndarray:
+    """Finger joint targets from one closure per finger (index, middle, ring, thumb).
+
+    Args:
+        closures: Shape: (B, 4).
+
+    Returns:
+        Shape: (B, 16); each finger's four joints share its closure.
+    """
+    per_joint = np.repeat(np.asarray(closures, dtype=np.float64), 4, axis=1)
+    return blend(open_finger_pose(), closed_finger_pose(), per_joint)
+
+
+@register_embodiment("hand")
+@dataclass
+class FloatingHand(Embodiment):
+    """The floating 16-DoF right hand (Allegro kinematics).
+
+    Action specs: ``closure`` (default; one scalar closes the whole hand) and ``per_finger`` (one
+    closure per finger, for tools held between fingers such as scissors and pliers).
+    """
+
+    gains: HandGains = field(default_factory=HandGains)
+    root_body: str = "hand"
+    default_action_spec: str = "closure"
+
+    def joint_names(self) -> list[str]:
+        return finger_joint_names()
+
+    def effector_bodies(self) -> list[str]:
+        return fingertip_body_names()
+
+    def effector_sites(self) -> list[str]:
+        return fingertip_site_names()
+
+    def open_pose(self) -> np.ndarray:
+        return open_finger_pose()
+
+    def action_specs(self) -> dict[str, ActionSpec]:
+        return {
+            "closure": ActionSpec("closure", ("closure",), finger_closure_targets),
+            "per_finger": ActionSpec(
+                "per_finger", tuple(f"closure_{f}" for f in FINGERS), per_finger_targets
+            ),
+        }
+
+    def defaults_xml(self) -> str:
+        return hand_defaults_xml(self.gains)
+
+    def body_xml(self) -> str:
+        return hand_body_xml()
+
+    def actuators_xml(self) -> str:
+        return hand_actuators_xml(self.gains)

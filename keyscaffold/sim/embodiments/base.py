@@ -1,0 +1,217 @@
+"""The embodiment interface: what a robot supplies so that scenes, batches and envs carry it.
+
+An embodiment is a floating robot: six "dummy" wrist joints (slide x, y, z, then hinge x, y, z, in
+world axes) place its wrist, and any number of further joints (fingers, gripper jaws) follow. It
+supplies its MJCF (defaults, body tree, actuators, contact sensors), its default pose, its
+effectors (the points that touch objects: fingertips or pads), and one or more action specs that
+turn a residual action into actuator targets. Every joint has one position actuator, in joint
+order, so a control vector is ``[wrist pose targets (6), joint targets (J)]``.
+
+Nothing outside an embodiment file knows how many joints, actuators or actions a robot has: the
+scene, the batch stepper, the env and training read them from here.
+"""
+
+from __future__ import annotations
+
+import difflib
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+WRIST_JOINTS = ("wrist_x", "wrist_y", "wrist_z", "wrist_rx", "wrist_ry", "wrist_rz")
+WRIST_DOF = len(WRIST_JOINTS)
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """How a residual action in [-1, 1] becomes actuator targets.
+
+    The first six actions are residuals on the plan's wrist pose (position, then hinge angles); the
+    rest are grip actions that ``grip_targets`` maps to the non-wrist joint targets.
+
+    Attributes:
+        name: Name of the spec (``closure``, ``per_finger``, ...).
+        grip_names: Names of the grip actions, in order.
+        grip_targets: Maps grip actions, shape (B, G), to joint targets, shape (B, J).
+    """
+
+    name: str
+    grip_names: tuple[str, ...]
+    grip_targets: Callable[[np.ndarray], np.ndarray]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every action's name: the wrist residuals, then the grip actions."""
+        return (*WRIST_JOINTS, *self.grip_names)
+
+    @property
+    def num_actions(self) -> int:
+        """Length of the action vector."""
+        return WRIST_DOF + len(self.grip_names)
+
+    @property
+    def grip_slice(self) -> slice:
+        """Where the grip actions sit in the action vector."""
+        return slice(WRIST_DOF, self.num_actions)
+
+    def controls(
+        self,
+        plan_wrist: np.ndarray,
+        action: np.ndarray,
+        position_scale: float,
+        rotation_scale: float,
+    ) -> np.ndarray:
+        """Actuator targets of every world: plan wrist plus scaled residual, then grip targets.
+
+        Args:
+            plan_wrist: The plan's wrist pose, shape: (B, 6).
+            action: Actions in [-1, 1], shape: (B, num_actions).
+            position_scale: Wrist position residual at action 1 (m).
+            rotation_scale: Wrist rotation residual at action 1 (rad).
+
+        Returns:
+            Shape: (B, 6 + J).
+        """
+        if action.shape[-1] != self.num_actions:
+            raise ValueError(
+                f"action spec {self.name!r} takes {self.num_actions} actions "
+                f"({', '.join(self.names)}), got {action.shape[-1]}"
+            )
+        scale = np.array([position_scale] * 3 + [rotation_scale] * 3)
+        wrist = plan_wrist + action[:, :WRIST_DOF] * scale
+        return np.concatenate([wrist, self.grip_targets(action[:, self.grip_slice])], axis=1)
+
+
+def blend(open_pose: np.ndarray, closed_pose: np.ndarray, amount: np.ndarray) -> np.ndarray:
+    """Joint targets between two poses: amount <= 0 gives ``open_pose``, >= 1 ``closed_pose``.
+
+    Args:
+        open_pose: Shape: (J,).
+        closed_pose: Shape: (J,).
+        amount: Shape: (B,) for one amount per world, or (B, J) for one per joint.
+
+    Returns:
+        Shape: (B, J).
+    """
+    amount = np.clip(amount, 0.0, 1.0)
+    if amount.ndim == 1:
+        amount = amount[:, None]
+    return open_pose + amount * (closed_pose - open_pose)
+
+
+class Embodiment(ABC):
+    """A floating robot: wrist joints plus further joints, one position actuator per joint."""
+
+    name: str = ""
+    root_body: str = ""
+    """The body that carries the wrist joints (the robot's whole tree hangs below it)."""
+    default_action_spec: str = ""
+
+    @abstractmethod
+    def joint_names(self) -> list[str]:
+        """The non-wrist joints in actuator order."""
+
+    @abstractmethod
+    def effector_bodies(self) -> list[str]:
+        """Bodies whose contact with task objects is sensed (fingertips, jaw pads)."""
+
+    @abstractmethod
+    def effector_sites(self) -> list[str]:
+        """One site per effector, whose position the policy observes."""
+
+    @abstractmethod
+    def open_pose(self) -> np.ndarray:
+        """Joint targets of the open, resting robot, shape: (J,)."""
+
+    @abstractmethod
+    def action_specs(self) -> dict[str, ActionSpec]:
+        """Every action spec of the robot, by name."""
+
+    @abstractmethod
+    def defaults_xml(self) -> str:
+        """MJCF ``<default>`` classes the robot's joints and geoms use."""
+
+    @abstractmethod
+    def body_xml(self) -> str:
+        """The robot's body tree at the world origin, with the six wrist joints on ``root_body``."""
+
+    @abstractmethod
+    def actuators_xml(self) -> str:
+        """Position actuators: the six wrist joints, then ``joint_names()``."""
+
+    @property
+    def num_joints(self) -> int:
+        """J: the robot's joints beyond the wrist."""
+        return len(self.joint_names())
+
+    @property
+    def num_controls(self) -> int:
+        """Length of a control vector: 6 + J."""
+        return WRIST_DOF + self.num_joints
+
+    def action_spec(self, name: str = "") -> ActionSpec:
+        """The action spec ``name`` (the default one when empty); unknown names are refused."""
+        specs = self.action_specs()
+        name = name or self.default_action_spec
+        if name not in specs:
+            raise ValueError(
+                f"embodiment {self.name!r} has no action spec {name!r}; it has {', '.join(specs)}"
+            )
+        return specs[name]
+
+    def contact_sensors_xml(self, object_bodies: list[str]) -> str:
+        """One net contact force sensor per (effector, task object) pair."""
+        return "".join(
+            f'<contact name="{effector_sensor_name(effector, obj)}" body1="{effector}" '
+            f'body2="{obj}" data="force" reduce="netforce" num="1"/>'
+            for effector in self.effector_bodies()
+            for obj in object_bodies
+        )
+
+    def proprioception(self, joint_pos: np.ndarray, joint_vel: np.ndarray) -> list[np.ndarray]:
+        """What the policy observes of the robot's own joints.
+
+        Args:
+            joint_pos: Wrist then joint positions, shape: (B, 6 + J).
+            joint_vel: Their velocities, shape: (B, 6 + J).
+
+        Returns:
+            Arrays of shape (B, ·) to concatenate into the observation.
+        """
+        return [joint_pos, 0.1 * joint_vel]
+
+
+def effector_sensor_name(effector: str, body: str) -> str:
+    """Name of the contact sensor between an effector and a task body."""
+    return f"touch_{effector}_{body}"
+
+
+_EMBODIMENTS: dict[str, Callable[[], Embodiment]] = {}
+
+
+def register_embodiment(name: str) -> Callable[[type[Embodiment]], type[Embodiment]]:
+    """Class decorator that registers an embodiment under ``name``."""
+
+    def decorate(cls: type[Embodiment]) -> type[Embodiment]:
+        if name in _EMBODIMENTS:
+            raise ValueError(f"embodiment {name!r} is registered twice")
+        cls.name = name
+        _EMBODIMENTS[name] = cls
+        return cls
+
+    return decorate
+
+
+def make_embodiment(name: str | Embodiment) -> Embodiment:
+    """A registered embodiment by name (an ``Embodiment`` instance is passed through)."""
+    if isinstance(name, Embodiment):
+        return name
+    if name not in _EMBODIMENTS:
+        close = difflib.get_close_matches(name, _EMBODIMENTS, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise KeyError(
+            f"unknown embodiment {name!r}.{hint} Known: {', '.join(sorted(_EMBODIMENTS))}"
+        )
+    return _EMBODIMENTS[name]()
