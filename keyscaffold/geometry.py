@@ -147,3 +147,24 @@ def points_in_body_frames(
     """
     mats = body_mat.reshape(*body_mat.shape[:-1], 3, 3) if body_mat.shape[-1] == 9 else body_mat
     return body_pos + np.einsum("...ij,...j->...i", mats, local_points)
+
+
+def yaw_quaternion(yaw: float) -> tuple[float, float, float, float]:
+    """Unit quaternion (w, x, y, z) of a rotation by ``yaw`` rad about +z."""
+    return (float(np.cos(yaw / 2)), 0.0, 0.0, float(np.sin(yaw / 2)))
+
+
+def sample_phases(times: list[float], values: list[np.ndarray], num_samples: int) -> np.ndarray:
+    """Piecewise-linear values at ``num_samples`` evenly spaced times in [0, 1].
+
+    Args:
+        times: Increasing key times in [0, 1], length P.
+        values: Value at each key time, each of shape (D,) (all the same D).
+        num_samples: Samples N.
+
+    Returns:
+        Shape: (N, D).
+    """
+    keys = np.asarray(values, dtype=np.float64).reshape(len(times), -1)
+    samples = np.linspace(0.0, 1.0, num_samples)
+    return np.stack([np.interp(samples, times, keys[:, i]) for i in range(keys.shape[1])], -1)

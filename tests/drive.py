@@ -40,7 +40,8 @@ class Driver:
         self.worlds.xfrc_applied[:] = 0.0
         for body, force in (forces or {}).items():
             bid = self.worlds.index.body_ids[body]
-            self.worlds.xfrc_applied[:, bid, :3] = force
+            force = np.asarray(force, dtype=np.float64)
+            self.worlds.xfrc_applied[:, bid, : force.shape[-1]] = force
         action = np.concatenate([np.zeros_like(self.wrist), self.grip], axis=1)
         ctrl = self.spec.controls(self.wrist, action, 0.0, 0.0)
         self.worlds.step(ctrl)
@@ -48,13 +49,51 @@ class Driver:
         return self.monitor.update()
 
     def pull(
-        self, body: str, target: np.ndarray, gain: float, steps: int, damping: float = 0.0, **kwargs
+        self,
+        body: str,
+        target: np.ndarray,
+        steps: int,
+        gain: float = 40.0,
+        damping: float = 6.0,
+        carry: bool = False,
+        extra: np.ndarray | None = None,
+        **kwargs,
     ) -> dict:
-        """Pull ``body`` toward ``target`` (B, 3) with a damped spring force for ``steps``."""
+        """Pull ``body`` toward ``target`` (B, 3) with a damped spring at its centre of mass.
+
+        ``carry`` adds a force that cancels the body's weight (a hand holding it); ``extra`` is a
+        constant force added on top (pressing down, say).
+        """
+        weight = self.worlds.model.body_subtreemass[self.worlds.index.body_ids[body]] * 9.81
         result, last = {}, self.worlds.body_position(body).copy()
         for _ in range(steps):
             position = self.worlds.body_position(body).copy()
             force = gain * (target - position) - damping * (position - last) / CONTROL_DT
+            force[:, 2] += weight if carry else 0.0
+            force += 0.0 if extra is None else extra
             last = position
             result = self.step(forces={body: force}, **kwargs)
+        return result
+
+    def twist(
+        self,
+        joint: str,
+        body: str,
+        target: float,
+        steps: int,
+        gain: float,
+        axis,
+        damping=0.0,
+        reaction: str | None = None,
+    ) -> dict:
+        """Turn a hinge toward ``target`` (rad) with a damped torque on ``body`` about ``axis``;
+        ``reaction`` gets the opposite torque (a squeeze between two links)."""
+        result = {}
+        for _ in range(steps):
+            error = target - self.worlds.joint_position(joint)
+            effort = gain * error - damping * self.worlds.joint_velocity(joint)
+            torque = effort[:, None] * np.asarray(axis, dtype=np.float64)
+            wrench = np.concatenate([np.zeros_like(torque), torque], axis=1)
+            forces = {body: wrench, **({reaction: -wrench} if reaction else {})}
+            result = self.step(forces=forces)
         return result

@@ -105,3 +105,293 @@ def cutting_board(half_size: tuple[float, float, float] = (0.13, 0.09, 0.01)) ->
         "</body>"
     )
     return SceneObject(name="cutting_board", body=body, movable=True)
+
+
+def _free(name: str) -> str:
+    return f'<freejoint name="{name}_free"/>'
+
+
+def bottle(radius: float = 0.032, height: float = 0.15, mass: float = 0.3) -> SceneObject:
+    """A green glass bottle standing upright: body, shoulder, neck and a white cap.
+
+    The body frame sits at the bottle's centre of volume, ``height / 2`` above its base.
+    """
+    half = height / 2
+    glass = 'rgba="0.10 0.45 0.20 1"'
+    body = (
+        f'<body name="bottle" pos="0.5 0.2 {COUNTER_TOP_Z + half}">{_free("bottle")}'
+        f'<geom name="bottle_body" type="cylinder" size="{radius} {half * 0.75}" '
+        f'pos="0 0 {-half * 0.25}" {glass} mass="{mass * 0.8}" condim="4" '
+        f'friction="1 0.02 0.001" solref="0.005 1" {WORLD_CONTACT}/>'
+        f'<geom name="bottle_shoulder" type="cylinder" size="{radius * 0.75} {half * 0.125}" '
+        f'pos="0 0 {half * 0.625}" {glass} mass="{mass * 0.1}" condim="4" {WORLD_CONTACT}/>'
+        f'<geom name="bottle_neck" type="cylinder" size="{radius * 0.45} {half * 0.2}" '
+        f'pos="0 0 {half * 0.95}" {glass} mass="{mass * 0.08}" condim="4" {WORLD_CONTACT}/>'
+        f'<geom name="bottle_cap" type="cylinder" size="{radius * 0.5} 0.008" '
+        f'pos="0 0 {half * 1.15 + 0.008}" rgba="0.95 0.95 0.95 1" mass="0.005" {VISUAL_ONLY}/>'
+        f'<geom name="bottle_label" type="cylinder" size="{radius + 0.0008} {half * 0.3}" '
+        f'pos="0 0 {-half * 0.2}" rgba="0.95 0.85 0.55 1" mass="0.001" {VISUAL_ONLY}/>'
+        "</body>"
+    )
+    return SceneObject(name="bottle", body=body, movable=True)
+
+
+def sink(center_xy: tuple[float, float], half_xy: tuple[float, float] = (0.2, 0.09)) -> SceneObject:
+    """A steel sink basin set into the counter: a dark basin floor, a rim and a tap at the back."""
+    cx, cy = center_xy
+    hx, hy = half_xy
+    z = COUNTER_TOP_Z
+    steel = 'rgba="0.72 0.74 0.76 1"'
+    rim = 0.012
+    walls = "".join(
+        f'<geom name="sink_rim_{i}" type="box" pos="{x} {y} {z + 0.01}" size="{sx} {sy} 0.01" '
+        f"{steel} {WORLD_CONTACT}/>"
+        for i, (x, y, sx, sy) in enumerate(
+            [
+                (0, hy + rim, hx + 2 * rim, rim),
+                (0, -hy - rim, hx + 2 * rim, rim),
+                (hx + rim, 0, rim, hy),
+                (-hx - rim, 0, rim, hy),
+            ]
+        )
+    )
+    body = (
+        f'<body name="sink" pos="{cx} {cy} 0">'
+        f'<geom name="sink_basin" type="box" pos="0 0 {z + 0.0015}" size="{hx} {hy} 0.001" '
+        f'rgba="0.30 0.32 0.35 1" {VISUAL_ONLY}/>{walls}'
+        f'<geom name="sink_drain" type="cylinder" pos="0 0 {z + 0.003}" size="0.02 0.001" '
+        f'rgba="0.1 0.1 0.1 1" {VISUAL_ONLY}/>'
+        f'<geom name="sink_tap" type="capsule" fromto="{-hx - 0.05} 0 {z} {-hx - 0.05} 0 {z + 0.2}" '
+        f'size="0.012" {steel} {VISUAL_ONLY}/>'
+        f'<geom name="sink_spout" type="capsule" fromto="{-hx - 0.05} 0 {z + 0.2} {-hx + 0.05} 0 '
+        f'{z + 0.2}" size="0.01" {steel} {VISUAL_ONLY}/>'
+        "</body>"
+    )
+    return SceneObject(name="sink", body=body)
+
+
+def place_mat(half_size: tuple[float, float] = (0.06, 0.06)) -> SceneObject:
+    """A thin blue mat that marks where something should be put down."""
+    hx, hy = half_size
+    body = (
+        f'<body name="place_mat" pos="0.5 -0.25 {COUNTER_TOP_Z + 0.002}">{_free("place_mat")}'
+        f'<geom name="mat_geom" type="box" size="{hx} {hy} 0.002" rgba="0.15 0.35 0.85 1" '
+        f'mass="0.05" friction="1.5 0.02 0.001" {WORLD_CONTACT}/>'
+        "</body>"
+    )
+    return SceneObject(name="place_mat", body=body, movable=True)
+
+
+DRAWER_HANDLE_OFFSET = 0.055
+"""How far a drawer's bar handle stands off its front (m)."""
+
+
+def chest_of_drawers(
+    half_size: tuple[float, float, float] = (0.15, 0.2, 0.16), travel: float = 0.3
+) -> SceneObject:
+    """A wooden chest of three drawers standing on the counter, fronts facing +x.
+
+    The top drawer slides on ``drawer_slide`` (0 closed, ``travel`` fully out) with damping and
+    friction; its bar handle is the body ``drawer``'s point ``drawer_handle_local()``. The lower
+    drawers are fixed fronts. The chest is heavy and carries a free joint so states can place it.
+    """
+    hx, hy, hz = half_size
+    wall = 0.01
+    drawer_h = (2 * hz - 4 * wall) / 3
+    top_center_z = hz - wall - drawer_h / 2
+    fronts = "".join(
+        f'<geom name="front_{i}" type="box" pos="{hx - 0.005} 0 {hz - wall - drawer_h * (i + 0.5) - wall * i}" '
+        f'size="0.005 {hy - wall} {drawer_h / 2 - 0.002}" material="wood" {WORLD_CONTACT}/>'
+        f'<geom name="knob_{i}" type="sphere" pos="{hx + 0.01} 0 '
+        f'{hz - wall - drawer_h * (i + 0.5) - wall * i}" size="0.012" rgba="0.2 0.2 0.2 1" {VISUAL_ONLY}/>'
+        for i in (1, 2)
+    )
+    shell = (
+        f'<geom name="chest_top" type="box" pos="0 0 {hz - wall / 2}" size="{hx} {hy} {wall / 2}" '
+        f'material="cabinet" mass="4" {WORLD_CONTACT}/>'
+        f'<geom name="chest_bottom" type="box" pos="0 0 {-hz + wall / 2}" size="{hx} {hy} {wall / 2}" '
+        f'material="cabinet" mass="8" {WORLD_CONTACT}/>'
+        f'<geom name="chest_back" type="box" pos="{-hx + wall / 2} 0 0" size="{wall / 2} {hy} {hz}" '
+        f'material="cabinet" mass="3" {WORLD_CONTACT}/>'
+        f'<geom name="chest_left" type="box" pos="0 {hy - wall / 2} 0" size="{hx} {wall / 2} {hz}" '
+        f'material="cabinet" mass="3" {WORLD_CONTACT}/>'
+        f'<geom name="chest_right" type="box" pos="0 {-hy + wall / 2} 0" size="{hx} {wall / 2} {hz}" '
+        f'material="cabinet" mass="3" {WORLD_CONTACT}/>'
+        f'<geom name="chest_shelf" type="box" pos="0 0 {top_center_z - drawer_h / 2 - wall / 2}" '
+        f'size="{hx - wall} {hy - wall} {wall / 2}" material="cabinet" mass="1" {WORLD_CONTACT}/>'
+    )
+    dh, dw = drawer_h / 2 - 0.004, hy - wall - 0.004
+    depth = hx - 0.02
+    drawer = (
+        f'<body name="drawer" pos="0 0 {top_center_z}">'
+        f'<joint name="drawer_slide" type="slide" axis="1 0 0" range="0 {travel}" damping="3" '
+        f'frictionloss="1" armature="0.1"/>'
+        f'<geom name="drawer_front" type="box" pos="{hx - 0.006} 0 0" size="0.006 {hy - wall} {drawer_h / 2 - 0.002}" '
+        f'material="wood" mass="0.5" {WORLD_CONTACT}/>'
+        f'<geom name="drawer_floor" type="box" pos="0 0 {-dh + 0.004}" size="{depth} {dw} 0.004" '
+        f'material="wood" mass="0.3" {WORLD_CONTACT}/>'
+        f'<geom name="drawer_back" type="box" pos="{-depth} 0 0" size="0.004 {dw} {dh}" '
+        f'material="wood" mass="0.1" {WORLD_CONTACT}/>'
+        f'<geom name="drawer_handle" type="capsule" fromto="{hx + DRAWER_HANDLE_OFFSET} -0.07 0 '
+        f'{hx + DRAWER_HANDLE_OFFSET} 0.07 0" size="0.009" rgba="0.75 0.75 0.78 1" mass="0.05" '
+        f'condim="4" friction="1 0.02 0.001" {WORLD_CONTACT}/>'
+        + "".join(
+            f'<geom name="drawer_post_{s}" type="capsule" fromto="{hx} {s * 0.065} 0 '
+            f'{hx + DRAWER_HANDLE_OFFSET} {s * 0.065} 0" size="0.006" rgba="0.75 0.75 0.78 1" '
+            f'mass="0.01" {WORLD_CONTACT}/>'
+            for s in (-1, 1)
+        )
+        + "</body>"
+    )
+    body = (
+        f'<body name="chest" pos="0.3 0 {COUNTER_TOP_Z + hz}">{_free("chest")}'
+        f"{shell}{fronts}{drawer}</body>"
+    )
+    return SceneObject(name="chest", body=body, movable=True)
+
+
+def fridge(
+    half_size: tuple[float, float, float] = (0.3, 0.3, 0.75), handle_height: float = 1.15
+) -> SceneObject:
+    """A white fridge standing on the floor, door facing +x, hinged on its -y edge.
+
+    The door turns on ``door_hinge`` (0 closed, positive opening toward +x); its horizontal bar
+    handle near the free edge runs along the door at ``handle_height``. The door's frame sits on
+    the hinge line; the fridge carries a free joint so that states can place it.
+    """
+    hx, hy, hz = half_size
+    white = 'rgba="0.93 0.93 0.92 1"'
+    door_t = 0.03
+    handle_z = handle_height - hz
+    body = (
+        f'<body name="fridge" pos="0.0 0.0 {hz}">{_free("fridge")}'
+        f'<geom name="fridge_cabinet" type="box" size="{hx} {hy} {hz}" {white} mass="60" '
+        f"{WORLD_CONTACT}/>"
+        f'<geom name="fridge_inside" type="box" pos="{hx - 0.005} 0 0.1" size="0.004 {hy - 0.03} {hz - 0.2}" '
+        f'rgba="0.85 0.9 0.95 1" {VISUAL_ONLY}/>'
+        f'<body name="fridge_door" pos="{hx + door_t} {-hy} 0">'
+        f'<joint name="door_hinge" type="hinge" axis="0 0 -1" range="0 2.0" damping="2" '
+        f'frictionloss="0.5" armature="0.2"/>'
+        f'<geom name="door_panel" type="box" pos="0 {hy} 0.01" size="{door_t} {hy} {hz - 0.01}" {white} '
+        f'mass="6" {WORLD_CONTACT}/>'
+        f'<geom name="door_seal" type="box" pos="{-door_t} {hy} 0" size="0.002 {hy - 0.01} {hz - 0.01}" '
+        f'rgba="0.6 0.6 0.6 1" {VISUAL_ONLY}/>'
+        f'<geom name="door_handle" type="capsule" fromto="{door_t + 0.04} {2 * hy - 0.19} {handle_z} '
+        f'{door_t + 0.04} {2 * hy - 0.05} {handle_z}" size="0.01" rgba="0.55 0.55 0.58 1" mass="0.1" '
+        f'condim="4" friction="1 0.02 0.001" {WORLD_CONTACT}/>'
+        + "".join(
+            f'<geom name="door_post_{i}" type="capsule" fromto="{door_t} {y} {handle_z} {door_t + 0.04} {y} '
+            f'{handle_z}" size="0.007" rgba="0.55 0.55 0.58 1" mass="0.02" {WORLD_CONTACT}/>'
+            for i, y in enumerate((2 * hy - 0.185, 2 * hy - 0.055))
+        )
+        + "</body></body>"
+    )
+    return SceneObject(name="fridge", body=body, movable=True)
+
+
+def hammer(
+    handle_length: float = 0.26, handle_radius: float = 0.014, head_half: float = 0.055
+) -> SceneObject:
+    """A hammer: a wooden handle along the body's y axis, a steel head at its +y end.
+
+    The body frame sits at the handle's middle. The head stands across the handle with its striking
+    face down (-z) and its claw up, ``head_half`` either side of the handle's axis.
+    """
+    steel = 'rgba="0.45 0.46 0.5 1"'
+    half = handle_length / 2
+    body = (
+        f'<body name="hammer" pos="0.5 0.0 {COUNTER_TOP_Z + head_half}">{_free("hammer")}'
+        f'<geom name="hammer_handle" type="capsule" fromto="0 {-half} 0 0 {half} 0" '
+        f'size="{handle_radius}" material="wood" mass="0.15" condim="4" friction="1 0.02 0.001" '
+        f'solref="0.005 1" {WORLD_CONTACT}/>'
+        f'<geom name="hammer_grip" type="capsule" fromto="0 {-half} 0 0 {-half * 0.3} 0" '
+        f'size="{handle_radius + 0.002}" rgba="0.12 0.12 0.12 1" mass="0.02" condim="4" '
+        f'friction="1.2 0.02 0.001" {WORLD_CONTACT}/>'
+        f'<geom name="hammer_head" type="box" pos="0 {half + 0.02} 0.005" '
+        f'size="0.018 0.02 {head_half - 0.005}" {steel} mass="0.35" {WORLD_CONTACT}/>'
+        f'<geom name="hammer_face" type="cylinder" pos="0 {half + 0.02} {-head_half + 0.006}" '
+        f'size="0.022 0.006" {steel} mass="0.05" {WORLD_CONTACT}/>'
+        f'<geom name="hammer_claw" type="box" pos="0 {half + 0.02} {head_half + 0.01}" '
+        f'euler="0.5 0 0" size="0.012 0.008 0.02" {steel} mass="0.02" {VISUAL_ONLY}/>'
+        "</body>"
+    )
+    return SceneObject(name="hammer", body=body, movable=True)
+
+
+def wood_block(name: str, half_size: tuple[float, float, float]) -> SceneObject:
+    """A plain wooden block (a rest for a tool, a piece of work to nail)."""
+    hx, hy, hz = half_size
+    body = (
+        f'<body name="{name}" pos="0.5 0 {COUNTER_TOP_Z + hz}">{_free(name)}'
+        f'<geom name="{name}_geom" type="box" size="{hx} {hy} {hz}" material="wood" mass="1.0" '
+        f"{WORLD_CONTACT}/>"
+        f'<geom name="{name}_nail" type="cylinder" pos="0 0 {hz + 0.01}" size="0.003 0.01" '
+        f'rgba="0.6 0.6 0.62 1" {VISUAL_ONLY}/>'
+        f'<geom name="{name}_nailhead" type="cylinder" pos="0 0 {hz + 0.021}" size="0.007 0.0015" '
+        f'rgba="0.6 0.6 0.62 1" {VISUAL_ONLY}/>'
+        "</body>"
+    )
+    return SceneObject(name=name, body=body, movable=True)
+
+
+def sponge(half_size: tuple[float, float, float] = (0.05, 0.035, 0.02)) -> SceneObject:
+    """A kitchen sponge: a yellow foam block with a green scouring layer on top."""
+    hx, hy, hz = half_size
+    body = (
+        f'<body name="sponge" pos="0.5 0 {COUNTER_TOP_Z + hz}">{_free("sponge")}'
+        f'<geom name="sponge_foam" type="box" size="{hx} {hy} {hz * 0.7}" pos="0 0 {-hz * 0.3}" '
+        f'rgba="0.98 0.82 0.2 1" mass="0.1" condim="4" friction="0.6 0.02 0.001" '
+        f'solref="0.004 1" {WORLD_CONTACT}/>'
+        f'<geom name="sponge_scour" type="box" size="{hx} {hy} {hz * 0.3}" pos="0 0 {hz * 0.7}" '
+        f'rgba="0.15 0.55 0.25 1" mass="0.02" condim="4" friction="1.5 0.02 0.001" '
+        f'solref="0.004 1" {WORLD_CONTACT}/>'
+        "</body>"
+    )
+    return SceneObject(name="sponge", body=body, movable=True)
+
+
+def hinged_tool(
+    name: str,
+    handle_length: float,
+    blade_length: float,
+    max_opening: float,
+    handle_rgba: str,
+    loops: bool,
+) -> SceneObject:
+    """Two crossed links on a vertical pin, lying flat: scissors (loops) or pliers (grips).
+
+    The first link is the body ``name`` (its handle toward -x from the pin, blade toward +x); the
+    second, ``<name>_arm``, turns on ``<name>_pivot`` about +z, from 0 (closed) to
+    ``max_opening`` (rad). Handles are the keypoints: ``<name>`` handle end and ``<name>_arm``
+    handle end, at ``(-handle_length, 0, 0)`` in each link's frame.
+    """
+    metal = 'rgba="0.78 0.79 0.82 1"'
+    thick = 0.006
+
+    def link(tag: str, side: float) -> str:
+        grip = (
+            f'<geom name="{tag}_loop" type="cylinder" pos="{-handle_length} {side * 0.012} 0" '
+            f'size="0.02 {thick}" rgba="{handle_rgba}" mass="0.01" {WORLD_CONTACT}/>'
+            if loops
+            else f'<geom name="{tag}_grip" type="capsule" fromto="{-handle_length} {side * 0.01} 0 '
+            f'{-handle_length * 0.35} {side * 0.004} 0" size="0.011" rgba="{handle_rgba}" '
+            f'mass="0.02" {WORLD_CONTACT}/>'
+        )
+        return (
+            f'<geom name="{tag}_shank" type="box" fromto="{-handle_length} {side * 0.006} 0 0 0 0" '
+            f'size="0.005 {thick}" {metal} mass="0.02" {WORLD_CONTACT}/>'
+            f'<geom name="{tag}_blade" type="box" pos="{blade_length / 2} {-side * 0.003} 0" '
+            f'size="{blade_length / 2} 0.006 {thick * 0.6}" {metal} mass="0.015" {WORLD_CONTACT}/>'
+            f"{grip}"
+        )
+
+    body = (
+        f'<body name="{name}" pos="0.5 0 {COUNTER_TOP_Z + thick}">{_free(name)}{link(name, 1.0)}'
+        f'<geom name="{name}_pin" type="cylinder" size="0.006 {thick * 1.6}" {metal} mass="0.005" '
+        f"{VISUAL_ONLY}/>"
+        f'<body name="{name}_arm" pos="0 0 {2 * thick + 0.0005}">'
+        f'<joint name="{name}_pivot" type="hinge" axis="0 0 1" range="0 {max_opening}" damping="0.02" '
+        f'frictionloss="0.01" armature="0.001"/>{link(name + "_arm", -1.0)}'
+        "</body></body>"
+    )
+    return SceneObject(name=name, body=body, movable=True)

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from keyscaffold.tasks import move_apple  # noqa: F401  (registers the task)
+from keyscaffold.tasks import (  # noqa: F401  (each import registers its task)
+    hammer,
+    hinged_tools,
+    move_apple,
+    move_bottle,
+    open_drawer,
+    open_fridge,
+    wipe_sponge,
+)
 from keyscaffold.tasks.base import (
     InitialState,
     KeypointSpec,

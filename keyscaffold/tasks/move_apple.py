@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from keyscaffold.geometry import sample_phases
 from keyscaffold.sim import objects
 from keyscaffold.tasks.base import (
     InitialState,
@@ -130,14 +131,10 @@ class MoveApple(Task):
             (0.92, place_apple + GRASP_OFFSET, place_apple),
             (1.00, place_apple + GRASP_OFFSET, place_apple),
         ]
-        times = np.array([p[0] for p in phases])
+        times = [p[0] for p in phases]
         samples = np.linspace(0.0, 1.0, num_waypoints)
-        wrist = np.stack(
-            [np.interp(samples, times, [p[1][i] for p in phases]) for i in range(3)], -1
-        )
-        apple = np.stack(
-            [np.interp(samples, times, [p[2][i] for p in phases]) for i in range(3)], -1
-        )
+        wrist = sample_phases(times, [p[1] for p in phases], num_waypoints)
+        apple = sample_phases(times, [p[2] for p in phases], num_waypoints)
         board = np.repeat(board_top[None], num_waypoints, axis=0)
         grasp_waypoint = int(np.searchsorted(samples, 0.34))
         return OracleWaypoints(

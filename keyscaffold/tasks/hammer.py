@@ -1,0 +1,142 @@
+"""hammer: pick the hammer up and swing it three times."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from keyscaffold.geometry import sample_phases
+from keyscaffold.sim import objects
+from keyscaffold.tasks.base import InitialState, KeypointSpec, OracleWaypoints, Task, register_task
+
+HEAD_HALF = 0.055
+HANDLE_HALF = 0.13
+HANDLE_RADIUS = 0.014
+REST_HALF = (0.03, 0.035, (HEAD_HALF - HANDLE_RADIUS) / 2)
+REST_Y = -0.09
+"""Where the wooden rest sits under the handle, along the handle from its middle (m)."""
+GRIP_Y = 0.03
+"""Where the hand takes the handle, along the handle from its middle (m)."""
+GRASP_OFFSET = np.array([-0.07, 0.0, 0.045])
+SWING = 0.05
+"""How far the head must rise and then fall for one strike (m)."""
+STRIKES = 3
+WARMUP_STEPS = 20
+
+
+@register_task("hammer")
+class Hammer(Task):
+    """Pick up the hammer and make three hammering swings.
+
+    Description:
+        A hammer lies on the counter, its head standing on its striking face and its handle
+        resting on a small wooden block. The hand grasps the handle, lifts the hammer and swings
+        the head up and down three times.
+
+    Randomizations:
+        Hammer position (x 0.40..0.60 m, y -0.15..0.05 m) with the block under its handle; wrist
+        start (±0.05 m in x and y, 0.08..0.14 m above the grasp height) with ±0.1 rad of hinge noise.
+
+    Success:
+        Three strikes while the hammer is held (two or more fingertips touch it): a strike is a
+        rise of the head by at least 5 cm followed by a fall of at least 5 cm, counted with
+        hysteresis from step 20 on.
+    """
+
+    instruction = "hammer three times"
+    keypoints = (
+        KeypointSpec(
+            "handle", "hammer", (0.0, GRIP_Y, 0.0), "the middle of the hammer's wooden handle"
+        ),
+        KeypointSpec("head", "hammer", (0.0, HANDLE_HALF + 0.02, 0.0), "the hammer's steel head"),
+    )
+    plan_steps = (
+        "Move the open hand above the middle of the hammer's handle, palm down.",
+        "Lower the hand around the handle and close the fingers on it.",
+        "Lift the hammer about 10 cm.",
+        "Swing the hammer three times: raise the head about 10 cm, then bring it back down, "
+        "keeping the handle in the hand; the head and the handle stay 15 cm apart.",
+        "Hold the hammer still at the end.",
+    )
+    start_limit = 0.08
+    contact_bodies = ("hammer",)
+
+    def scene_objects(self) -> list[objects.SceneObject]:
+        rest = objects.wood_block("hammer_rest", REST_HALF)
+        return [objects.counter(), rest, objects.hammer(2 * HANDLE_HALF, HANDLE_RADIUS, HEAD_HALF)]
+
+    def sample_initial_state(self, seed: int) -> InitialState:
+        rng = np.random.default_rng(seed)
+        top = objects.COUNTER_TOP_Z
+        hammer = np.array([rng.uniform(0.40, 0.60), rng.uniform(-0.15, 0.05), top + HEAD_HALF])
+        rest = hammer + [0.0, REST_Y, 0.0]
+        rest[2] = top + REST_HALF[2]
+        grasp = hammer + [0.0, GRIP_Y, 0.0] + GRASP_OFFSET
+        wrist = grasp + [
+            rng.uniform(-0.05, 0.05),
+            rng.uniform(-0.05, 0.05),
+            rng.uniform(0.08, 0.14),
+        ]
+        return InitialState(
+            seed=seed,
+            wrist=tuple(float(v) for v in (*wrist, *rng.uniform(-0.1, 0.1, 3))),
+            objects={
+                "hammer_rest": (*(float(v) for v in rest), 1.0, 0.0, 0.0, 0.0),
+                "hammer": (*(float(v) for v in hammer), 1.0, 0.0, 0.0, 0.0),
+            },
+        )
+
+    def init_state(self, num_worlds: int) -> dict[str, np.ndarray]:
+        return {
+            "strikes": np.zeros(num_worlds),
+            "rising": np.ones(num_worlds, dtype=bool),
+            "extreme": np.zeros(num_worlds),
+        }
+
+    def reset_state(self, state, ids, worlds) -> None:
+        state["strikes"][ids] = 0
+        state["rising"][ids] = True
+        state["extreme"][ids] = worlds.keypoints()[ids, 1, 2]
+
+    def evaluate(self, worlds, state, step):
+        head = worlds.keypoints()[:, 1, 2]
+        held = (worlds.effector_contact_by_object()[:, :, 0] > 0.05).sum(axis=1) >= 2
+        counting = held & (step > WARMUP_STEPS)
+        rising, extreme = state["rising"], state["extreme"]
+        # Rising: track the lowest point until the head is SWING above it; then falling: track the
+        # highest point until the head is SWING below it, which completes a strike.
+        extreme[:] = np.where(rising, np.minimum(extreme, head), np.maximum(extreme, head))
+        turned_up = counting & rising & (head > extreme + SWING)
+        turned_down = counting & ~rising & (head < extreme - SWING)
+        state["strikes"] += turned_down
+        flip = turned_up | turned_down
+        rising[:] = np.where(flip, ~rising, rising)
+        extreme[:] = np.where(flip | ~counting, head, extreme)
+        rising[:] = np.where(counting, rising, True)
+        return {
+            "success": state["strikes"] >= STRIKES,
+            "strikes": state["strikes"].copy(),
+            "held": held.astype(np.float64),
+        }
+
+    def oracle_waypoints(self, state: InitialState, num_waypoints: int = 20) -> OracleWaypoints:
+        hammer0 = np.array(state.objects["hammer"][:3])
+        handle0 = hammer0 + [0.0, GRIP_Y, 0.0]
+        head0 = hammer0 + [0.0, HANDLE_HALF + 0.02, 0.0]
+        start = np.array(state.wrist[:3])
+        grasp = handle0 + GRASP_OFFSET
+        lift, up = np.array([0.0, 0.0, 0.08]), np.array([0.0, 0.0, 0.18])
+        still = np.zeros(3)
+        phases = [(0.00, start, still), (0.12, grasp + [0, 0, 0.06], still), (0.22, grasp, still)]
+        phases += [(0.30, grasp, still), (0.38, grasp + lift, lift)]
+        for k in range(STRIKES):
+            t0 = 0.44 + k * 0.17
+            phases += [(t0 + 0.06, grasp + up, up), (t0 + 0.14, grasp + lift, lift)]
+        phases.append((1.0, grasp + lift, lift))
+        times = [p[0] for p in phases]
+        shift = sample_phases(times, [p[2] for p in phases], num_waypoints)
+        return OracleWaypoints(
+            keypoints=np.stack([handle0 + shift, head0 + shift], axis=1),
+            wrist=sample_phases(times, [p[1] for p in phases], num_waypoints),
+            wrist_orientation=np.zeros(3),
+            grasp_waypoint=int(np.searchsorted(np.linspace(0, 1, num_waypoints), 0.26)),
+        )

@@ -1,0 +1,183 @@
+"""close_scissors and close_pliers: squeeze a two-handled tool shut with per-finger closures.
+
+Both tasks share one mechanism: a hinged tool lies open on the counter, its two handles are the
+keypoints, and success is the pivot's opening angle falling below a threshold. Each task is a
+small subclass that names its tool's shape.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from keyscaffold.geometry import sample_phases, yaw_quaternion
+from keyscaffold.sim import objects
+from keyscaffold.sim.scene import CameraSpec
+from keyscaffold.tasks.base import InitialState, KeypointSpec, OracleWaypoints, Task, register_task
+
+CLOSED_ANGLE = 0.1
+THICK = 0.006
+"""Half thickness of a tool's links (``objects.hinged_tool``)."""
+
+
+def _yaw(angle: float) -> np.ndarray:
+    c, s = np.cos(angle), np.sin(angle)
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+class HingedToolTask(Task):
+    """Close a hinged tool lying open on the counter (subclasses set the tool's shape)."""
+
+    tool: str = ""
+    handle_length: float = 0.08
+    blade_length: float = 0.1
+    max_opening: float = 1.0
+    start_opening: tuple[float, float] = (0.5, 0.8)
+    handle_rgba: str = "0.1 0.3 0.8 1"
+    loops: bool = True
+    action_spec = "per_finger"
+    # The handles point at the camera (+x); the palm sits over the pivot and the fingers reach
+    # along the handles, so that closing them presses the handles together.
+    grasp_offset = np.array([-0.12, 0.0, 0.06])
+    camera = CameraSpec(pos=(1.05, 0.0, 1.35), target=(0.5, 0.0, 0.9), fovy=45.0)
+
+    def scene_objects(self) -> list[objects.SceneObject]:
+        return [
+            objects.counter(),
+            objects.hinged_tool(
+                self.tool,
+                self.handle_length,
+                self.blade_length,
+                self.max_opening,
+                self.handle_rgba,
+                self.loops,
+            ),
+        ]
+
+    def _handles(self, state: InitialState, angle: float) -> np.ndarray:
+        """World positions of both handle keypoints with the tool open by ``angle``, (2, 3)."""
+        pose = state.objects[self.tool]
+        yaw = 2 * np.arctan2(pose[6], pose[3])
+        first = np.array(self.keypoints[0].local_pos)
+        second = _yaw(angle) @ np.array(self.keypoints[1].local_pos) + [0, 0, 2 * THICK + 0.0005]
+        return np.array(pose[:3]) + (_yaw(yaw) @ np.stack([first, second]).T).T
+
+    def sample_initial_state(self, seed: int) -> InitialState:
+        rng = np.random.default_rng(seed)
+        yaw = np.pi + rng.uniform(-0.3, 0.3)
+        tool = (rng.uniform(0.40, 0.52), rng.uniform(-0.10, 0.10), objects.COUNTER_TOP_Z + THICK)
+        opening = float(rng.uniform(*self.start_opening))
+        state = InitialState(
+            seed,
+            (0.0,) * 6,
+            {self.tool: (*tool, *yaw_quaternion(yaw))},
+            {f"{self.tool}_pivot": opening},
+        )
+        grasp = self._handles(state, opening).mean(axis=0) + self.grasp_offset
+        wrist = grasp + [
+            rng.uniform(-0.03, 0.03),
+            rng.uniform(-0.03, 0.03),
+            rng.uniform(0.06, 0.10),
+        ]
+        return InitialState(
+            seed, tuple(float(v) for v in (*wrist, 0.0, 0.0, 0.0)), state.objects, state.joints
+        )
+
+    def evaluate(self, worlds, state, step):
+        angle = worlds.joint_position(f"{self.tool}_pivot")
+        return {"success": angle < CLOSED_ANGLE, "opening_angle": angle}
+
+    def oracle_waypoints(self, state: InitialState, num_waypoints: int = 20) -> OracleWaypoints:
+        opening = state.joints[f"{self.tool}_pivot"]
+        open_handles, shut = self._handles(state, opening), self._handles(state, 0.0)
+        start = np.array(state.wrist[:3])
+        grasp = open_handles.mean(axis=0) + self.grasp_offset
+        closed_grasp = shut.mean(axis=0) + self.grasp_offset
+        phases = [
+            (0.00, start, open_handles),
+            (0.20, grasp + [0, 0, 0.04], open_handles),
+            (0.35, grasp, open_handles),
+            (0.75, closed_grasp, shut),
+            (1.00, closed_grasp, shut),
+        ]
+        times = [p[0] for p in phases]
+        keypoints = sample_phases(times, [p[2].ravel() for p in phases], num_waypoints)
+        return OracleWaypoints(
+            keypoints=keypoints.reshape(num_waypoints, 2, 3),
+            wrist=sample_phases(times, [p[1] for p in phases], num_waypoints),
+            wrist_orientation=np.zeros(3),
+            grasp_waypoint=int(np.searchsorted(np.linspace(0, 1, num_waypoints), 0.4)),
+        )
+
+
+@register_task("close_scissors")
+class CloseScissors(HingedToolTask):
+    """Close the open scissors.
+
+    Description:
+        A pair of scissors with blue finger loops lies open on the counter. The hand lays its
+        fingers across the loops and squeezes them together, one closure per finger.
+
+    Randomizations:
+        Scissors position (x 0.40..0.52 m, y -0.10..0.10 m) and yaw (handles toward the camera, ±0.3 rad), opening angle
+        (0.5..0.8 rad), wrist start (±0.03 m in x and y, 0.06..0.10 m above the grasp height).
+
+    Success:
+        The opening angle between the blades falls below 0.1 rad.
+    """
+
+    instruction = "close the scissors"
+    tool = "scissors"
+    keypoints = (
+        KeypointSpec(
+            "loop 1", "scissors", (-0.08, 0.012, 0.0), "the finger loop of the fixed blade"
+        ),
+        KeypointSpec(
+            "loop 2", "scissors_arm", (-0.08, -0.012, 0.0), "the finger loop of the moving blade"
+        ),
+    )
+    plan_steps = (
+        "Move the open hand above the scissors' two finger loops, palm down.",
+        "Lower the fingers onto the loops.",
+        "Squeeze the two loops toward each other until they touch; the blades close.",
+        "Hold the scissors closed.",
+    )
+    start_limit = 0.03
+
+
+@register_task("close_pliers")
+class ClosePliers(HingedToolTask):
+    """Close the open pliers.
+
+    Description:
+        A pair of pliers with red rubber grips lies open on the counter. The hand lays its fingers
+        across the two grips and squeezes them together, one closure per finger.
+
+    Randomizations:
+        Pliers position (x 0.40..0.52 m, y -0.10..0.10 m) and yaw (handles toward the camera, ±0.3 rad), opening angle
+        (0.4..0.7 rad), wrist start (±0.03 m in x and y, 0.06..0.10 m above the grasp height).
+
+    Success:
+        The opening angle between the handles falls below 0.1 rad.
+    """
+
+    instruction = "close the pliers"
+    tool = "pliers"
+    handle_length = 0.11
+    blade_length = 0.045
+    max_opening = 0.8
+    start_opening = (0.4, 0.7)
+    handle_rgba = "0.8 0.12 0.1 1"
+    loops = False
+    keypoints = (
+        KeypointSpec("handle left", "pliers", (-0.11, 0.01, 0.0), "the end of one red grip"),
+        KeypointSpec(
+            "handle right", "pliers_arm", (-0.11, -0.01, 0.0), "the end of the other red grip"
+        ),
+    )
+    plan_steps = (
+        "Move the open hand above the pliers' two red grips, palm down.",
+        "Lower the fingers onto the grips.",
+        "Squeeze the two grips toward each other until they meet; the jaws close.",
+        "Hold the pliers closed.",
+    )
+    start_limit = 0.05
