@@ -73,9 +73,9 @@ def ppo_update_share(env: ScaffoldEnv, config: TrainConfig, iterations: int = 4)
     return update / (collect + update)
 
 
-def run_benchmark(num_envs: int = 128, seconds: float = 3.0) -> dict:
-    """All benchmark quantities of move_apple in one process, on this machine's cores."""
-    task = make_task("move_apple")
+def run_benchmark(task: str = "move_apple", num_envs: int = 128, seconds: float = 3.0) -> dict:
+    """All benchmark quantities of one task's scene in one process, on this machine's cores."""
+    task = make_task(task)
     plans = oracle_plans(task, "train", 0, 16)
     train_config = TrainConfig()
     env_config = replace(train_config.env, num_envs=num_envs)
@@ -87,6 +87,7 @@ def run_benchmark(num_envs: int = 128, seconds: float = 3.0) -> dict:
     share = ppo_update_share(envs[2], replace(train_config, env=env_config))
     return {
         "task": task.name,
+        "num_actions": envs[2].num_actions,
         "num_envs": num_envs,
         "physics_steps_per_control_step": env_config.physics.substeps,
         "env_steps_per_s": round(env2),

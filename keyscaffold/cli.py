@@ -205,6 +205,8 @@ class Bench:
 
     json: bool = False
     """Print one JSON line instead of a table."""
+    task: str = "move_apple"
+    """Task whose scene is measured."""
     num_envs: int = 128
     seconds: float = 3.0
     """Measuring time per quantity."""
@@ -226,9 +228,13 @@ Command = Union[
 def run_tasks(_: Tasks) -> None:
     from keyscaffold.tasks import make_task, task_names
 
+    print(f"{'task':16s} {'embodiment':10s} {'actions':>7s}  instruction")
     for name in task_names():
         task = make_task(name)
-        print(f"{name:16s} {task.embodiment:8s} {task.instruction}")
+        spec = task.actions()
+        print(
+            f"{name:16s} {task.robot().name:10s} {spec.num_actions:>3d} {spec.name:<10s} {task.instruction}"
+        )
 
 
 def run_render(cmd: Render) -> None:
@@ -385,7 +391,7 @@ def run_demo(cmd: Demo) -> None:
 def run_bench(cmd: Bench) -> None:
     from keyscaffold.benchmark import run_benchmark
 
-    result = run_benchmark(num_envs=cmd.num_envs, seconds=cmd.seconds)
+    result = run_benchmark(task=cmd.task, num_envs=cmd.num_envs, seconds=cmd.seconds)
     if cmd.json:
         print(json.dumps(result))
     else:

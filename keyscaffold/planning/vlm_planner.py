@@ -503,10 +503,16 @@ class PlanningWork:
         )
         self._save_keypoints(seed, detected)
 
-    def _orientation(self, seed: int) -> np.ndarray:
+    def _orientation(self, seed: int, keypoints: np.ndarray, wrist: np.ndarray) -> np.ndarray:
+        """The task's wrist orientation along the planned path, plus the seeded noise.
+
+        Shape (3,) when the task holds one orientation, (N, 3) when it turns the wrist (a door).
+        """
         rng = np.random.default_rng([seed, 8])
         noise = self.settings.orientation_noise
-        return np.asarray(self.task.default_wrist_orientation) + rng.uniform(-noise, noise, 3)
+        rows = self.task.wrist_orientations(self._state(seed), keypoints, wrist)
+        base = rows[0] if np.allclose(rows, rows[0]) else rows
+        return base + rng.uniform(-noise, noise, 3)
 
     def _build_vlm_plan(self, seed: int, answer: str) -> None:
         detected = self._load_keypoints(seed)
@@ -514,7 +520,8 @@ class PlanningWork:
             answer, self.task.keypoint_names(), self.settings.num_waypoints
         )
         origin = np.array(detected[0].world)
-        self._save_plan(seed, detected, relative + origin, hand + origin, self._orientation(seed))
+        keypoints, wrist = relative + origin, hand + origin
+        self._save_plan(seed, detected, keypoints, wrist, self._orientation(seed, keypoints, wrist))
 
     def scripted_motion(
         self, seed: int, detected: list[DetectedKeypoint]
@@ -526,7 +533,7 @@ class PlanningWork:
         the intended object, and is shifted onto the detected point when it is not.
 
         Returns:
-            keypoints (N, K, 3), wrist positions (N, 3), wrist orientation (3,).
+            keypoints (N, K, 3), wrist positions (N, 3), wrist orientation (3,) or (N, 3).
         """
         state = self._state(seed)
         scripted = self.task.oracle_waypoints(state, self.settings.num_waypoints)
