@@ -1,7 +1,10 @@
 """Record `keyscaffold bench` (env vs raw MuJoCo, 2 threads vs 1, PPO update share) as JSON.
 
-Usage: .venv/bin/python benchmarks/throughput.py [--num-envs 128] [--seconds 5]
-Writes benchmarks/results/throughput.json.
+Usage:
+    .venv/bin/python benchmarks/throughput.py [--num-envs 128] [--seconds 5]
+        writes benchmarks/results/throughput.json (move_apple)
+    .venv/bin/python benchmarks/throughput.py --tasks all [--seconds 2]
+        writes benchmarks/results/throughput_tasks.json (one row per registered task)
 """
 
 from __future__ import annotations
@@ -10,29 +13,54 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import time
 from pathlib import Path
 
 import keyscaffold  # noqa: F401  (sets the headless GL backend)
 from keyscaffold.benchmark import run_benchmark
+from keyscaffold.tasks import task_names
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--num-envs", type=int, default=128)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--tasks", default="", help="comma-separated task names, or 'all'")
     args = parser.parse_args()
-    result = run_benchmark(num_envs=args.num_envs, seconds=args.seconds)
-    result.update(
-        command=f"python benchmarks/throughput.py --num-envs {args.num_envs} --seconds {args.seconds}",
-        machine=platform.machine(),
-        cores=os.cpu_count(),
-        date=time.strftime("%Y-%m-%d"),
-    )
-    out = Path(__file__).parent / "results" / "throughput.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result))
+    names = task_names() if args.tasks == "all" else [t for t in args.tasks.split(",") if t]
+    command = f"python benchmarks/throughput.py --num-envs {args.num_envs} --seconds {args.seconds}"
+    meta = {
+        "machine": platform.machine(),
+        "cores": os.cpu_count(),
+        "date": time.strftime("%Y-%m-%d"),
+        "commit": _commit(),
+    }
+    out = Path(__file__).parent / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    if not names:
+        result = run_benchmark(num_envs=args.num_envs, seconds=args.seconds)
+        result.update(command=command, **meta)
+        (out / "throughput.json").write_text(json.dumps(result, indent=2) + "\n")
+        print(json.dumps(result))
+        return
+    rows = []
+    for name in names:
+        row = run_benchmark(task=name, num_envs=args.num_envs, seconds=args.seconds)
+        row.update(command=f"{command} --tasks {name}", **meta)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+        # written after every task, so an interrupted run keeps what it measured
+        (out / "throughput_tasks.json").write_text(json.dumps(rows, indent=2) + "\n")
 
 
 if __name__ == "__main__":
