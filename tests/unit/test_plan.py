@@ -70,3 +70,25 @@ def test_splits_never_share_initial_states():
 def test_missing_plan_set_says_what_to_do(tmp_path):
     with pytest.raises(FileNotFoundError, match="keyscaffold plan"):
         load_plan_set(tmp_path / "nothing")
+
+
+def test_version_1_plan_files_still_load(move_apple):
+    data = oracle_plan(move_apple, 0).to_json()
+    data["schema_version"] = 1
+    data["initial_state"].pop("joints")
+    plan = KeypointPlan.from_json(data)
+    assert plan.initial_state.joints == {}
+    assert plan.wrist_orientations().shape == (plan.num_waypoints, 3)
+    _, wrist = plan.interpolate(50)
+    np.testing.assert_allclose(wrist[:, 3:], np.repeat(plan.wrist_orientation[None], 50, 0))
+
+
+def test_per_waypoint_wrist_orientation_is_interpolated_and_checked(move_apple):
+    plan = oracle_plan(move_apple, 0)
+    turning = np.linspace([0, 0, 0], [0, 0, 1.0], plan.num_waypoints)
+    _, wrist = replace(plan, wrist_orientation=turning).interpolate(plan.num_waypoints)
+    np.testing.assert_allclose(wrist[:, 5], turning[:, 2])
+    with pytest.raises(PlanError, match="wrist orientation must have shape"):
+        replace(plan, wrist_orientation=turning[:3]).validate(
+            np.array(move_apple.workspace_low), np.array(move_apple.workspace_high)
+        )
