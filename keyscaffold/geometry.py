@@ -149,6 +149,16 @@ def points_in_body_frames(
     return body_pos + np.einsum("...ij,...j->...i", mats, local_points)
 
 
+def yaw_rotation(yaw: float) -> np.ndarray:
+    """Rotation matrix of ``yaw`` rad about +z, shape: (3, 3)."""
+    return rotation_from_xyz_angles(np.array([0.0, 0.0, yaw]))
+
+
+def quaternion_yaw(quaternion) -> float:
+    """Yaw (rad) of a rotation about +z given as a quaternion (w, x, y, z)."""
+    return float(2.0 * np.arctan2(quaternion[3], quaternion[0]))
+
+
 def yaw_quaternion(yaw: float) -> tuple[float, float, float, float]:
     """Unit quaternion (w, x, y, z) of a rotation by ``yaw`` rad about +z."""
     return (float(np.cos(yaw / 2)), 0.0, 0.0, float(np.sin(yaw / 2)))

@@ -91,7 +91,6 @@ class ScaffoldEnv(VecEnv):
         self.last_episode = {
             k: np.zeros(self.num_envs) for k in ("success", "tracked", "return", "length")
         }
-        self.last_metrics: dict[str, np.ndarray] = {}
         self.reset()
 
     def _prepare_plans(self) -> None:
@@ -117,6 +116,15 @@ class ScaffoldEnv(VecEnv):
             [[body_ids[b] for b in plan.keypoint_bodies] for plan in self.plans], dtype=np.int64
         )
         self.plan_local = np.stack([np.asarray(p.keypoint_local, float) for p in self.plans])
+        # Oracle plans track the task's own keypoints: then the worlds' cached keypoints serve both.
+        self.plans_track_task_keypoints = bool(
+            np.array_equal(
+                self.plan_body_ids,
+                np.broadcast_to(self.worlds.keypoint_body_ids, self.plan_body_ids.shape),
+            )
+            and np.allclose(self.plan_local, self.worlds.keypoint_local[None])
+        )
+        self._plan_keypoint_cache: tuple[int, np.ndarray] | None = None
         horizon = self.max_episode_length + max(LOOKAHEAD) + 1
         kp, wrist = [], []
         for plan in self.plans:
@@ -254,7 +262,6 @@ class ScaffoldEnv(VecEnv):
             success = evaluation["success"][ids]
             for name, values in evaluation.items():
                 if name != "success":
-                    self.last_metrics.setdefault(name, np.zeros(self.num_envs))[ids] = values[ids]
                     log[f"/task/{name}"] = float(np.mean(values[ids]))
             self.last_episode["success"][ids] = success
             self.last_episode["tracked"][ids] = self.tracked[ids]
@@ -269,9 +276,17 @@ class ScaffoldEnv(VecEnv):
         """World positions of the keypoints each world's plan tracks, shape: (num_envs, K, 3).
 
         These are the plan's attachments (for VLM plans, where the detected points landed); task
-        success is judged on the task's own keypoints instead.
+        success is judged on the task's own keypoints instead. Computed once per state change
+        (read-only); when every plan tracks the task's own keypoints, the worlds' are returned.
         """
-        return self.worlds.points(self.world_body_ids, self.world_local)
+        if self.plans_track_task_keypoints:
+            return self.worlds.keypoints()
+        version = self.worlds.version
+        if self._plan_keypoint_cache is None or self._plan_keypoint_cache[0] != version:
+            points = self.worlds.points(self.world_body_ids, self.world_local)
+            points.flags.writeable = False
+            self._plan_keypoint_cache = (version, points)
+        return self._plan_keypoint_cache[1]
 
     def get_observations(self) -> TensorDict:
         """Observation groups ``policy`` and ``critic`` (the same vector), shape: (num_envs, D)."""

@@ -49,6 +49,10 @@ class BatchedWorlds:
         self.xfrc_applied = self.batch.bind("xfrc_applied")
         self.keypoint_body_ids = np.array([index.body_ids[b] for b in keypoint_bodies], dtype=int)
         self.keypoint_local = np.asarray(keypoint_local, dtype=np.float64)
+        self.version = 0
+        """Counts state changes (steps and resets); values derived from the state are cached
+        against it, so the env, the reward and the task's evaluation share one computation."""
+        self._keypoint_cache: tuple[int, np.ndarray] | None = None
 
     def reset_worlds(
         self,
@@ -84,6 +88,7 @@ class BatchedWorlds:
         self.ctrl[ids] = robot
         self.xfrc_applied[ids] = 0.0
         self.batch.forward(ids, stage=_STAGE_VEL)
+        self.version += 1
 
     def step(self, ctrl: np.ndarray) -> None:
         """Apply position targets to every world and advance one control step.
@@ -93,6 +98,7 @@ class BatchedWorlds:
         """
         self.ctrl[:] = ctrl
         self.batch.step(nstep=self.substeps, stage=_STAGE_VEL)
+        self.version += 1
 
     def check_finite(self) -> None:
         """Raise ``SimulationDiverged`` if any world holds a non-finite state."""
@@ -103,9 +109,18 @@ class BatchedWorlds:
             )
 
     def keypoints(self) -> np.ndarray:
-        """World positions of the task keypoints, shape: (num_worlds, K, 3)."""
-        ids = self.keypoint_body_ids
-        return points_in_body_frames(self._xpos[:, ids], self._xmat[:, ids], self.keypoint_local)
+        """World positions of the task keypoints, shape: (num_worlds, K, 3), read-only.
+
+        Computed once per state change and shared by every reader of that state.
+        """
+        if self._keypoint_cache is None or self._keypoint_cache[0] != self.version:
+            ids = self.keypoint_body_ids
+            points = points_in_body_frames(
+                self._xpos[:, ids], self._xmat[:, ids], self.keypoint_local
+            )
+            points.flags.writeable = False
+            self._keypoint_cache = (self.version, points)
+        return self._keypoint_cache[1]
 
     def points(self, body_ids: np.ndarray, local: np.ndarray) -> np.ndarray:
         """World positions of points fixed in bodies that differ from world to world.

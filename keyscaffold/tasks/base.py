@@ -10,9 +10,7 @@ a plan's (possibly detected) keypoints.
 
 from __future__ import annotations
 
-import difflib
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -20,6 +18,7 @@ import mujoco
 import numpy as np
 
 from keyscaffold.geometry import points_in_body_frames
+from keyscaffold.registry import Registry
 from keyscaffold.sim.batch import BatchedWorlds
 from keyscaffold.sim.embodiments import ActionSpec, Embodiment, make_embodiment
 from keyscaffold.sim.objects import SceneObject
@@ -278,6 +277,26 @@ class Task(ABC):
         )
 
 
+def start_wrist(
+    rng: np.random.Generator,
+    grasp: np.ndarray,
+    height: tuple[float, float],
+    spread: float = 0.05,
+    orientation: tuple[float, float, float] | np.ndarray = (0.0, 0.0, 0.0),
+    hinge_noise: float = 0.0,
+) -> tuple[float, ...]:
+    """A seeded wrist start pose above a grasp pose, the way every task's sampler draws it.
+
+    Position: ``grasp`` plus uniform ±``spread`` in x and y and ``height`` (low, high) in z;
+    orientation: ``orientation`` plus uniform ±``hinge_noise`` per hinge (no draw when 0).
+    """
+    offset = [rng.uniform(-spread, spread), rng.uniform(-spread, spread), rng.uniform(*height)]
+    angles = np.asarray(orientation, dtype=np.float64)
+    if hinge_noise:
+        angles = angles + rng.uniform(-hinge_noise, hinge_noise, size=3)
+    return tuple(float(v) for v in (*(np.asarray(grasp) + offset), *angles))
+
+
 class TaskMonitor:
     """Runs a task's ``evaluate`` over batched worlds and keeps its per-world state buffers."""
 
@@ -309,34 +328,7 @@ class TaskMonitor:
         return self.result
 
 
-_REGISTRY: dict[str, type[Task]] = {}
-
-
-def register_task(name: str) -> Callable[[type[Task]], type[Task]]:
-    """Class decorator that registers a task under ``name``."""
-
-    def decorate(cls: type[Task]) -> type[Task]:
-        if name in _REGISTRY:
-            raise ValueError(f"task {name!r} is registered twice")
-        cls.name = name
-        _REGISTRY[name] = cls
-        return cls
-
-    return decorate
-
-
-def task_names() -> list[str]:
-    """Registered task names, sorted."""
-    return sorted(_REGISTRY)
-
-
-def make_task(name: str) -> Task:
-    """Instantiate a registered task; unknown names get the closest match suggested."""
-    if name not in _REGISTRY:
-        close = difflib.get_close_matches(name, _REGISTRY, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise KeyError(
-            f"unknown task {name!r}.{hint} Known tasks: {', '.join(task_names())} "
-            "(list them with `keyscaffold tasks`)."
-        )
-    return _REGISTRY[name]()
+_TASKS: Registry[Task] = Registry("task", " (list them with `keyscaffold tasks`).")
+register_task = _TASKS.register
+task_names = _TASKS.names
+make_task = _TASKS.make

@@ -6,7 +6,14 @@ import numpy as np
 
 from keyscaffold.geometry import sample_phases
 from keyscaffold.sim import objects
-from keyscaffold.tasks.base import InitialState, KeypointSpec, OracleWaypoints, Task, register_task
+from keyscaffold.tasks.base import (
+    InitialState,
+    KeypointSpec,
+    OracleWaypoints,
+    Task,
+    register_task,
+    start_wrist,
+)
 
 HEAD_HALF = 0.055
 HANDLE_HALF = 0.13
@@ -71,14 +78,10 @@ class Hammer(Task):
         rest = hammer + [0.0, REST_Y, 0.0]
         rest[2] = top + REST_HALF[2]
         grasp = hammer + [0.0, GRIP_Y, 0.0] + GRASP_OFFSET
-        wrist = grasp + [
-            rng.uniform(-0.05, 0.05),
-            rng.uniform(-0.05, 0.05),
-            rng.uniform(0.08, 0.14),
-        ]
+        wrist = start_wrist(rng, grasp, (0.08, 0.14), hinge_noise=0.1)
         return InitialState(
             seed=seed,
-            wrist=tuple(float(v) for v in (*wrist, *rng.uniform(-0.1, 0.1, 3))),
+            wrist=wrist,
             objects={
                 "hammer_rest": (*(float(v) for v in rest), 1.0, 0.0, 0.0, 0.0),
                 "hammer": (*(float(v) for v in hammer), 1.0, 0.0, 0.0, 0.0),

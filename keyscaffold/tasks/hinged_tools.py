@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from keyscaffold.geometry import sample_phases, yaw_quaternion
+from keyscaffold.geometry import quaternion_yaw, sample_phases, yaw_quaternion, yaw_rotation
 from keyscaffold.sim import objects
 from keyscaffold.sim.scene import CameraSpec
-from keyscaffold.tasks.base import InitialState, KeypointSpec, OracleWaypoints, Task, register_task
+from keyscaffold.tasks.base import (
+    InitialState,
+    KeypointSpec,
+    OracleWaypoints,
+    Task,
+    register_task,
+    start_wrist,
+)
 
 CLOSED_ANGLE = 0.1
 THICK = 0.006
 """Half thickness of a tool's links (``objects.hinged_tool``)."""
-
-
-def _yaw(angle: float) -> np.ndarray:
-    c, s = np.cos(angle), np.sin(angle)
-    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
 
 
 class HingedToolTask(Task):
@@ -56,10 +58,14 @@ class HingedToolTask(Task):
     def _handles(self, state: InitialState, angle: float) -> np.ndarray:
         """World positions of both handle keypoints with the tool open by ``angle``, (2, 3)."""
         pose = state.objects[self.tool]
-        yaw = 2 * np.arctan2(pose[6], pose[3])
+        yaw = quaternion_yaw(pose[3:])
         first = np.array(self.keypoints[0].local_pos)
-        second = _yaw(angle) @ np.array(self.keypoints[1].local_pos) + [0, 0, 2 * THICK + 0.0005]
-        return np.array(pose[:3]) + (_yaw(yaw) @ np.stack([first, second]).T).T
+        second = yaw_rotation(angle) @ np.array(self.keypoints[1].local_pos) + [
+            0,
+            0,
+            2 * THICK + 0.0005,
+        ]
+        return np.array(pose[:3]) + (yaw_rotation(yaw) @ np.stack([first, second]).T).T
 
     def sample_initial_state(self, seed: int) -> InitialState:
         rng = np.random.default_rng(seed)
@@ -73,14 +79,8 @@ class HingedToolTask(Task):
             {f"{self.tool}_pivot": opening},
         )
         grasp = self._handles(state, opening).mean(axis=0) + self.grasp_offset
-        wrist = grasp + [
-            rng.uniform(-0.03, 0.03),
-            rng.uniform(-0.03, 0.03),
-            rng.uniform(0.06, 0.10),
-        ]
-        return InitialState(
-            seed, tuple(float(v) for v in (*wrist, 0.0, 0.0, 0.0)), state.objects, state.joints
-        )
+        wrist = start_wrist(rng, grasp, (0.06, 0.10), spread=0.03)
+        return InitialState(seed, wrist, state.objects, state.joints)
 
     def evaluate(self, worlds, state, step):
         angle = worlds.joint_position(f"{self.tool}_pivot")

@@ -12,6 +12,7 @@ from keyscaffold.tasks.base import (
     OracleWaypoints,
     Task,
     register_task,
+    start_wrist,
 )
 
 APPLE_RADIUS = 0.04
@@ -85,13 +86,10 @@ class MoveApple(Task):
             np.sin(yaw / 2),
         )
         grasp = np.array(apple) + GRASP_OFFSET
-        wrist_pos = grasp + np.array(
-            [rng.uniform(-0.05, 0.05), rng.uniform(-0.05, 0.05), rng.uniform(0.12, 0.20)]
-        )
-        wrist_rot = rng.uniform(-0.1, 0.1, size=3)
+        wrist = start_wrist(rng, grasp, (0.12, 0.20), hinge_noise=0.1)
         return InitialState(
             seed=seed,
-            wrist=tuple(float(v) for v in (*wrist_pos, *wrist_rot)),
+            wrist=wrist,
             objects={
                 "cutting_board": tuple(float(v) for v in board),
                 "apple": (*(float(v) for v in apple), 1.0, 0.0, 0.0, 0.0),

@@ -6,7 +6,14 @@ import numpy as np
 
 from keyscaffold.geometry import sample_phases, yaw_quaternion
 from keyscaffold.sim import objects
-from keyscaffold.tasks.base import InitialState, KeypointSpec, OracleWaypoints, Task, register_task
+from keyscaffold.tasks.base import (
+    InitialState,
+    KeypointSpec,
+    OracleWaypoints,
+    Task,
+    register_task,
+    start_wrist,
+)
 
 BOTTLE_HALF = 0.075
 SINK_CENTER = (0.5, 0.0)
@@ -69,14 +76,10 @@ class MoveBottle(Task):
         bottle = (rng.uniform(0.40, 0.60), rng.uniform(0.16, 0.24), top + BOTTLE_HALF)
         mat = (rng.uniform(0.40, 0.60), rng.uniform(-0.28, -0.20), top + 0.002)
         grasp = np.array(bottle) + GRASP_OFFSET
-        wrist = grasp + [
-            rng.uniform(-0.05, 0.05),
-            rng.uniform(-0.05, 0.05),
-            rng.uniform(0.10, 0.16),
-        ]
+        wrist = start_wrist(rng, grasp, (0.10, 0.16), hinge_noise=0.1)
         return InitialState(
             seed=seed,
-            wrist=tuple(float(v) for v in (*wrist, *rng.uniform(-0.1, 0.1, 3))),
+            wrist=wrist,
             objects={
                 "place_mat": (*(float(v) for v in mat), *yaw_quaternion(rng.uniform(-0.5, 0.5))),
                 "bottle": (*(float(v) for v in bottle), 1.0, 0.0, 0.0, 0.0),

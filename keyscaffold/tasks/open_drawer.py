@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from keyscaffold.geometry import rotation_from_xyz_angles, sample_phases, yaw_quaternion
+from keyscaffold.geometry import quaternion_yaw, sample_phases, yaw_quaternion, yaw_rotation
 from keyscaffold.sim import objects
-from keyscaffold.tasks.base import InitialState, KeypointSpec, OracleWaypoints, Task, register_task
+from keyscaffold.tasks.base import (
+    InitialState,
+    KeypointSpec,
+    OracleWaypoints,
+    Task,
+    register_task,
+    start_wrist,
+)
 
 CHEST_HALF = (0.15, 0.2, 0.16)
 TRAVEL = 0.3
@@ -75,20 +82,13 @@ class OpenDrawer(Task):
             joints={"drawer_slide": float(opening)},
         )
         grasp = self._handle(state, opening) + self._rotate(state, GRASP_OFFSET)
-        wrist = grasp + [
-            rng.uniform(-0.05, 0.05),
-            rng.uniform(-0.05, 0.05),
-            rng.uniform(0.08, 0.14),
-        ]
         orientation = np.array(self.default_wrist_orientation) + [0.0, 0.0, yaw]
-        return InitialState(
-            seed, tuple(float(v) for v in (*wrist, *orientation)), state.objects, state.joints
-        )
+        wrist = start_wrist(rng, grasp, (0.08, 0.14), orientation=orientation)
+        return InitialState(seed, wrist, state.objects, state.joints)
 
     @staticmethod
     def _rotate(state: InitialState, vector: np.ndarray) -> np.ndarray:
-        w, _, _, z = state.objects["chest"][3:]
-        return rotation_from_xyz_angles(np.array([0.0, 0.0, 2 * np.arctan2(z, w)])) @ vector
+        return yaw_rotation(quaternion_yaw(state.objects["chest"][3:])) @ vector
 
     def _handle(self, state: InitialState, opening: float) -> np.ndarray:
         """World position of the handle with the drawer out by ``opening``."""

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from keyscaffold.geometry import sample_phases
+from keyscaffold.geometry import sample_phases, yaw_rotation
 from keyscaffold.sim import objects
 from keyscaffold.sim.scene import CameraSpec
-from keyscaffold.tasks.base import InitialState, KeypointSpec, OracleWaypoints, Task, register_task
+from keyscaffold.tasks.base import (
+    InitialState,
+    KeypointSpec,
+    OracleWaypoints,
+    Task,
+    register_task,
+    start_wrist,
+)
 
 FRIDGE_HALF = (0.3, 0.3, 0.75)
 DOOR_THICKNESS = 0.03
@@ -20,11 +27,6 @@ HANDLE_LOCAL = (DOOR_THICKNESS + 0.04, 2 * FRIDGE_HALF[1] - 0.12, HANDLE_HEIGHT 
 GRASP_OFFSET = np.array([0.13, 0.0, 0.03])
 OPEN_ANGLE = np.pi / 3
 FINAL_ANGLE = 1.25
-
-
-def _yaw(angle: float) -> np.ndarray:
-    c, s = np.cos(angle), np.sin(angle)
-    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
 
 
 @register_task("open_fridge")
@@ -76,15 +78,11 @@ class OpenFridge(Task):
         state = InitialState(
             seed, (0.0,) * 6, {"fridge": (*fridge, 1.0, 0.0, 0.0, 0.0)}, {"door_hinge": angle}
         )
-        grasp = self._handle(state, angle) + _yaw(-angle) @ GRASP_OFFSET
-        wrist = grasp + [
-            rng.uniform(-0.05, 0.05),
-            rng.uniform(-0.05, 0.05),
-            rng.uniform(0.06, 0.12),
-        ]
+        grasp = self._handle(state, angle) + yaw_rotation(-angle) @ GRASP_OFFSET
+        wrist = start_wrist(rng, grasp, (0.06, 0.12), orientation=(0.0, 0.0, np.pi - angle))
         return InitialState(
             seed,
-            tuple(float(v) for v in (*wrist, 0.0, 0.0, np.pi - angle)),
+            wrist,
             state.objects,
             state.joints,
         )
@@ -95,7 +93,7 @@ class OpenFridge(Task):
 
     def _handle(self, state: InitialState, angle: float) -> np.ndarray:
         """World position of the handle with the door open by ``angle`` (rad)."""
-        return self._hinge(state) + _yaw(-angle) @ np.array(HANDLE_LOCAL)
+        return self._hinge(state) + yaw_rotation(-angle) @ np.array(HANDLE_LOCAL)
 
     def _door_angle(self, state: InitialState, handle: np.ndarray) -> np.ndarray:
         """Door angle that puts the handle at ``handle`` (..., 3), from its bearing to the hinge."""
@@ -121,7 +119,7 @@ class OpenFridge(Task):
         samples = np.linspace(0.0, 1.0, num_waypoints)
         door = np.interp(samples, times, angles)
         handle = np.stack([self._handle(state, a) for a in door])
-        grasp = np.stack([self._handle(state, a) + _yaw(-a) @ GRASP_OFFSET for a in door])
+        grasp = np.stack([self._handle(state, a) + yaw_rotation(-a) @ GRASP_OFFSET for a in door])
         # Before the grasp, the wrist travels from its start to above the first grasp pose.
         approach = sample_phases(
             [0.0, 0.15, 0.28], [start, grasp[0] + [0, 0, 0.06], grasp[0]], num_waypoints

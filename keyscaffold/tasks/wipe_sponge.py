@@ -6,7 +6,14 @@ import numpy as np
 
 from keyscaffold.geometry import sample_phases, yaw_quaternion
 from keyscaffold.sim import objects
-from keyscaffold.tasks.base import InitialState, KeypointSpec, OracleWaypoints, Task, register_task
+from keyscaffold.tasks.base import (
+    InitialState,
+    KeypointSpec,
+    OracleWaypoints,
+    Task,
+    register_task,
+    start_wrist,
+)
 
 SPONGE_HALF = (0.05, 0.035, 0.02)
 # Wrist relative to the sponge's centre: the palm lies flat on the sponge and presses it a little.
@@ -60,14 +67,10 @@ class WipeSponge(Task):
             ]
         )
         press = sponge + PRESS_OFFSET
-        wrist = press + [
-            rng.uniform(-0.05, 0.05),
-            rng.uniform(-0.05, 0.05),
-            rng.uniform(0.08, 0.14),
-        ]
+        wrist = start_wrist(rng, press, (0.08, 0.14), hinge_noise=0.1)
         return InitialState(
             seed=seed,
-            wrist=tuple(float(v) for v in (*wrist, *rng.uniform(-0.1, 0.1, 3))),
+            wrist=wrist,
             objects={
                 "sponge": (*(float(v) for v in sponge), *yaw_quaternion(rng.uniform(-0.4, 0.4)))
             },

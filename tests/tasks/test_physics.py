@@ -6,24 +6,15 @@ import numpy as np
 from drive import Driver
 
 
-def _closure_schedule(plans, steps):
-    """Close the hand over 20 steps ending at each plan's grasp waypoint."""
-    grasp = np.array(
-        [p.provenance["grasp_waypoint"] / (p.num_waypoints - 1) * (steps - 1) for p in plans]
-    )
-    return lambda t: np.clip((t - grasp + 20) / 20, 0.0, 1.0)[:, None]
-
-
 def test_open_loop_oracle_plan_with_scripted_grasp_moves_apple_onto_board(move_apple, train_plans):
-    steps = move_apple.episode_steps
     drive = Driver(move_apple, [p.initial_state for p in train_plans], threads=2)
     start = drive.worlds.keypoints().copy()
-    wrist = np.stack([p.interpolate(steps)[1] for p in train_plans])
-    closure = _closure_schedule(train_plans, steps)
     touched = np.zeros(len(train_plans), dtype=bool)
-    for t in range(steps):
-        result = drive.step(wrist[:, t], closure(t))
-        touched |= drive.worlds.effector_contact_force().sum(axis=1) > 0.1
+
+    def touch():
+        touched[:] |= drive.worlds.effector_contact_force().sum(axis=1) > 0.1
+
+    result = drive.follow(train_plans, on_step=touch)
     end = drive.worlds.keypoints()
     moved = np.linalg.norm(end[:, 0, :2] - start[:, 0, :2], axis=-1)
     assert (moved > 0.15).all(), moved
@@ -32,12 +23,9 @@ def test_open_loop_oracle_plan_with_scripted_grasp_moves_apple_onto_board(move_a
 
 
 def test_without_closing_the_hand_the_apple_stays(move_apple, train_plans):
-    steps = move_apple.episode_steps
     drive = Driver(move_apple, [p.initial_state for p in train_plans[:2]])
     start = drive.worlds.keypoints().copy()
-    wrist = np.stack([p.interpolate(steps)[1] for p in train_plans[:2]])
-    for t in range(steps):
-        result = drive.step(wrist[:, t], np.zeros((2, 1)))
+    result = drive.follow(train_plans[:2], close=False)
     assert not result["success"].any()
     # an open hand may push or roll the apple, but never lifts it
     assert (drive.worlds.keypoints()[:, 0, 2] < start[:, 0, 2] + 0.02).all()

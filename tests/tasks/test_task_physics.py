@@ -33,16 +33,7 @@ def _oracle_open_loop(task, states, drive, start, near_miss):
     """The oracle plan's wrist path with the hand closed at the grasp waypoint (or never)."""
     from keyscaffold.planning.oracle import oracle_plan
 
-    plans = [oracle_plan(task, s.seed) for s in states]
-    steps = task.episode_steps
-    wrist = np.stack([p.interpolate(steps)[1] for p in plans])
-    grasp = np.array(
-        [p.provenance["grasp_waypoint"] / (p.num_waypoints - 1) * (steps - 1) for p in plans]
-    )
-    for t in range(steps):
-        closure = 0.0 if near_miss else np.clip((t - grasp + 20) / 20, 0.0, 1.0)[:, None]
-        result = drive.step(wrist[:, t], np.broadcast_to(closure, drive.grip.shape))
-    return result
+    return drive.follow([oracle_plan(task, s.seed) for s in states], close=not near_miss)
 
 
 def _move_bottle(task, states, drive, start, near_miss):

@@ -13,12 +13,13 @@ scene, the batch stepper, the env and training read them from here.
 
 from __future__ import annotations
 
-import difflib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
+from keyscaffold.registry import Registry
 
 WRIST_JOINTS = ("wrist_x", "wrist_y", "wrist_z", "wrist_rx", "wrist_ry", "wrist_rz")
 WRIST_DOF = len(WRIST_JOINTS)
@@ -188,30 +189,10 @@ def effector_sensor_name(effector: str, body: str) -> str:
     return f"touch_{effector}_{body}"
 
 
-_EMBODIMENTS: dict[str, Callable[[], Embodiment]] = {}
-
-
-def register_embodiment(name: str) -> Callable[[type[Embodiment]], type[Embodiment]]:
-    """Class decorator that registers an embodiment under ``name``."""
-
-    def decorate(cls: type[Embodiment]) -> type[Embodiment]:
-        if name in _EMBODIMENTS:
-            raise ValueError(f"embodiment {name!r} is registered twice")
-        cls.name = name
-        _EMBODIMENTS[name] = cls
-        return cls
-
-    return decorate
+_EMBODIMENTS: Registry[Embodiment] = Registry("embodiment")
+register_embodiment = _EMBODIMENTS.register
 
 
 def make_embodiment(name: str | Embodiment) -> Embodiment:
     """A registered embodiment by name (an ``Embodiment`` instance is passed through)."""
-    if isinstance(name, Embodiment):
-        return name
-    if name not in _EMBODIMENTS:
-        close = difflib.get_close_matches(name, _EMBODIMENTS, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise KeyError(
-            f"unknown embodiment {name!r}.{hint} Known: {', '.join(sorted(_EMBODIMENTS))}"
-        )
-    return _EMBODIMENTS[name]()
+    return name if isinstance(name, Embodiment) else _EMBODIMENTS.make(name)
