@@ -11,24 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import subprocess
-import time
 from pathlib import Path
 
 import keyscaffold  # noqa: F401  (sets the headless GL backend)
 from keyscaffold.benchmark import run_benchmark
+from keyscaffold.provenance import provenance
 from keyscaffold.tasks import task_names
-
-
-def _commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def main() -> None:
@@ -39,12 +27,7 @@ def main() -> None:
     args = parser.parse_args()
     names = task_names() if args.tasks == "all" else [t for t in args.tasks.split(",") if t]
     command = f"python benchmarks/throughput.py --num-envs {args.num_envs} --seconds {args.seconds}"
-    meta = {
-        "machine": platform.machine(),
-        "cores": os.cpu_count(),
-        "date": time.strftime("%Y-%m-%d"),
-        "commit": _commit(),
-    }
+    meta = provenance()
     out = Path(__file__).parent / "results"
     out.mkdir(parents=True, exist_ok=True)
     if not names:

@@ -40,17 +40,24 @@ class PlannerFlags:
 
     pixel_coords: bool = False
     """Ask for pixel coordinates instead of 0..1000 normalized ones."""
-    orientation_noise: float = math.pi / 8
-    """Uniform noise on the default wrist orientation of VLM trajectories (rad)."""
+    orientation_noise: float | None = None
+    """Uniform noise on the wrist orientation of planned trajectories (rad); default: pi/8 for
+    VLM trajectories (the original method's setting), 0 for oracle plans."""
     snap_radius_px: int = 16
     """Points off every object are moved to the nearest object pixel within this radius."""
     repairs: int = 0
     """Send an unusable answer back with its problem and ask again, up to this many times."""
 
-    def settings(self) -> dict:
+    def noise(self, planner: str) -> float:
+        """The orientation noise ``planner``'s plans get."""
+        if self.orientation_noise is not None:
+            return self.orientation_noise
+        return 0.0 if planner in ("oracle", "replay") else math.pi / 8
+
+    def settings(self, planner: str = "vlm") -> dict:
         return {
             "pixel_coords": self.pixel_coords,
-            "orientation_noise": self.orientation_noise,
+            "orientation_noise": self.noise(planner),
             "snap_radius_px": self.snap_radius_px,
             "repairs": self.repairs,
         }
@@ -74,8 +81,8 @@ class Plan:
     """Where the plans come from."""
     num_plans: int = 20
     """Number of initial states (one plan each)."""
-    split: Literal["train", "test"] = "train"
-    """Train and test splits draw different initial states."""
+    split: Literal["train", "test", "val"] = "train"
+    """Train, test and val splits draw different initial states."""
     seed: int = 0
     """Seed of the split's initial states."""
     waypoints: int = 20
@@ -170,6 +177,9 @@ class Train:
     """cpu: settings measured to learn fastest on two cores; gpu: the large-scale PPO values."""
     resume: bool = False
     """Continue the run in --out from its latest checkpoint."""
+    val_plans: Path | None = None
+    """Held-out validation plan set: validation success is measured during training and the best
+    policy kept as checkpoints/best.pt (make one with `plan TASK --split val`)."""
 
 
 @dataclass(frozen=True)
@@ -185,6 +195,9 @@ class Eval:
     trials_per_plan: int = 1
     """Episodes per plan, each with different start noise."""
     seed: int = 0
+    checkpoint: Literal["best", "latest", "final"] = "best"
+    """Which of the run's checkpoints to evaluate; best falls back to latest in a run trained
+    without validation plans."""
 
 
 @dataclass(frozen=True)
@@ -197,6 +210,8 @@ class Demo:
     train_plans: int = 50
     test_plans: int = 20
     trials_per_plan: int = 2
+    val_plans: int = 10
+    """Validation states that pick the best checkpoint during training (0: keep the last)."""
 
 
 @dataclass(frozen=True)
@@ -212,6 +227,35 @@ class Bench:
     """Measuring time per quantity."""
 
 
+@dataclass(frozen=True)
+class Benchmark:
+    """The evaluation protocol: train several seeds with one budget, test on the same episodes.
+
+    Writes DIR/benchmark.json (per-seed success with 95% intervals, mean, spread, pooled interval,
+    failures, command, commit, machine) and DIR/benchmark.png. Running it again resumes.
+    """
+
+    task: Task
+    seeds: int = 3
+    """Training seeds."""
+    minutes: float = 15.0
+    """Training wall time per seed."""
+    out: Path = Path("runs/benchmark")
+    train_plans: int = 50
+    val_plans: int = 10
+    """Validation states that pick each run's best checkpoint (0: keep the last one)."""
+    test_plans: int = 20
+    trials_per_plan: int = 2
+    orientation_noise: float = math.pi / 8
+    """Wrist-orientation noise of the oracle plans (rad), as VLM plans carry by default."""
+    plans_train: Path | None = None
+    """Train on this plan set instead of oracle plans."""
+    plans_test: Path | None = None
+    """Test on this plan set instead of oracle plans."""
+    profile: Literal["cpu", "gpu"] = "cpu"
+    num_envs: int | None = None
+
+
 Command = Union[
     Annotated[Tasks, tyro.conf.subcommand("tasks")],
     Annotated[Render, tyro.conf.subcommand("render")],
@@ -222,6 +266,7 @@ Command = Union[
     Annotated[Refine, tyro.conf.subcommand("refine")],
     Annotated[Demo, tyro.conf.subcommand("demo")],
     Annotated[Bench, tyro.conf.subcommand("bench")],
+    Annotated[Benchmark, tyro.conf.subcommand("benchmark")],
 ]
 
 
@@ -257,11 +302,11 @@ def run_plan(cmd: Plan) -> None:
         planner=cmd.planner,
         vlm=cmd.vlm,
         replay_from=cmd.from_,
-        settings=cmd.planner_flags.settings(),
+        settings=cmd.planner_flags.settings(cmd.planner),
     )
     count = len(json.loads((folder / "index.json").read_text())["plans"])
     print(f"wrote {count} {cmd.planner} plans to {folder}")
-    _warn_orientation_noise(cmd.planner, cmd.planner_flags.orientation_noise)
+    _warn_orientation_noise(cmd.planner, cmd.planner_flags.noise(cmd.planner))
     if (folder / "vlm" / "summary.json").exists():
         summary = json.loads((folder / "vlm" / "summary.json").read_text())
         print(
@@ -275,7 +320,7 @@ def _warn_orientation_noise(planner: str, noise: float) -> None:
     from keyscaffold.rl.train import cpu_profile
 
     residual = cpu_profile()[1].wrist_rotation_scale
-    if planner in ("vlm", "vlm-oracle-keypoints") and noise > residual:
+    if planner in ("oracle", "vlm", "vlm-oracle-keypoints") and noise > residual:
         print(
             f"note: the plans' wrist-orientation noise (±{noise:.2f} rad) exceeds the CPU training "
             f"profile's rotation residual (±{residual:.2f} rad); with it, move_apple was not "
@@ -300,10 +345,10 @@ def run_batch(cmd: Batch) -> None:
             model=action.model,
             temperature=action.temperature,
             max_tokens=action.max_tokens,
-            **action.planner_flags.settings(),
+            **action.planner_flags.settings(action.planner),
         )
         result = batch_export(action.task, action.work, action.out, settings)
-        _warn_orientation_noise(action.planner, action.planner_flags.orientation_noise)
+        _warn_orientation_noise(action.planner, action.planner_flags.noise(action.planner))
         if result["requests"]:
             print(
                 f"wrote {result['requests']} {'/'.join(result['stages'])} requests to {action.out}; "
@@ -360,7 +405,7 @@ def run_train(cmd: Train) -> None:
     )
     if cmd.num_envs is not None:
         config = replace(config, env=replace(config.env, num_envs=cmd.num_envs))
-    final = train_policy(cmd.task, cmd.plans, cmd.out, config, cmd.resume)
+    final = train_policy(cmd.task, cmd.plans, cmd.out, config, cmd.resume, cmd.val_plans)
     print(f"trained policy: {final}\ncurve: {cmd.out / 'curve.png'}")
 
 
@@ -368,7 +413,7 @@ def run_eval(cmd: Eval) -> None:
     from keyscaffold.commands import evaluate_policy
 
     summary = evaluate_policy(
-        cmd.task, cmd.policy, cmd.plans, cmd.out, cmd.trials_per_plan, cmd.seed
+        cmd.task, cmd.policy, cmd.plans, cmd.out, cmd.trials_per_plan, cmd.seed, cmd.checkpoint
     )
     low, high = summary["success_ci95"]
     print(
@@ -380,11 +425,50 @@ def run_eval(cmd: Eval) -> None:
 def run_demo(cmd: Demo) -> None:
     from keyscaffold.commands import demo
 
-    summary = demo(cmd.out, cmd.minutes, cmd.train_plans, cmd.test_plans, cmd.trials_per_plan)
+    summary = demo(
+        cmd.out, cmd.minutes, cmd.train_plans, cmd.test_plans, cmd.trials_per_plan, cmd.val_plans
+    )
     print(
         f"demo done: success rate {summary['success_rate']:.2f} on {summary['num_episodes']} "
         f"held-out episodes. Results: {cmd.out}/eval (eval.json, rollout.mp4, overlay.png), "
         f"curve: {cmd.out}/train/curve.png"
+    )
+
+
+def _command_line(verb: str, cmd) -> str:
+    """The full command that repeats ``cmd``, every setting spelled out."""
+    parts = ["keyscaffold", verb]
+    for name, value in vars(cmd).items():
+        if name == "task":
+            parts.insert(2, str(value))
+        elif value is not None:
+            parts += [f"--{name.replace('_', '-')}", str(value)]
+    return " ".join(parts)
+
+
+def run_benchmark_protocol(cmd: Benchmark) -> None:
+    from keyscaffold.protocol import Protocol, run_protocol
+
+    protocol = Protocol(
+        task=cmd.task,
+        seeds=cmd.seeds,
+        minutes=cmd.minutes,
+        train_plans=cmd.train_plans,
+        val_plans=cmd.val_plans,
+        test_plans=cmd.test_plans,
+        trials_per_plan=cmd.trials_per_plan,
+        orientation_noise=cmd.orientation_noise,
+        plans_train=str(cmd.plans_train or ""),
+        plans_test=str(cmd.plans_test or ""),
+        profile=cmd.profile,
+        num_envs=cmd.num_envs,
+    )
+    summary = run_protocol(protocol, cmd.out, command=_command_line("benchmark", cmd))
+    low, high = summary["pooled_success_ci95"]
+    print(
+        f"{summary['task']}: success {summary['success_mean']:.2f} ± {summary['success_std']:.2f} "
+        f"over {len(summary['seeds'])} seeds (pooled 95% CI {low:.2f}-{high:.2f}, "
+        f"{summary['pooled_episodes']} episodes); {cmd.out}/benchmark.json, benchmark.png"
     )
 
 
@@ -409,6 +493,7 @@ HANDLERS = {
     Refine: run_refine,
     Demo: run_demo,
     Bench: run_bench,
+    Benchmark: run_benchmark_protocol,
 }
 
 

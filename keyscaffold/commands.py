@@ -75,9 +75,16 @@ def render_task(task_name: str, seed: int, out: Path, size: int = 800) -> Path:
 PLANNERS = ("oracle", "replay", *PLANNER_SOURCES)
 
 
-def plan_set_folder(out: Path, task: str, split: str, planner: str, waypoints: int) -> Path:
-    """Where ``keyscaffold plan`` puts a plan set: ``out/<task>/<split>/<planner>[_w<N>]``."""
+def plan_set_folder(
+    out: Path, task: str, split: str, planner: str, waypoints: int, noise: float = 0.0
+) -> Path:
+    """Where ``keyscaffold plan`` puts a plan set: ``out/<task>/<split>/<planner>[_w<N>]``.
+
+    Oracle plans with wrist-orientation noise go to ``oracle_noise<RAD>`` beside noiseless ones.
+    """
     label = planner if waypoints == 20 else f"{planner}_w{waypoints}"
+    if planner == "oracle" and noise > 0:
+        label += f"_noise{noise:.2f}"
     return Path(out) / task / split / label
 
 
@@ -104,9 +111,11 @@ def make_plans(
     if num_plans < 1:
         raise ValueError(f"--num-plans must be at least 1, got {num_plans}")
     task = make_task(task_name)
-    folder = plan_set_folder(out, task.name, split, planner, waypoints)
+    noise = float((settings or {}).get("orientation_noise", 0.0))
+    folder = plan_set_folder(out, task.name, split, planner, waypoints, noise)
     if planner == "oracle":
-        return save_plan_set(oracle_plans(task, split, seed, num_plans, waypoints), folder)
+        plans = oracle_plans(task, split, seed, num_plans, waypoints, noise)
+        return save_plan_set(plans, folder)
     if planner == "replay":
         if replay_from is None:
             raise ValueError("--planner replay needs --from DIR, the training plan set to replay")
@@ -210,13 +219,25 @@ def _finish_batch(work: PlanningWork, summary: dict) -> dict:
 
 
 def train_policy(
-    task_name: str, plans_dir: Path, out: Path, config: TrainConfig, resume: bool
+    task_name: str,
+    plans_dir: Path,
+    out: Path,
+    config: TrainConfig,
+    resume: bool,
+    val_plans_dir: Path | None = None,
 ) -> Path:
-    """Train on a plan set and draw the run's curve."""
+    """Train on a plan set (validating on ``val_plans_dir`` when given) and draw the curve."""
     task = make_task(task_name)
     plans = load_plan_set(plans_dir, task.name)
+    validation = load_plan_set(val_plans_dir, task.name) if val_plans_dir else None
     final = train(
-        task, plans, Path(out), config, plans_dir=str(find_plan_set(plans_dir)), resume=resume
+        task,
+        plans,
+        Path(out),
+        config,
+        plans_dir=str(find_plan_set(plans_dir)),
+        resume=resume,
+        validation_plans=validation,
     )
     plot_training_curve(
         Path(out) / "metrics.csv", Path(out) / "curve.png", title=f"{task.name} training"
@@ -225,14 +246,22 @@ def train_policy(
 
 
 def evaluate_policy(
-    task_name: str, policy: Path, plans_dir: Path, out: Path, trials_per_plan: int, seed: int
+    task_name: str,
+    policy: Path,
+    plans_dir: Path,
+    out: Path,
+    trials_per_plan: int,
+    seed: int,
+    checkpoint: str = "best",
 ) -> dict:
-    """Evaluate a run's policy on a plan set."""
+    """Evaluate a run's policy (its ``checkpoint``) on a plan set."""
     if trials_per_plan < 1:
         raise ValueError(f"--trials-per-plan must be at least 1, got {trials_per_plan}")
     task = make_task(task_name)
     plans = load_plan_set(plans_dir, task.name)
-    return evaluate(task, plans, Path(policy), Path(out), trials_per_plan, seed)
+    return evaluate(
+        task, plans, Path(policy), Path(out), trials_per_plan, seed, checkpoint=checkpoint
+    )
 
 
 def refine(
@@ -344,15 +373,27 @@ def _per_plan(episodes: list[dict]) -> tuple[dict[str, float], dict[str, float]]
 
 
 def demo(
-    out: Path, minutes: float, train_plans: int, test_plans: int, trials_per_plan: int
+    out: Path,
+    minutes: float,
+    train_plans: int,
+    test_plans: int,
+    trials_per_plan: int,
+    val_plans: int = 10,
 ) -> dict:
-    """Plan, train within ``minutes`` and evaluate move_apple; everything lands under ``out``."""
+    """Plan, train within ``minutes`` and evaluate move_apple; everything lands under ``out``.
+
+    Training validates on ``val_plans`` held-out states and the evaluation takes the best policy.
+    """
     out = Path(out)
     train_dir = make_plans("move_apple", train_plans, "train", 0, 20, out / "plans")
+    val_dir = (
+        make_plans("move_apple", val_plans, "val", 0, 20, out / "plans") if val_plans else None
+    )
     test_dir = make_plans("move_apple", test_plans, "test", 0, 20, out / "plans")
     config = TrainConfig(minutes=minutes)
     resume = (out / "train" / "checkpoints" / "latest.pt").exists()
-    train_policy("move_apple", train_dir, out / "train", config, resume=resume)
+    if not (out / "train" / "checkpoints" / "final.pt").exists():
+        train_policy("move_apple", train_dir, out / "train", config, resume, val_dir)
     summary = evaluate_policy(
         "move_apple", out / "train", test_dir, out / "eval", trials_per_plan, 0
     )

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import replace
+import warnings
 from pathlib import Path
 
 import mujoco
 import numpy as np
 import torch
-from rich.progress import Progress
 
 from keyscaffold.evaluation.failures import (
     episode_category,
@@ -21,7 +20,8 @@ from keyscaffold.evaluation.media import draw_keypoint_overlay, write_video
 from keyscaffold.evaluation.stats import wilson_interval
 from keyscaffold.planning.plan import KeypointPlan, atomic_write_text
 from keyscaffold.rl.env import EnvConfig, ScaffoldEnv
-from keyscaffold.rl.train import load_policy, load_run_config
+from keyscaffold.rl.rollout import run_episode
+from keyscaffold.rl.train import checkpoint_file, load_policy, load_run_config
 from keyscaffold.sim.render import SceneRenderer
 from keyscaffold.tasks.base import Task
 
@@ -45,28 +45,27 @@ def rollout(
     """Run one episode in every world with the deterministic policy.
 
     Returns:
-        ``frames`` of ``record_world`` (every ``video_every`` steps), its ``keypoints`` trajectory
-        (shape (T + 1, K, 3)) and its first frame's calibration.
+        ``frames`` of ``record_world`` (every ``video_every`` steps) and its ``keypoints``
+        trajectory (shape (T + 1, K, 3)).
     """
-    obs = env.get_observations()
     frames, trajectory = [], [env.keypoints()[record_world or 0].copy()]
-    renderer = data = None
-    if record_world is not None:
-        renderer = SceneRenderer(env.worlds.model, video_size, video_size, quality=False)
-        data = mujoco.MjData(env.worlds.model)
-        frames.append(_render_world(env, renderer, data, record_world))
-    with Progress(disable=not show_progress) as progress, torch.inference_mode():
-        bar = progress.add_task("evaluate", total=env.max_episode_length)
-        for step in range(env.max_episode_length):
-            obs, _, dones, _ = env.step(policy(obs))
-            if record_world is not None:
-                ended = bool(dones[record_world])
-                source = env.final_keypoints if ended else env.keypoints()
-                trajectory.append(source[record_world].copy())
-                if step % video_every == 0 and not ended:
-                    frames.append(_render_world(env, renderer, data, record_world))
-            progress.advance(bar)
-    if renderer is not None:
+    if record_world is None:
+        run_episode(env, policy, show_progress=show_progress)
+        return {"frames": frames, "keypoints": np.array(trajectory)}
+    renderer = SceneRenderer(env.worlds.model, video_size, video_size, quality=False)
+    data = mujoco.MjData(env.worlds.model)
+    frames.append(_render_world(env, renderer, data, record_world))
+
+    def record(step: int, dones: np.ndarray) -> None:
+        ended = bool(dones[record_world])
+        source = env.final_keypoints if ended else env.keypoints()
+        trajectory.append(source[record_world].copy())
+        if step % video_every == 0 and not ended:
+            frames.append(_render_world(env, renderer, data, record_world))
+
+    try:
+        run_episode(env, policy, on_step=record, show_progress=show_progress)
+    finally:
         renderer.close()
     return {"frames": frames, "keypoints": np.array(trajectory)}
 
@@ -81,8 +80,12 @@ def evaluate(
     env_config: EnvConfig | None = None,
     media: bool = True,
     show_progress: bool = True,
+    checkpoint: str = "best",
 ) -> dict:
     """Evaluate a trained policy: success rate with a 95% Wilson interval and per-episode rows.
+
+    ``checkpoint`` ``best`` takes the run's best validated checkpoint when it has one, ``latest``
+    the last one written (``policy_dir`` may also name a checkpoint file).
 
     Every plan runs ``trials_per_plan`` times with different start noise; episodes always run to
     the time limit (no termination) and record whether the keypoints stayed within the task's
@@ -92,9 +95,10 @@ def evaluate(
     out_dir.mkdir(parents=True, exist_ok=True)
     num = len(plans) * trials_per_plan
     base = env_config or load_run_config(Path(policy_dir)).env
-    config = replace(base, num_envs=num, terminate=False, final_limit_fraction=1.0)
+    config = base.for_evaluation(num)
     env = ScaffoldEnv(task, plans, config, seed=seed)
-    policy = load_policy(Path(policy_dir), env)
+    checkpoint_path = checkpoint_file(Path(policy_dir), checkpoint)
+    policy = load_policy(checkpoint_path, env)
     env.assign_plans(np.repeat(np.arange(len(plans)), trials_per_plan))
     start = time.perf_counter()
     result = rollout(env, policy, record_world=0 if media else None, show_progress=show_progress)
@@ -118,6 +122,7 @@ def evaluate(
     summary = {
         "task": task.name,
         "policy": str(policy_dir),
+        "checkpoint": str(checkpoint_path),
         "num_plans": len(plans),
         "trials_per_plan": trials_per_plan,
         "num_episodes": num,
@@ -129,18 +134,44 @@ def evaluate(
         "rollout_seconds": seconds,
         "episodes": episodes,
     }
-    if media:
-        summary["media"] = _write_media(task, env, plans[0], result, out_dir, episodes[0])
-        plot_failure_breakdown(breakdown, out_dir / "failures.png", title=f"{task.name}: outcomes")
-        summary["media"]["failures"] = "failures.png"
+    # The numbers land before any picture is drawn: a picture that fails loses no result.
     atomic_write_text(out_dir / "eval.json", json.dumps(summary, indent=2))
+    if media:
+        summary["media"] = _write_media(task, env, plans[0], result, out_dir, summary)
+        atomic_write_text(out_dir / "eval.json", json.dumps(summary, indent=2))
     return summary
 
 
 def _write_media(
-    task: Task, env: ScaffoldEnv, plan: KeypointPlan, result: dict, out_dir: Path, episode: dict
+    task: Task, env: ScaffoldEnv, plan: KeypointPlan, result: dict, out_dir: Path, summary: dict
 ) -> dict:
-    video = write_video(result["frames"], out_dir / "rollout.mp4", fps=30)
+    """Video, keypoint overlay and outcome chart; each one that cannot be drawn is skipped.
+
+    Returns:
+        File names of the pictures written, and ``skipped``: picture name to the reason.
+    """
+    pictures = {
+        "video": lambda: write_video(result["frames"], out_dir / "rollout.mp4", fps=30),
+        "overlay": lambda: _draw_overlay(task, env, plan, result, out_dir, summary["episodes"][0]),
+        "failures": lambda: plot_failure_breakdown(
+            summary["failure_breakdown"],
+            out_dir / "failures.png",
+            title=f"{task.name}: outcomes",
+        ),
+    }
+    written, skipped = {}, {}
+    for name, draw in pictures.items():
+        try:
+            written[name] = draw().name
+        except Exception as error:  # a picture must never cost the evaluation its numbers
+            skipped[name] = f"{type(error).__name__}: {error}"
+            warnings.warn(f"evaluation picture {name!r} skipped: {error}", stacklevel=2)
+    return {**written, **({"skipped": skipped} if skipped else {})}
+
+
+def _draw_overlay(
+    task: Task, env: ScaffoldEnv, plan: KeypointPlan, result: dict, out_dir: Path, episode: dict
+) -> Path:
     renderer = SceneRenderer(env.worlds.model, 640, 640, quality=True)
     data = mujoco.MjData(env.worlds.model)
     env.assign_plans(np.zeros(env.num_envs, dtype=np.int64))
@@ -150,7 +181,7 @@ def _write_media(
     renderer.close()
     planned, _ = plan.interpolate(task.episode_steps)
     verdict = "success" if episode["success"] else "failure"
-    overlay = draw_keypoint_overlay(
+    return draw_keypoint_overlay(
         frame.rgb,
         frame.intrinsics,
         frame.cam_to_world,
@@ -161,4 +192,3 @@ def _write_media(
         path=out_dir / "overlay.png",
         title=f"{plan.plan_id}: plan (dashed) vs actual (solid), {verdict}",
     )
-    return {"video": video.name, "overlay": overlay.name}

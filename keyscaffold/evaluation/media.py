@@ -101,7 +101,8 @@ def draw_keypoint_overlay(
 
 
 def plot_training_curve(metrics_csv: Path, path: Path, title: str = "") -> Path:
-    """Success and tracking reward against training minutes, from a run's metrics.csv."""
+    """Success (training episodes and, when validated, held-out states) and tracking reward
+    against training minutes, from a run's metrics.csv."""
     with Path(metrics_csv).open() as handle:
         rows = list(csv.DictReader(handle))
     minutes = np.array([float(r["minutes"]) for r in rows])
@@ -114,6 +115,17 @@ def plot_training_curve(metrics_csv: Path, path: Path, title: str = "") -> Path:
         window = max(1, int(valid.sum() // 30))
         smooth = np.convolve(success[valid], np.ones(window) / window, mode="same")
         ax.plot(minutes[valid], smooth, color="#d62728", label="training success (episodes ending)")
+    val = np.array([float(r["val_success"]) if r.get("val_success") else np.nan for r in rows])
+    validated = ~np.isnan(val)
+    if validated.any():
+        ax.plot(
+            minutes[validated],
+            val[validated],
+            color="#2ca02c",
+            marker="o",
+            markersize=3,
+            label="validation success (held-out states)",
+        )
     ax.set_xlabel("training wall time (min)")
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
@@ -136,4 +148,33 @@ def plot_rounds(rows: list[dict], path: Path, title: str = "") -> Path:
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
     ax.set_title(title or "few-shot refinement")
+    return save_figure(fig, path)
+
+
+def plot_seeds(summary: dict, path: Path) -> Path:
+    """Held-out success of each training seed with its 95% interval, and the pooled interval."""
+    rows = summary["per_seed"]
+    seeds = [r["seed"] for r in rows]
+    rate = np.array([r["success_rate"] for r in rows])
+    low = rate - np.array([r["success_ci95"][0] for r in rows])
+    high = np.array([r["success_ci95"][1] for r in rows]) - rate
+    fig, ax = plt.subplots(figsize=(5.5, 3.6), dpi=110)
+    ax.bar(seeds, rate, color="#9ecae1", width=0.6)
+    ax.errorbar(seeds, rate, yerr=[low, high], fmt="none", capsize=5, color="#08519c")
+    if summary.get("pooled_success_rate") is not None:
+        pooled_low, pooled_high = summary["pooled_success_ci95"]
+        ax.axhspan(pooled_low, pooled_high, color="#d62728", alpha=0.12)
+        ax.axhline(
+            summary["success_mean"],
+            color="#d62728",
+            label=f"mean {summary['success_mean']:.2f} (pooled 95% CI "
+            f"{pooled_low:.2f}-{pooled_high:.2f}, {summary['pooled_episodes']} episodes)",
+        )
+        ax.legend(loc="lower right", fontsize=8)
+    ax.set_xticks(seeds)
+    ax.set_xlabel("training seed")
+    ax.set_ylabel("held-out success rate")
+    ax.set_ylim(0, 1.05)
+    ax.grid(alpha=0.3, axis="y")
+    ax.set_title(f"{summary['task']}: {summary['minutes']:g} min of training per seed")
     return save_figure(fig, path)

@@ -6,11 +6,11 @@ import time
 
 import numpy as np
 
-from keyscaffold.planning.plan import KeypointPlan
+from keyscaffold.planning.plan import KeypointPlan, orientation_noise
 from keyscaffold.tasks.base import Task
 
-SPLIT_SEED_OFFSET = {"train": 0, "test": 1_000_000}
-"""Train and test splits draw initial states from disjoint seed ranges."""
+SPLIT_SEED_OFFSET = {"train": 0, "test": 1_000_000, "val": 2_000_000}
+"""Train, test and validation splits draw initial states from disjoint seed ranges."""
 
 
 def split_seeds(split: str, seed: int, num_plans: int) -> list[int]:
@@ -21,8 +21,14 @@ def split_seeds(split: str, seed: int, num_plans: int) -> list[int]:
     return [base + i for i in range(num_plans)]
 
 
-def oracle_plan(task: Task, initial_seed: int, num_waypoints: int = 20) -> KeypointPlan:
-    """The scripted plan of ``task`` for the initial state drawn with ``initial_seed``."""
+def oracle_plan(
+    task: Task, initial_seed: int, num_waypoints: int = 20, noise: float = 0.0
+) -> KeypointPlan:
+    """The scripted plan of ``task`` for the initial state drawn with ``initial_seed``.
+
+    ``noise`` adds the seeded wrist-orientation noise VLM trajectories carry (rad), so that oracle
+    and VLM results compare in the same setting.
+    """
     state = task.sample_initial_state(initial_seed)
     scripted = task.oracle_waypoints(state, num_waypoints)
     plan = KeypointPlan(
@@ -33,12 +39,14 @@ def oracle_plan(task: Task, initial_seed: int, num_waypoints: int = 20) -> Keypo
         keypoint_local=np.array([kp.local_pos for kp in task.keypoints], dtype=np.float64),
         waypoints=scripted.keypoints,
         wrist_waypoints=scripted.wrist,
-        wrist_orientation=np.asarray(scripted.wrist_orientation, dtype=np.float64),
+        wrist_orientation=np.asarray(scripted.wrist_orientation, dtype=np.float64)
+        + orientation_noise(initial_seed, noise),
         initial_state=state,
         provenance={
             "planner": "oracle",
             "seed": initial_seed,
             "grasp_waypoint": scripted.grasp_waypoint,
+            "orientation_noise": noise,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         },
     )
@@ -47,7 +55,7 @@ def oracle_plan(task: Task, initial_seed: int, num_waypoints: int = 20) -> Keypo
 
 
 def oracle_plans(
-    task: Task, split: str, seed: int, num_plans: int, num_waypoints: int = 20
+    task: Task, split: str, seed: int, num_plans: int, num_waypoints: int = 20, noise: float = 0.0
 ) -> list[KeypointPlan]:
-    """Oracle plans for ``num_plans`` initial states of a split."""
-    return [oracle_plan(task, s, num_waypoints) for s in split_seeds(split, seed, num_plans)]
+    """Oracle plans for ``num_plans`` initial states of a split (``noise``: see ``oracle_plan``)."""
+    return [oracle_plan(task, s, num_waypoints, noise) for s in split_seeds(split, seed, num_plans)]

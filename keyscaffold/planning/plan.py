@@ -160,6 +160,17 @@ class KeypointPlan:
             raise PlanError(f"plan file lacks the field {missing}") from missing
 
 
+def orientation_noise(initial_seed: int, noise: float) -> np.ndarray:
+    """The seeded wrist-orientation noise of the plan for one initial state, shape: (3,).
+
+    Uniform in [-noise, noise] per hinge; every planner draws it the same way from the state's
+    seed, so oracle and VLM plans for one state carry the same noise and compare directly.
+    """
+    if noise < 0:
+        raise ValueError(f"orientation noise must be >= 0 rad, got {noise}")
+    return np.random.default_rng([initial_seed, 8]).uniform(-noise, noise, 3)
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write a file so that readers see the old content or the new one, never a partial one."""
     path = Path(path)

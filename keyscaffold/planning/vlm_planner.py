@@ -43,7 +43,13 @@ from keyscaffold.planning.answers import (
 )
 from keyscaffold.planning.fewshot import format_examples, positions
 from keyscaffold.planning.oracle import split_seeds
-from keyscaffold.planning.plan import KeypointPlan, PlanError, atomic_write_text, save_plan_set
+from keyscaffold.planning.plan import (
+    KeypointPlan,
+    PlanError,
+    atomic_write_text,
+    orientation_noise,
+    save_plan_set,
+)
 from keyscaffold.planning.prompts import PROMPT_VERSION, load_template
 from keyscaffold.sim.render import SceneRenderer
 from keyscaffold.tasks import make_task
@@ -508,11 +514,9 @@ class PlanningWork:
 
         Shape (3,) when the task holds one orientation, (N, 3) when it turns the wrist (a door).
         """
-        rng = np.random.default_rng([seed, 8])
-        noise = self.settings.orientation_noise
         rows = self.task.wrist_orientations(self._state(seed), keypoints, wrist)
         base = rows[0] if np.allclose(rows, rows[0]) else rows
-        return base + rng.uniform(-noise, noise, 3)
+        return base + orientation_noise(seed, self.settings.orientation_noise)
 
     def _build_vlm_plan(self, seed: int, answer: str) -> None:
         detected = self._load_keypoints(seed)

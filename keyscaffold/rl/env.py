@@ -9,7 +9,7 @@ the task evaluates every world (success and named metrics) from the simulator an
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -48,6 +48,10 @@ class EnvConfig:
     """The embodiment's action spec; empty for the task's own choice."""
     rewards: RewardConfig = field(default_factory=RewardConfig)
     physics: PhysicsConfig = field(default_factory=PhysicsConfig)
+
+    def for_evaluation(self, num_envs: int) -> EnvConfig:
+        """These settings for ``num_envs`` evaluation worlds: no termination, the start limit."""
+        return replace(self, num_envs=num_envs, terminate=False, final_limit_fraction=1.0)
 
 
 class ScaffoldEnv(VecEnv):

@@ -19,6 +19,7 @@ from torch.utils.tensorboard import SummaryWriter
 
 from keyscaffold.planning.plan import KeypointPlan, atomic_write_text
 from keyscaffold.rl.env import EnvConfig, ScaffoldEnv
+from keyscaffold.rl.rollout import Validator
 from keyscaffold.tasks.base import Task
 
 METRICS_FIELDS = (
@@ -33,6 +34,7 @@ METRICS_FIELDS = (
     "tracking_limit",
     "collect_s",
     "update_s",
+    "val_success",
 )
 
 
@@ -90,6 +92,11 @@ class TrainConfig:
     seed: int = 0
     save_interval: int = 50
     """Write a checkpoint every this many iterations (and at the end)."""
+    validation_interval: int = 50
+    """With validation plans: measure validation success every this many iterations (and at the
+    end) and keep the best policy as ``checkpoints/best.pt``."""
+    validation_trials: int = 2
+    """Episodes per validation plan, each with different start noise."""
     ppo: PPOConfig = field(default_factory=lambda: cpu_profile()[0])
     env: EnvConfig = field(default_factory=lambda: cpu_profile()[1])
 
@@ -213,11 +220,15 @@ def train(
     plans_dir: str = "",
     resume: bool = False,
     show_progress: bool = True,
+    validation_plans: list[KeypointPlan] | None = None,
 ) -> Path:
     """Train a residual tracking policy; returns the path of the final checkpoint.
 
     With ``resume`` the run continues from ``run_dir/checkpoints/latest.pt``: PPO weights, optimizer,
-    normalizer, iteration count, elapsed time and random generators are restored.
+    normalizer, iteration count, elapsed time, best validation success and random generators are
+    restored. With ``validation_plans`` (held-out states) the policy is validated every
+    ``config.validation_interval`` iterations and at the end; the best one is kept as
+    ``checkpoints/best.pt`` (a later policy replaces it when it validates at least as well).
     """
     run_dir = Path(run_dir)
     latest = run_dir / "checkpoints" / "latest.pt"
@@ -232,21 +243,38 @@ def train(
     torch.manual_seed(config.seed)
     env = ScaffoldEnv(task, plans, config.env, seed=config.seed)
     runner = make_runner(env, config.ppo, config.save_interval)
-    start_iteration, elapsed_before = 0, 0.0
+    validator = None
+    if validation_plans and config.validation_interval > 0:
+        validator = Validator(
+            task, validation_plans, config.env, config.validation_trials, seed=config.seed
+        )
+    loop = _LoopState()
     if resume:
         loaded = torch.load(latest, weights_only=False)
         runner.alg.load(loaded, None, strict=True)
         info = loaded["infos"]
-        start_iteration, elapsed_before = info["iteration"] + 1, info["elapsed_s"]
+        loop = _LoopState(info["iteration"] + 1, info["elapsed_s"], info.get("best_val", -1.0))
         env.rng.bit_generator.state = info["env_rng"]
         torch.set_rng_state(info["torch_rng"])
     else:
         run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(
-            run_dir / "config.json",
-            json.dumps(run_config_json(task, config, plans_dir, env), indent=2),
-        )
-    return _loop(runner, env, run_dir, config, start_iteration, elapsed_before, show_progress)
+        description = run_config_json(task, config, plans_dir, env)
+        if validator is not None:
+            description["validation"] = {
+                "plans": [p.plan_id for p in validation_plans],
+                "episodes": validator.num_episodes,
+            }
+        atomic_write_text(run_dir / "config.json", json.dumps(description, indent=2))
+    return _loop(runner, env, run_dir, config, loop, validator, show_progress)
+
+
+@dataclass
+class _LoopState:
+    """Where a training run stands: next iteration, elapsed wall time, best validation success."""
+
+    iteration: int = 0
+    elapsed_s: float = 0.0
+    best_val: float = -1.0
 
 
 def _loop(
@@ -254,24 +282,41 @@ def _loop(
     env: ScaffoldEnv,
     run_dir: Path,
     config: TrainConfig,
-    start_iteration: int,
-    elapsed_before: float,
+    loop: _LoopState,
+    validator: Validator | None,
     show_progress: bool,
 ) -> Path:
     budget_s = config.minutes * 60.0
     metrics = _MetricsLog(run_dir)
-    latest = run_dir / "checkpoints" / "latest.pt"
+    checkpoints = run_dir / "checkpoints"
+    latest = checkpoints / "latest.pt"
     steps_per_iter = config.ppo.num_steps_per_env * env.num_envs
     obs = env.get_observations()
     runner.alg.train_mode()
     clock = time.perf_counter()
+    start_iteration, elapsed_before = loop.iteration, loop.elapsed_s
     iteration, elapsed = start_iteration, elapsed_before
-    state = {
-        "iteration": iteration - 1,
-        "elapsed_s": elapsed,
-        "env_rng": env.rng.bit_generator.state,
-        "torch_rng": torch.get_rng_state(),
-    }
+
+    def loop_state(done: int) -> dict:
+        return {
+            "iteration": done,
+            "elapsed_s": elapsed,
+            "best_val": loop.best_val,
+            "env_rng": env.rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),
+        }
+
+    def validate(done: int) -> float:
+        """Validation success of the current policy; keeps it as best.pt when it is the best."""
+        success = validator(runner.alg.get_policy())
+        runner.alg.train_mode()
+        if success >= loop.best_val:
+            loop.best_val = success
+            save_checkpoint(runner, checkpoints / "best.pt", loop_state(done))
+        return success
+
+    state = loop_state(iteration - 1)
+    validated_at = None
     progress = Progress(
         TextColumn("[bold]train[/] it {task.fields[it]}"),
         BarColumn(),
@@ -292,6 +337,13 @@ def _loop(
             losses = runner.alg.update()
             t2 = time.perf_counter()
             elapsed = elapsed_before + (t2 - clock)
+            last = iteration + 1 >= config.max_iterations or elapsed >= budget_s
+            val_success = ""
+            if validator is not None and (
+                (iteration + 1) % config.validation_interval == 0 or last
+            ):
+                val_success = validate(iteration)
+                validated_at = iteration
             row = {
                 "iteration": iteration,
                 "minutes": elapsed / 60.0,
@@ -304,20 +356,19 @@ def _loop(
                 "tracking_limit": env.tracking_limit,
                 "collect_s": t1 - t0,
                 "update_s": t2 - t1,
+                "val_success": val_success,
             }
             metrics.write(row, losses)
             if row["success"] != "":
                 progress.update(bar, success=row["success"])
             progress.update(bar, completed=min(elapsed, budget_s), it=iteration)
-            state = {
-                "iteration": iteration,
-                "elapsed_s": elapsed,
-                "env_rng": env.rng.bit_generator.state,
-                "torch_rng": torch.get_rng_state(),
-            }
+            state = loop_state(iteration)
             if (iteration + 1) % config.save_interval == 0:
                 save_checkpoint(runner, latest, state)
             iteration += 1
+    if validator is not None and validated_at is None and iteration > 0:
+        validate(iteration - 1)  # a resumed run that had nothing left to do
+        state = loop_state(iteration - 1)
     save_checkpoint(runner, latest, state)
     final = run_dir / "checkpoints" / "final.pt"
     save_checkpoint(runner, final, state)
@@ -340,9 +391,25 @@ def _from_plain(cls: type, data: dict):
     return cls(**kwargs)
 
 
-def _checkpoint_paths(run: Path) -> tuple[Path, Path]:
+CHECKPOINTS = ("best", "latest", "final")
+
+
+def checkpoint_file(run: Path, which: str = "latest") -> Path:
+    """The checkpoint of a run folder: ``best`` (by validation success; the latest when the run
+    kept none), ``latest`` or ``final``; a checkpoint file is returned as it is."""
     run = Path(run)
-    checkpoint = run if run.is_file() else run / "checkpoints" / "latest.pt"
+    if run.is_file():
+        return run
+    if which not in CHECKPOINTS:
+        raise ValueError(f"unknown checkpoint {which!r}; use one of {', '.join(CHECKPOINTS)}")
+    folder = run / "checkpoints"
+    if which == "best" and not (folder / "best.pt").exists():
+        which = "latest"
+    return folder / f"{which}.pt"
+
+
+def _checkpoint_paths(run: Path) -> tuple[Path, Path]:
+    checkpoint = checkpoint_file(run)
     config_path = checkpoint.parent.parent / "config.json"
     if not checkpoint.exists() or not config_path.exists():
         raise FileNotFoundError(

@@ -1,0 +1,98 @@
+"""Oracle-plan results of every task: `keyscaffold benchmark` per task, one row each.
+
+Usage:
+    .venv/bin/python benchmarks/tasks.py --tasks all --minutes 10 --seeds 1
+        runs (or resumes) runs/tasks/<task> for each task and writes
+        benchmarks/results/tasks.json (one row per task, kept across runs) and
+        docs/curves/<task>.png (training curve of seed 0)
+
+Every row is a `keyscaffold benchmark` run with oracle plans: 50 training states, 10 validation
+states (best checkpoint), 20 held-out test states x 2 trials. A task already benchmarked with the
+same settings is read back, not trained again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+import keyscaffold  # noqa: F401  (sets the headless GL backend)
+from keyscaffold.planning.plan import atomic_write_text
+from keyscaffold.protocol import Protocol, run_protocol
+from keyscaffold.tasks import task_names
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results" / "tasks.json"
+
+
+def task_row(summary: dict, command: str) -> dict:
+    """The row of one task's benchmark in tasks.json."""
+    seeds = summary["per_seed"]
+    return {
+        "task": summary["task"],
+        "success_rate": summary["success_mean"],
+        "success_std": summary["success_std"],
+        "success_ci95": summary["pooled_success_ci95"],
+        "num_episodes": summary["pooled_episodes"],
+        "seeds": len(seeds),
+        "train_minutes": summary["minutes"],
+        "iterations": [r["iterations"] for r in seeds],
+        "env_steps": [r["env_steps"] for r in seeds],
+        "best_val_success": [r["best_val_success"] for r in seeds],
+        "latest_success_rate": summary.get("latest_success_mean"),
+        "orientation_noise": summary["settings"]["orientation_noise"],
+        "failure_breakdown": summary["failure_breakdown"],
+        "command": command,
+        "benchmark_command": summary["command"],
+        "date": summary["date"],
+        "commit": summary["commit"],
+        "machine": summary["machine"],
+        "cores": summary["cores"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", default="all", help="comma-separated task names, or 'all'")
+    parser.add_argument("--minutes", type=float, default=10.0, help="training minutes per seed")
+    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--orientation-noise", type=float, default=0.0)
+    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "tasks")
+    args = parser.parse_args()
+    names = task_names() if args.tasks == "all" else [t for t in args.tasks.split(",") if t]
+    rows = {r["task"]: r for r in json.loads(RESULTS.read_text())} if RESULTS.exists() else {}
+    for name in names:
+        command = (
+            f"python benchmarks/tasks.py --tasks {name} --minutes {args.minutes:g} "
+            f"--seeds {args.seeds} --orientation-noise {args.orientation_noise:g}"
+        )
+        protocol = Protocol(
+            task=name,
+            seeds=args.seeds,
+            minutes=args.minutes,
+            orientation_noise=args.orientation_noise,
+        )
+        folder = args.out / name
+        benchmark_command = (
+            f"keyscaffold benchmark {name} --seeds {args.seeds} --minutes {args.minutes:g} "
+            f"--orientation-noise {args.orientation_noise:g} --out {folder.relative_to(ROOT)}"
+            if folder.is_relative_to(ROOT)
+            else ""
+        )
+        summary = run_protocol(protocol, folder, command=benchmark_command)
+        rows[name] = task_row(summary, command)
+        # written after every task, so an interrupted run keeps what it measured
+        ordered = [rows[t] for t in task_names() if t in rows]
+        atomic_write_text(RESULTS, json.dumps(ordered, indent=2) + "\n")
+        curve = folder / "seed_0" / "train" / "curve.png"
+        if curve.exists():
+            target = ROOT / "docs" / "curves" / f"{name}.png"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(curve, target)
+        print(json.dumps({k: rows[name][k] for k in ("task", "success_rate", "success_ci95")}))
+
+
+if __name__ == "__main__":
+    main()
