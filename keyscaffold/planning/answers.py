@@ -71,6 +71,10 @@ def _loads(candidate: str) -> Any:
         return None
 
 
+MAX_JSON_STARTS = 256
+"""Opening brackets tried as the start of an embedded JSON value, in order."""
+
+
 def extract_json(text: str) -> Any:
     """The first JSON list or object in ``text``: fenced blocks first, then the whole text, then
     any bracketed span; raises ``AnswerError('no_json')`` when there is none."""
@@ -82,7 +86,9 @@ def extract_json(text: str) -> Any:
         if isinstance(value, (list, dict)):
             return value
     decoder = json.JSONDecoder()
-    for match in re.finditer(r"[\[{]", text):
+    for attempt, match in enumerate(re.finditer(r"[\[{]", text)):
+        if attempt >= MAX_JSON_STARTS:  # hostile input: each try may parse to the end
+            break
         start = match.start()
         try:
             value, _ = decoder.raw_decode(text, start)

@@ -76,16 +76,16 @@ def counter(
 
 
 def apple(radius: float = 0.04, mass: float = 0.2) -> SceneObject:
-    """A red apple: a free sphere with a brown stem and a green leaf (visual only)."""
+    """A red apple: a free sphere with a brown stem and a green leaf (visual only, massless: the apple rests where it is put)."""
     body = (
         f'<body name="apple" pos="0.5 0.1 {COUNTER_TOP_Z + radius}">'
         '<freejoint name="apple_free"/>'
         f'<geom name="apple_geom" type="sphere" size="{radius}" material="apple_skin" mass="{mass}" '
         f'condim="4" friction="1 0.02 0.001" solref="0.005 1" {WORLD_CONTACT}/>'
         f'<geom name="apple_stem" type="capsule" fromto="0 0 {radius * 0.85} 0.004 0 {radius * 1.3}" '
-        f'size="0.0035" rgba="0.35 0.22 0.10 1" mass="0.001" {VISUAL_ONLY}/>'
+        f'size="0.0035" rgba="0.35 0.22 0.10 1" mass="0" {VISUAL_ONLY}/>'
         f'<geom name="apple_leaf" type="ellipsoid" pos="0.012 0.006 {radius * 1.2}" '
-        f'size="0.014 0.006 0.0015" euler="0.3 -0.4 0.5" rgba="0.20 0.55 0.15 1" mass="0.001" '
+        f'size="0.014 0.006 0.0015" euler="0.3 -0.4 0.5" rgba="0.20 0.55 0.15 1" mass="0" '
         f"{VISUAL_ONLY}/>"
         "</body>"
     )

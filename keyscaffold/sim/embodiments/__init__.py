@@ -1,6 +1,9 @@
 """Robots that scenes carry; importing this package registers every embodiment."""
 
-from keyscaffold.sim.embodiments import hand  # noqa: F401  (registers "hand")
+from keyscaffold.sim.embodiments import (
+    gripper,  # noqa: F401  (registers "gripper")
+    hand,  # noqa: F401  (registers "hand")
+)
 from keyscaffold.sim.embodiments.base import (
     WRIST_DOF,
     WRIST_JOINTS,
