@@ -53,6 +53,28 @@ def task_row(summary: dict, command: str) -> dict:
     }
 
 
+def markdown_table(rows: list[dict]) -> str:
+    """The docs/results.md table of tasks.json rows."""
+    lines = [
+        "| task | success | 95% CI | episodes | seeds | train min | iterations | best val | "
+        "last ckpt | failures: incomplete tracking / tracked but failed | commit |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        low, high = r["success_ci95"]
+        f = r["failure_breakdown"]
+        latest = r["latest_success_rate"]
+        lines.append(
+            f"| {r['task']} | **{r['success_rate']:.2f}** | {low:.2f}-{high:.2f} | "
+            f"{r['num_episodes']} | {r['seeds']} | {r['train_minutes']:g} | "
+            f"{', '.join(map(str, r['iterations']))} | "
+            f"{', '.join(f'{v:.2f}' for v in r['best_val_success'] if v is not None)} | "
+            f"{'' if latest is None else f'{latest:.2f}'} | "
+            f"{f.get('incomplete_tracking', 0)} / {f.get('tracked_but_failed', 0)} | {r['commit']} |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", default="all", help="comma-separated task names, or 'all'")
@@ -60,7 +82,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--orientation-noise", type=float, default=0.0)
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "tasks")
+    parser.add_argument("--table", action="store_true", help="print the markdown table and stop")
     args = parser.parse_args()
+    if args.table:
+        print(markdown_table(json.loads(RESULTS.read_text())))
+        return
     names = task_names() if args.tasks == "all" else [t for t in args.tasks.split(",") if t]
     rows = {r["task"]: r for r in json.loads(RESULTS.read_text())} if RESULTS.exists() else {}
     for name in names:

@@ -123,8 +123,11 @@ def _seed_row(seed: int, run: Path, evals: dict[str, dict]) -> dict:
     return row
 
 
-def summarize(protocol: Protocol, rows: list[dict], command: str) -> dict:
-    """``benchmark.json``: per-seed rows, their mean and spread, the pooled interval."""
+def summarize(protocol: Protocol, rows: list[dict], command: str, meta: dict) -> dict:
+    """``benchmark.json``: per-seed rows, their mean and spread, the pooled interval.
+
+    ``meta`` is the ``provenance()`` taken when the run started (the commit that ran).
+    """
     rates = np.array([r["success_rate"] for r in rows])
     successes = sum(r["successes"] for r in rows)
     episodes = sum(r["num_episodes"] for r in rows)
@@ -145,7 +148,7 @@ def summarize(protocol: Protocol, rows: list[dict], command: str) -> dict:
         "per_seed": rows,
         "settings": asdict(protocol),
         "command": command,
-        **provenance(),
+        **meta,
     }
     latest = [r["latest_success_rate"] for r in rows if "latest_success_rate" in r]
     if latest and len(latest) == len(rows):
@@ -170,6 +173,7 @@ def run_protocol(
             )
     else:
         atomic_write_text(settings_path, json.dumps(asdict(protocol), indent=2))
+    meta = provenance()
     plans = _plan_sets(protocol, out)
     rows: list[dict] = []
     summary: dict = {}
@@ -202,7 +206,7 @@ def run_protocol(
                 )
             evals[checkpoint] = json.loads((eval_dir / "eval.json").read_text())
         rows.append(_seed_row(seed, run, evals))
-        summary = summarize(protocol, rows, command)
+        summary = summarize(protocol, rows, command, meta)
         atomic_write_text(out / "benchmark.json", json.dumps(summary, indent=2))
     try:
         plot_seeds(summary, out / "benchmark.png")
