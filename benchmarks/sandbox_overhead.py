@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from keyscaffold.provenance import provenance
 from keyscaffold.sandbox import run_untrusted
 
 TRIVIAL = "def f(x):\n    return x\n"
@@ -71,10 +71,8 @@ def measure(calls: int) -> dict[str, object]:
         "max_ms": round(max(durations), 2),
         "bare_python_numpy_startup_median_ms": round(_bare_interpreter_ms(10), 2),
         "loadavg_1min_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
         "numpy": np.__version__,
-        "machine": platform.machine(),
+        **provenance(),
         "running_as_root": os.geteuid() == 0,
         "command": "python benchmarks/sandbox_overhead.py --calls 50",
     }

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -29,6 +27,7 @@ from vlm_answers import AnswerBook  # noqa: E402
 import keyscaffold  # noqa: E402,F401  (sets the headless GL backend)
 from keyscaffold.cli import main as cli  # noqa: E402
 from keyscaffold.planning.vlm_planner import PlanningSettings  # noqa: E402
+from keyscaffold.provenance import provenance  # noqa: E402
 
 
 def main() -> None:
@@ -95,9 +94,7 @@ def main() -> None:
         "orientation_noise": args.orientation_noise,
         "wall_minutes": round((time.time() - start) / 60, 1),
         "command": " ".join(["python benchmarks/vlm_path.py", *sys.argv[1:]]),
-        "machine": platform.machine(),
-        "cores": os.cpu_count(),
-        "date": time.strftime("%Y-%m-%d"),
+        **provenance(),
     }
     name = "vlm_path.json" if args.orientation_noise > 0.2 else "vlm_path_no_orientation_noise.json"
     path = ROOT / "benchmarks" / "results" / name

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
@@ -397,14 +397,15 @@ def run_refine(cmd: Refine) -> None:
 
 def run_train(cmd: Train) -> None:
     from keyscaffold.commands import train_policy
-    from keyscaffold.rl.train import TrainConfig, cpu_profile, gpu_profile
+    from keyscaffold.rl.train import profile_config
 
-    ppo, env = gpu_profile() if cmd.profile == "gpu" else cpu_profile()
-    config = TrainConfig(
-        max_iterations=cmd.max_iterations, minutes=cmd.minutes, seed=cmd.seed, ppo=ppo, env=env
+    config = profile_config(
+        cmd.profile,
+        cmd.num_envs,
+        max_iterations=cmd.max_iterations,
+        minutes=cmd.minutes,
+        seed=cmd.seed,
     )
-    if cmd.num_envs is not None:
-        config = replace(config, env=replace(config.env, num_envs=cmd.num_envs))
     final = train_policy(cmd.task, cmd.plans, cmd.out, config, cmd.resume, cmd.val_plans)
     print(f"trained policy: {final}\ncurve: {cmd.out / 'curve.png'}")
 
@@ -449,20 +450,9 @@ def _command_line(verb: str, cmd) -> str:
 def run_benchmark_protocol(cmd: Benchmark) -> None:
     from keyscaffold.protocol import Protocol, run_protocol
 
-    protocol = Protocol(
-        task=cmd.task,
-        seeds=cmd.seeds,
-        minutes=cmd.minutes,
-        train_plans=cmd.train_plans,
-        val_plans=cmd.val_plans,
-        test_plans=cmd.test_plans,
-        trials_per_plan=cmd.trials_per_plan,
-        orientation_noise=cmd.orientation_noise,
-        plans_train=str(cmd.plans_train or ""),
-        plans_test=str(cmd.plans_test or ""),
-        profile=cmd.profile,
-        num_envs=cmd.num_envs,
-    )
+    settings = {k: v for k, v in vars(cmd).items() if k != "out"}
+    settings.update(plans_train=str(cmd.plans_train or ""), plans_test=str(cmd.plans_test or ""))
+    protocol = Protocol(**settings)
     summary = run_protocol(protocol, cmd.out, command=_command_line("benchmark", cmd))
     low, high = summary["pooled_success_ci95"]
     print(

@@ -13,7 +13,7 @@ import csv
 import json
 import math
 import warnings
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,7 @@ from keyscaffold.evaluation.media import plot_seeds
 from keyscaffold.evaluation.stats import wilson_interval
 from keyscaffold.planning.plan import atomic_write_text
 from keyscaffold.provenance import provenance
-from keyscaffold.rl.train import TrainConfig, cpu_profile, gpu_profile
+from keyscaffold.rl.train import TrainConfig, profile_config
 
 PROTOCOL_VERSION = 1
 
@@ -63,14 +63,10 @@ class Protocol:
             raise ValueError(f"--val-plans must be >= 0, got {self.val_plans}")
         if self.orientation_noise < 0:
             raise ValueError(f"--orientation-noise must be >= 0, got {self.orientation_noise}")
-        if self.profile not in ("cpu", "gpu"):
-            raise ValueError(f"--profile must be cpu or gpu, got {self.profile!r}")
+        self.train_config(0)  # an unknown profile is refused before any plan is made
 
     def train_config(self, seed: int) -> TrainConfig:
-        ppo, env = gpu_profile() if self.profile == "gpu" else cpu_profile()
-        if self.num_envs is not None:
-            env = replace(env, num_envs=self.num_envs)
-        return TrainConfig(minutes=self.minutes, seed=seed, ppo=ppo, env=env)
+        return profile_config(self.profile, self.num_envs, minutes=self.minutes, seed=seed)
 
 
 def _plan_sets(protocol: Protocol, out: Path) -> dict[str, Path | None]:
@@ -112,7 +108,7 @@ def _seed_row(seed: int, run: Path, evals: dict[str, dict]) -> dict:
         "success_rate": best["success_rate"],
         "success_ci95": best["success_ci95"],
         "num_episodes": best["num_episodes"],
-        "successes": round(best["success_rate"] * best["num_episodes"]),
+        "successes": sum(e["success"] for e in best["episodes"]),
         "checkpoint": Path(best["checkpoint"]).name,
         "failure_breakdown": best["failure_breakdown"]["counts"],
         **_training_summary(run),

@@ -8,7 +8,7 @@ import io
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -99,6 +99,18 @@ class TrainConfig:
     """Episodes per validation plan, each with different start noise."""
     ppo: PPOConfig = field(default_factory=lambda: cpu_profile()[0])
     env: EnvConfig = field(default_factory=lambda: cpu_profile()[1])
+
+
+def profile_config(profile: str = "cpu", num_envs: int | None = None, **settings) -> TrainConfig:
+    """A training run on the ``cpu`` or ``gpu`` profile, ``num_envs`` worlds when given, and the
+    other ``TrainConfig`` ``settings`` (minutes, seed, ...)."""
+    profiles = {"cpu": cpu_profile, "gpu": gpu_profile}
+    if profile not in profiles:
+        raise ValueError(f"unknown profile {profile!r}; use cpu or gpu")
+    ppo, env = profiles[profile]()
+    if num_envs is not None:
+        env = replace(env, num_envs=num_envs)
+    return TrainConfig(ppo=ppo, env=env, **settings)
 
 
 def runner_config(ppo: PPOConfig, save_interval: int) -> dict:
