@@ -1,0 +1,1 @@
+"""IKER mode: model-written keypoint targets, keypoint rewards, stage-by-stage replanning."""
