@@ -273,13 +273,19 @@ def _discard_print(*args: Any, **kwargs: Any) -> None:
 def restricted_globals(views: dict[str, ModuleView]) -> dict[str, Any]:
     """Globals for model code: an allow-listed builtins table and a module name."""
     import builtins
+    import sys
 
     def restricted_import(
         name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0
-    ) -> ModuleView:
-        if level != 0 or name not in views:
-            raise ImportError(f"import of {name!r} is not allowed; only numpy and math")
-        return views[name] if fromlist else views[name.partition(".")[0]]
+    ) -> Any:
+        if level == 0 and name in views:
+            return views[name] if fromlist else views[name.partition(".")[0]]
+        if level == 0 and name.startswith("numpy.") and name in sys.modules:
+            # numpy's C code imports its own helpers at call time (``a.mean()`` loads
+            # numpy._core._methods). Model code cannot reach this: its import statements are
+            # checked against IMPORTABLE_MODULES before it runs and it cannot name __import__.
+            return sys.modules[name]
+        raise ImportError(f"import of {name!r} is not allowed; only numpy and math")
 
     table = {name: getattr(builtins, name) for name in SAFE_BUILTINS}
     table.update(

@@ -180,6 +180,9 @@ class Train:
     val_plans: Path | None = None
     """Held-out validation plan set: validation success is measured during training and the best
     policy kept as checkpoints/best.pt (make one with `plan TASK --split val`)."""
+    set_: Annotated[tuple[str, ...], tyro.conf.arg(name="set")] = ()
+    """Override training settings, NAME=VALUE each (e.g. --set env.wrist_rotation_scale=0.5
+    ppo.rotation_noise_std=0.1); names are the fields of TrainConfig (docs/training.md)."""
 
 
 @dataclass(frozen=True)
@@ -254,6 +257,9 @@ class Benchmark:
     """Test on this plan set instead of oracle plans."""
     profile: Literal["cpu", "gpu"] = "cpu"
     num_envs: int | None = None
+    set_: Annotated[tuple[str, ...], tyro.conf.arg(name="set")] = ()
+    """Override training settings, NAME=VALUE each (e.g. --set env.wrist_rotation_scale=0.5
+    ppo.rotation_noise_std=0.1); names are the fields of TrainConfig (docs/training.md)."""
 
 
 Command = Union[
@@ -405,6 +411,7 @@ def run_train(cmd: Train) -> None:
         max_iterations=cmd.max_iterations,
         minutes=cmd.minutes,
         seed=cmd.seed,
+        overrides=cmd.set_,
     )
     final = train_policy(cmd.task, cmd.plans, cmd.out, config, cmd.resume, cmd.val_plans)
     print(f"trained policy: {final}\ncurve: {cmd.out / 'curve.png'}")
@@ -442,6 +449,8 @@ def _command_line(verb: str, cmd) -> str:
     for name, value in vars(cmd).items():
         if name == "task":
             parts.insert(2, str(value))
+        elif name == "set_":
+            parts += ["--set", *value] if value else []
         elif value is not None:
             parts += [f"--{name.replace('_', '-')}", str(value)]
     return " ".join(parts)
@@ -450,8 +459,12 @@ def _command_line(verb: str, cmd) -> str:
 def run_benchmark_protocol(cmd: Benchmark) -> None:
     from keyscaffold.protocol import Protocol, run_protocol
 
-    settings = {k: v for k, v in vars(cmd).items() if k != "out"}
-    settings.update(plans_train=str(cmd.plans_train or ""), plans_test=str(cmd.plans_test or ""))
+    settings = {k: v for k, v in vars(cmd).items() if k not in ("out", "set_")}
+    settings.update(
+        plans_train=str(cmd.plans_train or ""),
+        plans_test=str(cmd.plans_test or ""),
+        overrides=tuple(cmd.set_),
+    )
     protocol = Protocol(**settings)
     summary = run_protocol(protocol, cmd.out, command=_command_line("benchmark", cmd))
     low, high = summary["pooled_success_ci95"]

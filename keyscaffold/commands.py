@@ -21,6 +21,7 @@ from keyscaffold.planning.plan import (
     save_plan_set,
 )
 from keyscaffold.planning.replay import replay_plans
+from keyscaffold.planning.requests import export_batch, import_batch
 from keyscaffold.planning.vlm_planner import (
     PLANNER_SOURCES,
     PlanningSettings,
@@ -30,7 +31,6 @@ from keyscaffold.planning.vlm_planner import (
 from keyscaffold.rl.train import TrainConfig, load_run_config, run_plans_dir, train
 from keyscaffold.sim.render import SceneRenderer
 from keyscaffold.tasks import make_task
-from keyscaffold.vlm.batch import batch_input_lines, read_batch_output
 from keyscaffold.vlm.client import VLMClient, VLMConfig
 
 
@@ -176,25 +176,15 @@ def batch_export(
         ``requests`` written, the ``stages`` they belong to, and the work folder's ``summary``.
     """
     work = _open_work(task_name, Path(work_dir), settings)
-    requests = work.pending_requests()
-    lines = batch_input_lines(requests)
-    if requests:
-        atomic_write_text(Path(out), "\n".join(lines) + "\n")
-    stages = sorted({r.custom_id.rsplit("-", 1)[1] for r in requests})
+    exported = export_batch(work, Path(out))
     summary = work.summary()
-    return {
-        "requests": len(requests),
-        "stages": stages,
-        "summary": summary,
-        **_finish_batch(work, summary),
-    }
+    return {**exported, "summary": summary, **_finish_batch(work, summary)}
 
 
 def batch_import(task_name: str, work_dir: Path, answers: Path) -> dict:
     """Record a Batch output file's answers; writes ``work/plans`` once no state is pending."""
     work = _open_work(task_name, Path(work_dir))
-    counts = work.record(read_batch_output(Path(answers)))
-    work.pending_requests()  # stages that need no model
+    counts = import_batch(work, Path(answers))
     summary = work.summary()
     return {**counts, "summary": summary, **_finish_batch(work, summary)}
 

@@ -52,6 +52,8 @@ class Protocol:
     """A plan set to test on instead of oracle plans."""
     profile: str = "cpu"
     num_envs: int | None = None
+    overrides: tuple[str, ...] = ()
+    """Training settings changed from the profile (``--set NAME=VALUE``)."""
 
     def validate(self) -> None:
         for name in ("seeds", "train_plans", "test_plans", "trials_per_plan"):
@@ -66,7 +68,9 @@ class Protocol:
         self.train_config(0)  # an unknown profile is refused before any plan is made
 
     def train_config(self, seed: int) -> TrainConfig:
-        return profile_config(self.profile, self.num_envs, minutes=self.minutes, seed=seed)
+        return profile_config(
+            self.profile, self.num_envs, self.overrides, minutes=self.minutes, seed=seed
+        )
 
 
 def _plan_sets(protocol: Protocol, out: Path) -> dict[str, Path | None]:
@@ -159,10 +163,11 @@ def run_protocol(
     protocol.validate()
     out = Path(out)
     settings_path = out / "protocol.json"
+    current = json.loads(json.dumps(asdict(protocol)))
     if settings_path.exists():
-        saved = json.loads(settings_path.read_text())
-        if saved != asdict(protocol):
-            changed = sorted(k for k in saved if saved.get(k) != asdict(protocol).get(k))
+        saved = {"overrides": [], **json.loads(settings_path.read_text())}
+        if saved != current:
+            changed = sorted(k for k in current if saved.get(k) != current.get(k))
             raise ValueError(
                 f"{out} holds a benchmark with other settings ({', '.join(changed)} differ); "
                 "run it with the same settings to resume, or pick a new --out"

@@ -101,15 +101,20 @@ def draw_keypoint_overlay(
 
 
 def plot_training_curve(metrics_csv: Path, path: Path, title: str = "") -> Path:
-    """Success (training episodes and, when validated, held-out states) and tracking reward
-    against training minutes, from a run's metrics.csv."""
+    """Success (training episodes and, when validated, held-out states) and the main reward term
+    (scaffold tracking, or IKER's keypoint term) against training minutes, from metrics.csv."""
     with Path(metrics_csv).open() as handle:
         rows = list(csv.DictReader(handle))
     minutes = np.array([float(r["minutes"]) for r in rows])
-    tracking = np.array([float(r["reward_tracking"]) for r in rows])
+    column = next(
+        (c for c in ("reward_tracking", "reward_keypoints") if rows and c in rows[0]), None
+    )
     success = np.array([float(r["success"]) if r["success"] else np.nan for r in rows])
     fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
-    ax.plot(minutes, tracking, color="#1f77b4", alpha=0.8, label="tracking reward per step")
+    if column is not None:
+        reward = np.array([float(r[column]) if r[column] else np.nan for r in rows])
+        label = column.removeprefix("reward_")
+        ax.plot(minutes, reward, color="#1f77b4", alpha=0.8, label=f"{label} reward per step")
     valid = ~np.isnan(success)
     if valid.any():
         window = max(1, int(valid.sum() // 30))

@@ -171,6 +171,18 @@ def orientation_noise(initial_seed: int, noise: float) -> np.ndarray:
     return np.random.default_rng([initial_seed, 8]).uniform(-noise, noise, 3)
 
 
+def plan_orientation_offset(plan: KeypointPlan) -> np.ndarray:
+    """The wrist-orientation noise a plan carries (rad), shape: (3,).
+
+    Planners record the magnitude they drew with (``provenance["orientation_noise"]``) and the
+    initial state's seed; the offset is redrawn from them. Plans without a record carry none.
+    """
+    noise = float(plan.provenance.get("orientation_noise", 0.0) or 0.0)
+    if noise <= 0:
+        return np.zeros(3)
+    return orientation_noise(int(plan.provenance.get("seed", plan.initial_state.seed)), noise)
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write a file so that readers see the old content or the new one, never a partial one."""
     path = Path(path)

@@ -16,7 +16,7 @@ import torch
 from rsl_rl.env import VecEnv
 from tensordict import TensorDict
 
-from keyscaffold.planning.plan import KeypointPlan
+from keyscaffold.planning.plan import KeypointPlan, plan_orientation_offset
 from keyscaffold.rl.rewards import RewardConfig, reward_terms
 from keyscaffold.sim.scene import PhysicsConfig
 from keyscaffold.tasks.base import Task, TaskMonitor
@@ -44,6 +44,9 @@ class EnvConfig:
     """End episodes that exceed the tracking limit (off in evaluation, which records it)."""
     init_position_noise: float = 0.01
     """Uniform noise on object and wrist start positions per episode (m)."""
+    orientation_curriculum: float = 0.0
+    """Fraction of training over which the plans' wrist-orientation noise grows from none to
+    full (0: full noise from the start). Evaluation always sees the plans as they are."""
     action_spec: str = ""
     """The embodiment's action spec; empty for the task's own choice."""
     rewards: RewardConfig = field(default_factory=RewardConfig)
@@ -51,11 +54,27 @@ class EnvConfig:
 
     def for_evaluation(self, num_envs: int) -> EnvConfig:
         """These settings for ``num_envs`` evaluation worlds: no termination, the start limit."""
-        return replace(self, num_envs=num_envs, terminate=False, final_limit_fraction=1.0)
+        return replace(
+            self,
+            num_envs=num_envs,
+            terminate=False,
+            final_limit_fraction=1.0,
+            orientation_curriculum=0.0,
+        )
 
 
 class ScaffoldEnv(VecEnv):
     """Residual plan tracking on the task's floating robot, over a set of plans."""
+
+    metric_logs = {
+        "tracked_to_end": "/episode/tracked_to_end",
+        "reward_tracking": "/reward/tracking",
+        "reward_contact": "/reward/contact",
+        "reward_action": "/reward/action",
+        "tracking_limit": "/curriculum/tracking_limit",
+        "orientation_noise": "/curriculum/orientation_noise",
+    }
+    """``metrics.csv`` columns and the ``extras["log"]`` keys they average."""
 
     def __init__(
         self,
@@ -137,6 +156,9 @@ class ScaffoldEnv(VecEnv):
             kp.append(np.concatenate([k, np.repeat(k[-1:], pad, 0)]))
             wrist.append(np.concatenate([w, np.repeat(w[-1:], pad, 0)]))
         self.plan_keypoints, self.plan_wrist = np.stack(kp), np.stack(wrist)
+        # The orientation noise each plan carries; the curriculum removes part of it early on.
+        self.plan_rotation_offset = np.stack([plan_orientation_offset(p) for p in self.plans])
+        self.noise_scale = 0.0 if self.config.orientation_curriculum > 0 else 1.0
         states = [p.initial_state for p in self.plans]
         for state in states:
             self.task.validate_state(self.worlds.index, state)
@@ -155,6 +177,8 @@ class ScaffoldEnv(VecEnv):
         progress = float(np.clip(progress, 0.0, 1.0))
         shrink = 1.0 - (1.0 - self.config.final_limit_fraction) * progress
         self.tracking_limit = self.task.start_limit * shrink
+        if self.config.orientation_curriculum > 0:
+            self.noise_scale = min(1.0, progress / self.config.orientation_curriculum)
 
     def assign_plans(self, plan_index: np.ndarray) -> None:
         """Pin world i to plan ``plan_index[i]`` (evaluation) and reset every world."""
@@ -215,7 +239,7 @@ class ScaffoldEnv(VecEnv):
         alpha = self.config.action_ema
         self.action_avg = alpha * action + (1.0 - alpha) * self.action_avg
         t = self.episode_length_buf.numpy()
-        plan_wrist = self.plan_wrist[self.plan_index, t]
+        plan_wrist = self._plan_wrist(t)
         ctrl = self.action_spec.controls(
             plan_wrist,
             self.action_avg,
@@ -252,6 +276,17 @@ class ScaffoldEnv(VecEnv):
             extras,
         )
 
+    def _plan_wrist(self, steps: np.ndarray) -> np.ndarray:
+        """Each world's plan wrist pose at ``steps`` (shape (B,) or (B, S)), with the part of the
+        orientation noise the curriculum holds back removed."""
+        rows = self.plan_index if steps.ndim == 1 else self.plan_index[:, None]
+        wrist = self.plan_wrist[rows, steps]
+        if self.noise_scale < 1.0:
+            held_back = (1.0 - self.noise_scale) * self.plan_rotation_offset[rows]
+            wrist = wrist.copy()
+            wrist[..., 3:6] -= held_back
+        return wrist
+
     def _log(
         self,
         terms: dict[str, np.ndarray],
@@ -261,6 +296,7 @@ class ScaffoldEnv(VecEnv):
     ) -> dict:
         log: dict[str, float] = {f"/reward/{name}": float(v.mean()) for name, v in terms.items()}
         log["/curriculum/tracking_limit"] = self.tracking_limit
+        log["/curriculum/orientation_noise"] = self.noise_scale
         if done.any():
             ids = np.flatnonzero(done)
             success = evaluation["success"][ids]
@@ -301,7 +337,7 @@ class ScaffoldEnv(VecEnv):
         joint_pos, joint_vel = self.worlds.robot_joint_state()
         wrist = joint_pos[:, :6]
         future_kp = self.plan_keypoints[rows, steps] - keypoints[:, None]
-        future_wrist = self.plan_wrist[rows, steps] - wrist[:, None]
+        future_wrist = self._plan_wrist(steps) - wrist[:, None]
         effectors = self.worlds.effector_positions() - wrist[:, None, :3]
         phase = (t / self.max_episode_length)[:, None]
         obs = np.concatenate(

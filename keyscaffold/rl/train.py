@@ -22,20 +22,9 @@ from keyscaffold.rl.env import EnvConfig, ScaffoldEnv
 from keyscaffold.rl.rollout import Validator
 from keyscaffold.tasks.base import Task
 
-METRICS_FIELDS = (
-    "iteration",
-    "minutes",
-    "env_steps",
-    "success",
-    "tracked_to_end",
-    "reward_tracking",
-    "reward_contact",
-    "reward_action",
-    "tracking_limit",
-    "collect_s",
-    "update_s",
-    "val_success",
-)
+METRICS_HEAD = ("iteration", "minutes", "env_steps", "success")
+METRICS_TAIL = ("collect_s", "update_s", "val_success")
+"""Columns of ``metrics.csv`` every run has; the env's ``metric_logs`` columns sit between."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +49,9 @@ class PPOConfig:
     closure_noise_std: float | None = None
     """Initial exploration noise of the grip actions (hand closure, or each finger's closure);
     default: ``init_noise_std``."""
+    rotation_noise_std: float | None = None
+    """Initial exploration noise of the three wrist rotation residuals; default:
+    ``init_noise_std``."""
     obs_normalization: bool = True
 
 
@@ -101,16 +93,74 @@ class TrainConfig:
     env: EnvConfig = field(default_factory=lambda: cpu_profile()[1])
 
 
-def profile_config(profile: str = "cpu", num_envs: int | None = None, **settings) -> TrainConfig:
-    """A training run on the ``cpu`` or ``gpu`` profile, ``num_envs`` worlds when given, and the
-    other ``TrainConfig`` ``settings`` (minutes, seed, ...)."""
+def profile_config(
+    profile: str = "cpu",
+    num_envs: int | None = None,
+    overrides: tuple[str, ...] | list[str] = (),
+    **settings,
+) -> TrainConfig:
+    """A training run on the ``cpu`` or ``gpu`` profile, ``num_envs`` worlds when given, the
+    other ``TrainConfig`` ``settings`` (minutes, seed, ...), then ``overrides`` (``--set``
+    strings such as ``env.wrist_rotation_scale=0.5``, see ``apply_overrides``)."""
     profiles = {"cpu": cpu_profile, "gpu": gpu_profile}
     if profile not in profiles:
         raise ValueError(f"unknown profile {profile!r}; use cpu or gpu")
     ppo, env = profiles[profile]()
     if num_envs is not None:
         env = replace(env, num_envs=num_envs)
-    return TrainConfig(ppo=ppo, env=env, **settings)
+    return apply_overrides(TrainConfig(ppo=ppo, env=env, **settings), overrides)
+
+
+def _parse_setting(text: str, default, key: str):
+    """``text`` as the type of ``default`` (the field's current value)."""
+    if isinstance(default, bool):
+        if text.lower() not in ("true", "false", "1", "0"):
+            raise ValueError(f"--set {key}: expected true or false, got {text!r}")
+        return text.lower() in ("true", "1")
+    if isinstance(default, tuple):
+        return tuple(int(v) for v in text.strip("()[] ").split(",") if v.strip())
+    if isinstance(default, int):
+        return int(text)
+    if isinstance(default, float) or default is None:
+        return None if text.lower() == "none" else float(text)
+    return text
+
+
+def apply_overrides(config, overrides: tuple[str, ...] | list[str]):
+    """``config`` with dotted settings replaced: ``["env.wrist_rotation_scale=0.5",
+    "ppo.hidden_dims=256,128", "env.rewards.contact=0.5"]``. Values take the field's type; a
+    misspelled name is refused with the names that exist."""
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise ValueError(
+                f"--set takes NAME=VALUE (e.g. env.wrist_rotation_scale=0.5), got {item!r}"
+            )
+        config = _override(config, key.strip().split("."), text.strip(), key.strip())
+    return config
+
+
+def _override(obj, path: list[str], text: str, key: str):
+    names = [f.name for f in fields(obj)]
+    if path[0] not in names:
+        raise ValueError(
+            f"--set {key}: {type(obj).__name__} has no {path[0]!r}; it has {', '.join(names)}"
+        )
+    current = getattr(obj, path[0])
+    if len(path) > 1:
+        if not is_dataclass(current):
+            raise ValueError(f"--set {key}: {path[0]!r} is a value, not a group of settings")
+        value = _override(current, path[1:], text, key)
+    elif is_dataclass(current):
+        raise ValueError(f"--set {key}: {path[0]!r} is a group; name one of its settings")
+    else:
+        try:
+            value = _parse_setting(text, current, key)
+        except ValueError as error:
+            raise ValueError(
+                f"--set {key}: cannot read {text!r} as {type(current).__name__}"
+            ) from error
+    return replace(obj, **{path[0]: value})
 
 
 def runner_config(ppo: PPOConfig, save_interval: int) -> dict:
@@ -155,10 +205,12 @@ def make_runner(env: ScaffoldEnv, ppo: PPOConfig, save_interval: int = 50) -> On
     """An rsl_rl runner over ``env`` that writes no logs of its own."""
     with contextlib.redirect_stdout(io.StringIO()):  # rsl_rl prints the networks
         runner = OnPolicyRunner(env, runner_config(ppo, save_interval), log_dir=None, device="cpu")
-    if ppo.closure_noise_std is not None:
-        distribution = runner.alg.get_policy().distribution
-        with torch.no_grad():
+    distribution = runner.alg.get_policy().distribution
+    with torch.no_grad():
+        if ppo.closure_noise_std is not None:
             distribution.std_param[env.action_spec.grip_slice] = ppo.closure_noise_std
+        if ppo.rotation_noise_std is not None:
+            distribution.std_param[env.action_spec.rotation_slice] = ppo.rotation_noise_std
     return runner
 
 
@@ -187,17 +239,21 @@ def run_config_json(task: Task, config: TrainConfig, plans_dir: str, env: Scaffo
 class _MetricsLog:
     """Appends one CSV row per iteration and mirrors it to TensorBoard."""
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, fields: tuple[str, ...]) -> None:
         self.path = run_dir / "metrics.csv"
         new = not self.path.exists()
+        if not new:  # a resumed run keeps the columns it started with
+            with self.path.open(newline="") as handle:
+                fields = tuple(next(csv.reader(handle), fields))
+        self.fields = fields
         self.handle = self.path.open("a", newline="")
-        self.writer = csv.DictWriter(self.handle, fieldnames=METRICS_FIELDS)
+        self.writer = csv.DictWriter(self.handle, fieldnames=fields, extrasaction="ignore")
         if new:
             self.writer.writeheader()
         self.tb = SummaryWriter(log_dir=str(run_dir / "tensorboard"))
 
     def write(self, row: dict, losses: dict) -> None:
-        self.writer.writerow({k: row.get(k, "") for k in METRICS_FIELDS})
+        self.writer.writerow({k: row.get(k, "") for k in self.fields})
         self.handle.flush()
         for key, value in row.items():
             if key != "iteration" and value != "":
@@ -254,12 +310,48 @@ def train(
         )
     torch.manual_seed(config.seed)
     env = ScaffoldEnv(task, plans, config.env, seed=config.seed)
-    runner = make_runner(env, config.ppo, config.save_interval)
     validator = None
     if validation_plans and config.validation_interval > 0:
         validator = Validator(
             task, validation_plans, config.env, config.validation_trials, seed=config.seed
         )
+    description = run_config_json(task, config, plans_dir, env)
+    if validator is not None:
+        description["validation"] = {
+            "plans": [p.plan_id for p in validation_plans],
+            "episodes": validator.num_episodes,
+        }
+    return train_env(env, run_dir, config, description, resume, show_progress, validator)
+
+
+def train_env(
+    env,
+    run_dir: Path,
+    config: TrainConfig,
+    description: dict,
+    resume: bool = False,
+    show_progress: bool = True,
+    validator=None,
+) -> Path:
+    """Train PPO on any keyscaffold ``VecEnv`` (scaffold tracking, IKER keypoint targets).
+
+    ``description`` goes to ``config.json`` (``train`` is read back by ``load_run_config``). The
+    env supplies ``action_spec``, ``rng`` and ``metric_logs`` (``metrics.csv`` column -> log key)
+    and may supply ``set_training_progress``. ``validator(policy) -> success`` is optional.
+    Returns the final checkpoint's path; see ``train`` for resuming and ``best.pt``.
+    """
+    run_dir = Path(run_dir)
+    latest = run_dir / "checkpoints" / "latest.pt"
+    if resume and not latest.exists():
+        raise FileNotFoundError(
+            f"--resume: no checkpoint at {latest}; start the run without --resume"
+        )
+    if not resume and latest.exists():
+        raise FileExistsError(
+            f"{run_dir} already holds a run; pass --resume to continue it or pick a new --out"
+        )
+    torch.manual_seed(config.seed)
+    runner = make_runner(env, config.ppo, config.save_interval)
     loop = _LoopState()
     if resume:
         loaded = torch.load(latest, weights_only=False)
@@ -270,12 +362,6 @@ def train(
         torch.set_rng_state(info["torch_rng"])
     else:
         run_dir.mkdir(parents=True, exist_ok=True)
-        description = run_config_json(task, config, plans_dir, env)
-        if validator is not None:
-            description["validation"] = {
-                "plans": [p.plan_id for p in validation_plans],
-                "episodes": validator.num_episodes,
-            }
         atomic_write_text(run_dir / "config.json", json.dumps(description, indent=2))
     return _loop(runner, env, run_dir, config, loop, validator, show_progress)
 
@@ -291,7 +377,7 @@ class _LoopState:
 
 def _loop(
     runner: OnPolicyRunner,
-    env: ScaffoldEnv,
+    env,
     run_dir: Path,
     config: TrainConfig,
     loop: _LoopState,
@@ -299,7 +385,7 @@ def _loop(
     show_progress: bool,
 ) -> Path:
     budget_s = config.minutes * 60.0
-    metrics = _MetricsLog(run_dir)
+    metrics = _MetricsLog(run_dir, (*METRICS_HEAD, *env.metric_logs, *METRICS_TAIL))
     checkpoints = run_dir / "checkpoints"
     latest = checkpoints / "latest.pt"
     steps_per_iter = config.ppo.num_steps_per_env * env.num_envs
@@ -342,7 +428,10 @@ def _loop(
             "train", total=budget_s, it=iteration, success=0.0, completed=elapsed
         )
         while iteration < config.max_iterations and elapsed < budget_s:
-            env.set_training_progress(max(iteration / config.max_iterations, elapsed / budget_s))
+            if hasattr(env, "set_training_progress"):
+                env.set_training_progress(
+                    max(iteration / config.max_iterations, elapsed / budget_s)
+                )
             t0 = time.perf_counter()
             obs, logs = _collect(runner, env, obs, config.ppo.num_steps_per_env)
             t1 = time.perf_counter()
@@ -361,11 +450,7 @@ def _loop(
                 "minutes": elapsed / 60.0,
                 "env_steps": (iteration + 1) * steps_per_iter,
                 "success": logs.get("/episode/success", ""),
-                "tracked_to_end": logs.get("/episode/tracked_to_end", ""),
-                "reward_tracking": logs["/reward/tracking"],
-                "reward_contact": logs["/reward/contact"],
-                "reward_action": logs["/reward/action"],
-                "tracking_limit": env.tracking_limit,
+                **{column: logs.get(key, "") for column, key in env.metric_logs.items()},
                 "collect_s": t1 - t0,
                 "update_s": t2 - t1,
                 "val_success": val_success,

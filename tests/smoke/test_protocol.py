@@ -125,6 +125,8 @@ def test_benchmark_trains_seeds_and_resumes(tmp_path, capsys):
         "8",
         "--out",
         str(out),
+        "--set",
+        "ppo.rotation_noise_std=0.2",
     ]
     assert run(*args) == 0
     summary = json.loads((out / "benchmark.json").read_text())
@@ -140,6 +142,10 @@ def test_benchmark_trains_seeds_and_resumes(tmp_path, capsys):
     assert summary["success_std"] == pytest.approx(np.std(rates))
     assert sum(summary["failure_breakdown"].values()) == 4
     assert summary["command"].startswith("keyscaffold benchmark move_apple --seeds 2")
+    assert summary["command"].endswith("--set ppo.rotation_noise_std=0.2")
+    assert summary["settings"]["overrides"] == ["ppo.rotation_noise_std=0.2"]
+    trained = json.loads((out / "seed_0/train/config.json").read_text())["train"]
+    assert trained["ppo"]["rotation_noise_std"] == 0.2
     for key in ("commit", "machine", "date"):
         assert summary[key]
     assert (out / "benchmark.png").stat().st_size > 1000
@@ -158,3 +164,5 @@ def test_benchmark_trains_seeds_and_resumes(tmp_path, capsys):
     capsys.readouterr()
     assert run(*changed) == 2
     assert "minutes" in capsys.readouterr().err
+    assert run(*args[:-1], "ppo.rotation_noise_std=0.3") == 2
+    assert "overrides" in capsys.readouterr().err

@@ -16,7 +16,17 @@ STATES = 3
 
 
 # Tasks driven by forces alone start with the hand parked out of the way.
-PARKED = ("open_fridge", "open_drawer", "close_scissors", "close_pliers")
+PARKED = (
+    "open_fridge",
+    "open_drawer",
+    "close_scissors",
+    "close_pliers",
+    "shoe_place",
+    "shoe_push",
+    "book_push",
+    "book_reorient",
+    "shoes_on_rack",
+)
 
 
 def _drive(name: str, near_miss: bool) -> dict:
@@ -120,6 +130,120 @@ def _close_tool(task, states, drive, start, near_miss):
     return drive.step()
 
 
+def _place_shoe(drive, body, goal, lift=0.4):
+    """Carry a shoe off the floor (weight cancelled), over ``goal`` (B, 3) and set it down there;
+    the last pull lets go."""
+    up = np.array([0.0, 0.0, lift])
+    drive.pull(body, drive.worlds.body_position(body) + up, 60, carry=True)
+    over = goal.copy()
+    over[:, 2] = lift
+    drive.pull(body, over, 90, carry=True)
+    drive.pull(body, goal + [0, 0, 0.005], 60, carry=True)
+    return drive.pull(body, goal, 40, gain=0.0, damping=0.0)
+
+
+def _shoe_place(task, states, drive, start, near_miss):
+    from keyscaffold.tasks.iker_common import RACK_CENTER, RACK_LEVELS
+
+    goal = drive.worlds.body_position("shoe").copy()
+    goal[:, 0] = RACK_CENTER[0]
+    goal[:, 1] = np.clip(goal[:, 1], -0.2, 0.2)
+    if near_miss:  # slid onto the lower shelf instead of set on the upper one
+        front = goal + [0.35, 0.0, RACK_LEVELS[0] + 0.02]
+        drive.pull("shoe", front, 60, carry=True)
+        drive.pull("shoe", goal + [0, 0, RACK_LEVELS[0] + 0.02], 90, carry=True)
+        return drive.pull("shoe", goal, 60, gain=0.0, damping=0.0)
+    goal[:, 2] = RACK_LEVELS[1]
+    return _place_shoe(drive, "shoe", goal)
+
+
+def _shoe_push(task, states, drive, start, near_miss):
+    from keyscaffold.tasks.shoe_push import pair_spot
+
+    left = drive.worlds.body_position("left_shoe").copy()
+    spot = pair_spot(left, drive.worlds.body_rotation("left_shoe").copy())
+    right = drive.worlds.body_position("right_shoe").copy()
+    if near_miss:  # stopped 8 cm short
+        gap = spot - right
+        spot = spot - 0.08 * gap / np.linalg.norm(gap, axis=-1, keepdims=True)
+    drive.pull("right_shoe", spot, 120, gain=400.0, damping=40.0)
+    return drive.pull("right_shoe", spot, 30, gain=0.0, damping=0.0)
+
+
+def _book_push(task, states, drive, start, near_miss):
+    shift = np.array([[task.push_distance(s) - (0.06 if near_miss else 0.0), 0, 0] for s in states])
+    goal = drive.worlds.body_position("book") + shift
+    drive.pull("book", goal, 120, gain=400.0, damping=40.0)
+    return drive.pull("book", goal, 30, gain=0.0, damping=0.0)
+
+
+def _pull_pose(drive, body, position, rotation, steps, gain=200.0, damping=30.0):
+    """Carry ``body`` to ``position`` (B, 3) and ``rotation`` (3, 3) with a damped 6D spring."""
+    from scipy.spatial.transform import Rotation
+
+    from keyscaffold.sim.scene import CONTROL_DT
+
+    model = drive.worlds.model
+    bid = drive.worlds.index.body_ids[body]
+    weight = model.body_subtreemass[bid] * 9.81
+    inertia = model.body_inertia[bid].max()
+    k_turn, d_turn = inertia * 150.0, inertia * 20.0
+    last_p = drive.worlds.body_position(body).copy()
+    last_r = drive.worlds.body_rotation(body).copy()
+    for _ in range(steps):
+        p, r = drive.worlds.body_position(body).copy(), drive.worlds.body_rotation(body).copy()
+        force = gain * (position - p) - damping * (p - last_p) / CONTROL_DT
+        force[:, 2] += weight
+        error = Rotation.from_matrix(rotation[None] @ r.transpose(0, 2, 1)).as_rotvec()
+        spin = Rotation.from_matrix(r @ last_r.transpose(0, 2, 1)).as_rotvec() / CONTROL_DT
+        torque = k_turn * error - d_turn * spin
+        last_p, last_r = p, r
+        drive.step(forces={body: np.concatenate([force, torque], axis=1)})
+
+
+def _book_reorient(task, states, drive, start, near_miss):
+    """Lift the book, stand it up in front of the shelf, slide it into the gap, let go."""
+    from keyscaffold.tasks.book_reorient import SHELF_FLOOR, SLOT_CENTER
+
+    standing = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
+    half = 0.12
+    book = drive.worlds.body_position("book").copy()
+    _pull_pose(drive, "book", book + [0, 0, 0.15], drive.worlds.body_rotation("book")[0], 40)
+    front = np.array([SLOT_CENTER[0] + 0.22, SLOT_CENTER[1], SHELF_FLOOR + half + 0.02])
+    _pull_pose(drive, "book", np.tile(front + [0, 0, 0.06], (len(states), 1)), standing, 120)
+    if near_miss:  # stood upright on the table in front of the shelf instead of in the gap
+        goal = front - [0, 0, SHELF_FLOOR - 0.9 + 0.02]
+    else:
+        goal = np.array([*SLOT_CENTER, SHELF_FLOOR + half + 0.005])
+        _pull_pose(drive, "book", np.tile(front, (len(states), 1)), standing, 60)
+    _pull_pose(drive, "book", np.tile(goal, (len(states), 1)), standing, 120)
+    return drive.pull("book", np.tile(goal, (len(states), 1)), 60, gain=0.0, damping=0.0)
+
+
+def _shoes_on_rack(task, states, drive, start, near_miss):
+    """Push the box against a panel, then set the left and the right shoe on the freed shelf;
+    the near miss leaves the right shoe on the floor."""
+    from keyscaffold.tasks.iker_common import RACK_CENTER, RACK_LEVELS
+    from keyscaffold.tasks.shoes_on_rack import box_extent_y
+
+    pushes = [task._box_push(s.objects["shoe_box"]) for s in states]
+    box = drive.worlds.body_position("shoe_box") + np.array([p[1] - p[0] for p in pushes])
+    drive.pull("shoe_box", box, 120, gain=600.0, damping=50.0)
+    drive.pull("shoe_box", box, 20, gain=0.0, damping=0.0)
+    # the middle of the free stretch between the box and the far panel
+    box = drive.worlds.body_position("shoe_box")
+    low, high = box_extent_y(box, drive.worlds.body_rotation("shoe_box"))
+    pushed_up = box[:, 1] > RACK_CENTER[1]
+    middle = np.where(pushed_up, (low - 0.33) / 2, (high + 0.33) / 2)
+    for name, offset in (("left_shoe", -0.06), ("right_shoe", 0.06)):
+        goal = np.stack([np.full(len(states), RACK_CENTER[0]), middle + offset], axis=1)
+        goal = np.concatenate([goal, np.full((len(states), 1), RACK_LEVELS[1])], axis=1)
+        if name == "right_shoe" and near_miss:
+            continue
+        result = _place_shoe(drive, name, goal, lift=0.55)  # over the box
+    return drive.step() if near_miss else result
+
+
 SCENARIOS = {
     "move_apple": _oracle_open_loop,
     "move_bottle": _move_bottle,
@@ -129,6 +253,11 @@ SCENARIOS = {
     "wipe_sponge": _wipe_sponge,
     "close_scissors": _close_tool,
     "close_pliers": _close_tool,
+    "shoe_place": _shoe_place,
+    "shoe_push": _shoe_push,
+    "book_push": _book_push,
+    "book_reorient": _book_reorient,
+    "shoes_on_rack": _shoes_on_rack,
 }
 
 

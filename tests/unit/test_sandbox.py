@@ -303,6 +303,9 @@ def test_process_group_is_killed_with_the_child() -> None:
         "class Box:\n    size = 2\ndef f():\n    b = Box()\n    b.size = 3\n    return b.size\n",
         "def f():\n    print('debug', 1)\n    return f'{1.23456:.2f}'\n",
         "import numpy as np\ndef f():\n    return np.ndarray((2,), float, np.zeros(2)).tolist()\n",
+        # array methods make numpy's C code import its helpers at call time
+        "import numpy as np\ndef f():\n    x = np.arange(6.0).reshape(3, 2)\n"
+        "    return [x.mean(axis=0).tolist(), float(x.sum()), float(x.max()), float(x.std())]\n",
     ],
 )
 def test_ordinary_code_runs(source: str) -> None:
@@ -318,6 +321,16 @@ def test_extract_code_handles_fences() -> None:
     assert extract_code(mixed) == "b = 2\n"
     assert extract_code("```Python\nA = 1\n```\n```python\nB = 2\n```") == "B = 2\n"
     assert extract_code("Sure:\n```python\nunterminated = 1\n") == "unterminated = 1\n"
+
+
+def test_numpy_internals_stay_out_of_reach_of_model_code() -> None:
+    for source in (
+        "import numpy._core._methods as m\ndef f():\n    return 1\n",
+        "from numpy._core import _methods\ndef f():\n    return 1\n",
+    ):
+        with pytest.raises(SandboxError) as raised:
+            run_untrusted(source, "f")
+        assert raised.value.reason == "forbidden_import"
 
 
 def test_invalid_arguments_are_rejected() -> None:

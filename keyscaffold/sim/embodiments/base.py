@@ -53,6 +53,11 @@ class ActionSpec:
         return WRIST_DOF + len(self.grip_names)
 
     @property
+    def rotation_slice(self) -> slice:
+        """Where the wrist rotation residuals sit in the action vector."""
+        return slice(3, WRIST_DOF)
+
+    @property
     def grip_slice(self) -> slice:
         """Where the grip actions sit in the action vector."""
         return slice(WRIST_DOF, self.num_actions)

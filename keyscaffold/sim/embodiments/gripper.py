@@ -185,12 +185,26 @@ def grip_targets(grip: np.ndarray) -> np.ndarray:
     return blend(open_jaw_pose(), closed_jaw_pose(), grip)
 
 
+def closed_grip_targets(grip: np.ndarray) -> np.ndarray:
+    """Jaw targets of the ``wrist`` spec, which has no grip actions: the jaws stay closed.
+
+    Args:
+        grip: The (empty) grip actions, shape: (B, 0).
+
+    Returns:
+        Shape: (B, 2).
+    """
+    return np.repeat(closed_jaw_pose()[None], len(grip), axis=0)
+
+
 @register_embodiment("gripper")
 @dataclass
 class FloatingGripper(Embodiment):
     """The floating parallel-jaw gripper (85 mm stroke, 40 N per jaw).
 
-    Action spec: ``grip`` (default; one scalar opens or closes both jaws).
+    Action specs: ``grip`` (default; one scalar opens or closes both jaws) and ``wrist`` (the six
+    wrist actions only, jaws held closed; IKER's environment drives the jaws by its grasp
+    heuristic instead).
     """
 
     gains: GripperGains = field(default_factory=GripperGains)
@@ -210,7 +224,10 @@ class FloatingGripper(Embodiment):
         return open_jaw_pose()
 
     def action_specs(self) -> dict[str, ActionSpec]:
-        return {"grip": ActionSpec("grip", ("grip",), grip_targets)}
+        return {
+            "grip": ActionSpec("grip", ("grip",), grip_targets),
+            "wrist": ActionSpec("wrist", (), closed_grip_targets),
+        }
 
     def defaults_xml(self) -> str:
         return gripper_defaults_xml(self.gains)

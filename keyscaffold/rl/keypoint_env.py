@@ -1,0 +1,522 @@
+"""IKER's RL environment: a floating gripper moves one object's keypoints onto their targets.
+
+``KeypointEnv`` is an rsl_rl ``VecEnv`` over batched MuJoCo worlds of a gripper task's scene. Each
+world follows one ``KeypointGoal`` (an initial state, the object acted on, keypoints fixed in that
+object's frame, their world targets and a mode, ``grasp`` or ``push``), drawn per episode.
+
+Action: a delta pose (6) of the wrist, relative to the current wrist pose: position increments (m)
+and increments of the wrist's three hinge angles (rad), each scaled from [-1, 1]. The increment is
+added to the last commanded wrist target, which is first pulled back to within ``target_lead`` of
+the measured wrist pose (``target_lead`` 0 gives exactly the measured pose); so the wrist follows
+deltas faithfully in free space and under a held object's weight, while the push force against an
+obstacle stays bounded by the actuator gain times the lead. The wrist position target is clipped
+to the task's workspace box.
+
+Jaws (not in the action): in ``push`` mode they stay closed; in ``grasp`` mode they are open until
+the tool centre point (TCP) comes within ``grasp_radius`` of the object's grasp point (the goal's
+nominal grasp point plus a per-episode random offset in the object's frame), then they close and
+stay closed for the rest of the episode.
+
+Reward: IKER's keypoint terms, or the object-pose baseline (``keyscaffold.iker.reward``). Success:
+the mean keypoint distance to the targets below 5 cm, read from the simulator, never from reward.
+Episodes end at the time limit, or (optionally) when the object leaves the task's workspace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import torch
+from rsl_rl.env import VecEnv
+from tensordict import TensorDict
+
+from keyscaffold.iker.reward import (
+    SUCCESS_DISTANCE,
+    KeypointRewardConfig,
+    dropped_object,
+    iker_reward_terms,
+    keypoint_success,
+    mean_keypoint_distance,
+    object_pose_reward_terms,
+)
+from keyscaffold.sim.embodiments.gripper import (
+    JAW_TRAVEL,
+    TCP_OFFSET,
+    FloatingGripper,
+    closed_jaw_pose,
+    open_jaw_pose,
+)
+from keyscaffold.sim.scene import PhysicsConfig
+from keyscaffold.tasks.base import InitialState, Task
+
+MODES = ("grasp", "push")
+REWARDS = ("keypoints", "object_pose")
+
+
+@dataclass(frozen=True, eq=False)
+class KeypointGoal:
+    """One training variant: where an episode starts and where the object's keypoints must go.
+
+    Attributes:
+        initial_state: The scene's start (wrist, every movable object, object joints).
+        object: Body name of the movable object acted on.
+        keypoints_local: The stage's keypoints in the object's body frame (m), shape: (K, 3).
+        targets: Their world targets (m), shape: (K, 3).
+        mode: ``grasp`` (pick the object up and carry it) or ``push`` (move it with closed jaws).
+        grasp_local: Nominal grasp point in the object's body frame (m), shape: (3,); the TCP
+            closes the jaws near it (grasp mode) or approaches it (push mode).
+    """
+
+    initial_state: InitialState
+    object: str
+    keypoints_local: np.ndarray
+    targets: np.ndarray
+    mode: str = "grasp"
+    grasp_local: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+    def __post_init__(self) -> None:
+        local = np.asarray(self.keypoints_local, dtype=np.float64).reshape(-1, 3)
+        targets = np.asarray(self.targets, dtype=np.float64).reshape(-1, 3)
+        if local.shape[0] == 0 or local.shape != targets.shape:
+            raise ValueError(
+                f"a goal needs K >= 1 keypoints and one target each, got keypoints of shape "
+                f"{local.shape} and targets of shape {targets.shape}"
+            )
+        if self.mode not in MODES:
+            raise ValueError(f"goal mode must be one of {MODES}, got {self.mode!r}")
+        object.__setattr__(self, "keypoints_local", local)
+        object.__setattr__(self, "targets", targets)
+        object.__setattr__(self, "grasp_local", tuple(float(v) for v in self.grasp_local))
+
+
+@dataclass(frozen=True)
+class KeypointEnvConfig:
+    """Settings of the keypoint environment (action scales, grasp heuristic, randomization)."""
+
+    num_envs: int = 64
+    """Worlds stepped together."""
+    num_threads: int = 2
+    """C threads stepping the worlds."""
+    episode_steps: int = 150
+    """Control steps per episode (60 per second)."""
+    position_scale: float = 0.01
+    """Wrist position increment at action 1, per control step (m)."""
+    rotation_scale: float = 0.05
+    """Wrist hinge angle increment at action 1, per control step (rad)."""
+    target_lead: float = 0.02
+    """Farthest the commanded wrist position may lead the measured one before an action (m)."""
+    rotation_lead: float = 0.1
+    """Farthest the commanded wrist hinge angles may lead the measured ones (rad)."""
+    reward: str = "keypoints"
+    """``keypoints`` (IKER) or ``object_pose`` (the baseline)."""
+    rewards: KeypointRewardConfig = field(default_factory=KeypointRewardConfig)
+    grasp_radius: float = 0.02
+    """Grasp mode: the jaws close once the TCP is this close to the grasp point (m)."""
+    grasp_noise: float = 0.01
+    """Uniform per-episode noise on the grasp point, per axis of the object's frame (m)."""
+    init_position_noise: float = 0.02
+    """Uniform noise on the object's and the wrist's start position in x and y (m)."""
+    init_yaw_noise: float = 0.05
+    """Uniform noise on the object's start yaw (rad)."""
+    terminate_outside: bool = True
+    """End an episode when the object leaves the task's workspace box."""
+    physics: PhysicsConfig = field(default_factory=PhysicsConfig)
+
+    def for_evaluation(self, num_envs: int) -> KeypointEnvConfig:
+        """These settings for ``num_envs`` evaluation worlds."""
+        return replace(self, num_envs=num_envs)
+
+
+def _yaw_quaternion_product(quaternion: np.ndarray, yaw: np.ndarray) -> np.ndarray:
+    """Quaternions (w, x, y, z) turned by ``yaw`` about the world z axis, shape: (B, 4)."""
+    half = yaw / 2.0
+    w1, z1 = np.cos(half), np.sin(half)
+    w, x, y, z = quaternion.T
+    return np.stack([w1 * w - z1 * z, w1 * x - z1 * y, w1 * y + z1 * x, w1 * z + z1 * w], axis=1)
+
+
+def _rotation_6d(rotation: np.ndarray) -> np.ndarray:
+    """The first two columns of rotation matrices, shape: (B, 6), of shape (B, 3, 3)."""
+    return np.concatenate([rotation[..., :, 0], rotation[..., :, 1]], axis=-1)
+
+
+REWARD_TERMS = {
+    "keypoints": ("distance", "keypoints", "direction", "alignment", "success"),
+    "object_pose": ("distance", "position", "orientation", "direction", "success"),
+}
+"""The positive reward terms of each reward; both add the action, drop and workspace penalties."""
+
+
+class KeypointEnv(VecEnv):
+    """Delta-pose gripper control toward keypoint targets, over a set of goals."""
+
+    @property
+    def metric_logs(self) -> dict[str, str]:
+        """``metrics.csv`` columns and the ``extras["log"]`` keys they average."""
+        terms = (*REWARD_TERMS[self.config.reward], "action", "drop", "workspace")
+        return {
+            "keypoint_distance": "/episode/keypoint_distance",
+            **{f"reward_{name}": f"/reward/{name}" for name in terms},
+        }
+
+    def __init__(
+        self,
+        task: Task,
+        goals: list[KeypointGoal],
+        config: KeypointEnvConfig,
+        seed: int = 0,
+        device: str = "cpu",
+    ) -> None:
+        if not goals:
+            raise ValueError("KeypointEnv needs at least one goal")
+        if config.reward not in REWARDS:
+            raise ValueError(f"reward must be one of {REWARDS}, got {config.reward!r}")
+        self.task, self.goals, self.config = task, goals, config
+        self.robot = task.robot()
+        if not isinstance(self.robot, FloatingGripper):
+            raise ValueError(
+                f"KeypointEnv drives the floating gripper; task {task.name!r} uses "
+                f"{self.robot.name!r} (set embodiment = 'gripper')"
+            )
+        self.action_spec = self.robot.action_spec("wrist")
+        self.num_envs, self.num_actions = config.num_envs, self.action_spec.num_actions
+        self.max_episode_length = config.episode_steps
+        self.device = device
+        self.cfg = {"task": task.name, "num_envs": config.num_envs, "reward": config.reward}
+        self.rng = np.random.default_rng(seed)
+        model = task.build_model(config.physics)
+        self.worlds = task.make_worlds(
+            model, config.num_envs, config.num_threads, config.physics.substeps
+        )
+        self.dt = config.physics.physics_dt * config.physics.substeps
+        self.workspace_low = np.asarray(task.workspace_low, dtype=np.float64)
+        self.workspace_high = np.asarray(task.workspace_high, dtype=np.float64)
+        self._prepare_goals()
+        n, k = self.num_envs, self.num_keypoints
+        self.episode_length_buf = torch.zeros(n, dtype=torch.long)
+        self.goal_index = np.zeros(n, dtype=np.int64)
+        self.fixed_goals: np.ndarray | None = None
+        self.world_object = np.zeros(n, dtype=np.int64)
+        self.world_local = np.zeros((n, k, 3))
+        self.world_targets = np.zeros((n, k, 3))
+        self.grasp_mode = np.zeros(n, dtype=bool)
+        self.grasp_local = np.zeros((n, 3))
+        self.jaws_closed = np.zeros(n, dtype=bool)
+        self.wrist_target = np.zeros((n, 6))
+        self.previous_keypoints = np.zeros((n, k, 3))
+        self.previous_object_position = np.zeros((n, 3))
+        self.episode_return = np.zeros(n)
+        self.last_episode = {
+            key: np.zeros(n) for key in ("success", "keypoint_distance", "return", "length")
+        }
+        self.reset()
+
+    # ----------------------------------------------------------------------------- setup
+    def _prepare_goals(self) -> None:
+        sizes = {len(goal.keypoints_local) for goal in self.goals}
+        if len(sizes) != 1:
+            raise ValueError(
+                f"every goal must have the same number of keypoints, got {sorted(sizes)}"
+            )
+        self.num_keypoints = sizes.pop()
+        movable = self.task.movable_objects()
+        body_ids = self.worlds.index.body_ids
+        for goal in self.goals:
+            if goal.object not in movable:
+                raise ValueError(
+                    f"goal object {goal.object!r} is not a movable object of task "
+                    f"{self.task.name!r}; it has {movable}"
+                )
+            self.task.validate_state(self.worlds.index, goal.initial_state)
+        self.object_names = sorted({goal.object for goal in self.goals})
+        self.goal_object = np.array([body_ids[g.object] for g in self.goals], dtype=np.int64)
+        self.goal_local = np.stack([g.keypoints_local for g in self.goals])
+        self.goal_targets = np.stack([g.targets for g in self.goals])
+        self.goal_grasp = np.array([g.mode == "grasp" for g in self.goals])
+        self.goal_grasp_local = np.array([g.grasp_local for g in self.goals], dtype=np.float64)
+        states = [g.initial_state for g in self.goals]
+        self.start_wrist = np.array([s.wrist for s in states], dtype=np.float64)
+        self.start_objects = {
+            name: np.array([s.objects[name] for s in states], dtype=np.float64) for name in movable
+        }
+        joint_names = sorted({name for s in states for name in s.joints})
+        self.start_joints = {
+            name: np.array([s.joints.get(name, 0.0) for s in states]) for name in joint_names
+        }
+
+    def assign_goals(self, goal_index: np.ndarray) -> None:
+        """Pin world i to goal ``goal_index[i]`` (evaluation) and reset every world."""
+        goal_index = np.asarray(goal_index, dtype=np.int64)
+        if goal_index.shape != (self.num_envs,):
+            raise ValueError(
+                f"assign_goals needs {self.num_envs} goal indices, got shape {goal_index.shape}"
+            )
+        if goal_index.min() < 0 or goal_index.max() >= len(self.goals):
+            raise ValueError(f"goal indices must lie in 0..{len(self.goals) - 1}")
+        self.fixed_goals = goal_index
+        self.reset()
+
+    # ----------------------------------------------------------------------------- reset
+    def reset(self) -> TensorDict:
+        """Reset every world; returns the observations."""
+        self._reset_worlds(np.arange(self.num_envs))
+        return self.get_observations()
+
+    def _reset_worlds(self, ids: np.ndarray) -> None:
+        if ids.size == 0:
+            return
+        if self.fixed_goals is not None:
+            goals = self.fixed_goals[ids]
+        else:
+            goals = self.rng.integers(0, len(self.goals), size=ids.size)
+        cfg = self.config
+        self.goal_index[ids] = goals
+        self.world_object[ids] = self.goal_object[goals]
+        self.world_local[ids] = self.goal_local[goals]
+        self.world_targets[ids] = self.goal_targets[goals]
+        self.grasp_mode[ids] = self.goal_grasp[goals]
+        self.grasp_local[ids] = self.goal_grasp_local[goals] + self.rng.uniform(
+            -cfg.grasp_noise, cfg.grasp_noise, size=(ids.size, 3)
+        )
+        wrist = self.start_wrist[goals].copy()
+        wrist[:, :2] += self.rng.uniform(
+            -cfg.init_position_noise, cfg.init_position_noise, size=(ids.size, 2)
+        )
+        objects = {name: poses[goals].copy() for name, poses in self.start_objects.items()}
+        for name, pose in objects.items():
+            acted_on = self.goal_object[goals] == self.worlds.index.body_ids[name]
+            shift = self.rng.uniform(
+                -cfg.init_position_noise, cfg.init_position_noise, size=(ids.size, 2)
+            )
+            yaw = self.rng.uniform(-cfg.init_yaw_noise, cfg.init_yaw_noise, size=ids.size)
+            pose[acted_on, :2] += shift[acted_on]
+            pose[acted_on, 3:7] = _yaw_quaternion_product(pose[acted_on, 3:7], yaw[acted_on])
+        jaws = np.where(self.grasp_mode[ids, None], open_jaw_pose(), closed_jaw_pose())
+        joints = {name: values[goals] for name, values in self.start_joints.items()}
+        self.worlds.reset_worlds(ids, wrist, jaws, objects, joints)
+        self.jaws_closed[ids] = ~self.grasp_mode[ids]
+        self.wrist_target[ids] = wrist
+        self.previous_keypoints[ids] = self.keypoints()[ids]
+        self.previous_object_position[ids] = self.object_pose()[0][ids]
+        self.episode_length_buf[torch.as_tensor(ids)] = 0
+        self.episode_return[ids] = 0.0
+
+    # ----------------------------------------------------------------------------- state
+    def keypoints(self) -> np.ndarray:
+        """World positions of each world's goal keypoints, shape: (num_envs, K, 3)."""
+        body_ids = np.repeat(self.world_object[:, None], self.num_keypoints, axis=1)
+        return self.worlds.points(body_ids, self.world_local)
+
+    def object_pose(self) -> tuple[np.ndarray, np.ndarray]:
+        """Position, shape (num_envs, 3), and rotation, shape (num_envs, 3, 3), of each world's
+        goal object."""
+        position = np.zeros((self.num_envs, 3))
+        rotation = np.zeros((self.num_envs, 3, 3))
+        for name in self.object_names:
+            rows = self.world_object == self.worlds.index.body_ids[name]
+            position[rows] = self.worlds.body_position(name)[rows]
+            rotation[rows] = self.worlds.body_rotation(name)[rows]
+        return position, rotation
+
+    def gripper_pose(self) -> tuple[np.ndarray, np.ndarray]:
+        """TCP position, shape (num_envs, 3), and the gripper's rotation, shape (num_envs, 3, 3)."""
+        root = self.robot.root_body
+        rotation = self.worlds.body_rotation(root)
+        tcp = self.worlds.body_position(root) - TCP_OFFSET * rotation[:, :, 2]
+        return tcp, rotation
+
+    def grasp_point(self, position: np.ndarray, rotation: np.ndarray) -> np.ndarray:
+        """World position of each world's (randomized) grasp point, shape: (num_envs, 3).
+
+        Args:
+            position: Object positions, shape: (num_envs, 3).
+            rotation: Object rotations, shape: (num_envs, 3, 3).
+        """
+        return position + np.einsum("bij,bj->bi", rotation, self.grasp_local)
+
+    def keypoint_distance(self) -> np.ndarray:
+        """Mean distance of each world's keypoints to their targets (m), shape: (num_envs,)."""
+        return mean_keypoint_distance(self.keypoints(), self.world_targets)
+
+    def success(self) -> np.ndarray:
+        """Mean keypoint distance below 5 cm, from the simulator state, shape: (num_envs,)."""
+        return keypoint_success(self.keypoints(), self.world_targets, SUCCESS_DISTANCE)
+
+    def outside_workspace(self, position: np.ndarray) -> np.ndarray:
+        """Object positions, shape (num_envs, 3), outside the task's workspace box, (num_envs,)."""
+        return ~((position >= self.workspace_low) & (position <= self.workspace_high)).all(-1)
+
+    # ----------------------------------------------------------------------------- step
+    def _validate_actions(self, actions: torch.Tensor) -> np.ndarray:
+        if tuple(actions.shape) != (self.num_envs, self.num_actions):
+            raise ValueError(
+                f"actions must have shape ({self.num_envs}, {self.num_actions}), "
+                f"got {tuple(actions.shape)}"
+            )
+        array = actions.detach().cpu().numpy().astype(np.float64)
+        if not np.isfinite(array).all():
+            raise ValueError("actions contain NaN or infinite values; check the policy's output")
+        return np.clip(array, -1.0, 1.0)
+
+    def _controls(self, action: np.ndarray) -> np.ndarray:
+        """Actuator targets: the wrist delta on the lead-limited target, the heuristic's jaws."""
+        cfg = self.config
+        measured = self.worlds.robot_joint_state()[0][:, :6]
+        lead = np.array([cfg.target_lead] * 3 + [cfg.rotation_lead] * 3)
+        base = np.clip(self.wrist_target, measured - lead, measured + lead)
+        ctrl = self.action_spec.controls(base, action, cfg.position_scale, cfg.rotation_scale)
+        ctrl[:, :3] = np.clip(ctrl[:, :3], self.workspace_low, self.workspace_high)
+        self.wrist_target = ctrl[:, :6].copy()
+        # Grasp heuristic: close for good once the TCP reaches the grasp point.
+        tcp, _ = self.gripper_pose()
+        grasp = self.grasp_point(*self.object_pose())
+        near = np.linalg.norm(tcp - grasp, axis=-1) < cfg.grasp_radius
+        self.jaws_closed |= self.grasp_mode & near
+        ctrl[:, 6:] = np.where(self.jaws_closed[:, None], closed_jaw_pose(), open_jaw_pose())
+        return ctrl
+
+    def step(self, actions: torch.Tensor) -> tuple[TensorDict, torch.Tensor, torch.Tensor, dict]:
+        """Advance every world one control step. Shape of actions: (num_envs, 6)."""
+        action = self._validate_actions(actions)
+        self.worlds.step(self._controls(action))
+        self.worlds.check_finite()
+        self.episode_length_buf += 1
+        t = self.episode_length_buf.numpy()
+
+        keypoints = self.keypoints()
+        position, rotation = self.object_pose()
+        tcp, _ = self.gripper_pose()
+        grasp = self.grasp_point(position, rotation)
+        holding = self.grasp_mode & self.jaws_closed
+        outside = self.outside_workspace(position)
+        cfg = self.config
+        if cfg.reward == "keypoints":
+            velocity = (keypoints - self.previous_keypoints) / self.dt
+            terms = iker_reward_terms(
+                cfg.rewards,
+                tcp,
+                grasp,
+                keypoints,
+                self.world_targets,
+                velocity,
+                action,
+                holding,
+                outside,
+            )
+        else:
+            velocity = (position - self.previous_object_position) / self.dt
+            terms = object_pose_reward_terms(
+                cfg.rewards,
+                tcp,
+                grasp,
+                position,
+                rotation,
+                velocity,
+                keypoints,
+                self.world_targets,
+                action,
+                holding,
+                outside,
+            )
+        reward = sum(terms.values())
+        self.episode_return += reward
+        self.previous_keypoints = keypoints
+        self.previous_object_position = position
+
+        time_out = t >= self.max_episode_length
+        terminated = outside & cfg.terminate_outside
+        done = time_out | terminated
+        status = {
+            "success": keypoint_success(keypoints, self.world_targets, SUCCESS_DISTANCE),
+            "keypoint_distance": mean_keypoint_distance(keypoints, self.world_targets),
+            "dropped": dropped_object(tcp, grasp, holding, cfg.rewards.drop_distance),
+            "outside": outside,
+        }
+        extras = {
+            "time_outs": torch.from_numpy(time_out & ~terminated),
+            "log": self._log(terms, done, status),
+        }
+        self._reset_worlds(np.flatnonzero(done))
+        return (
+            self.get_observations(),
+            torch.from_numpy(reward.astype(np.float32)),
+            torch.from_numpy(done),
+            extras,
+        )
+
+    def _log(
+        self, terms: dict[str, np.ndarray], done: np.ndarray, status: dict[str, np.ndarray]
+    ) -> dict[str, float]:
+        """Mean of every reward term; for the episodes that ended, success and their outcome."""
+        log = {f"/reward/{name}": float(values.mean()) for name, values in terms.items()}
+        log["/state/jaws_closed"] = float(self.jaws_closed.mean())
+        if done.any():
+            ids = np.flatnonzero(done)
+            self.last_episode["success"][ids] = status["success"][ids]
+            self.last_episode["keypoint_distance"][ids] = status["keypoint_distance"][ids]
+            self.last_episode["return"][ids] = self.episode_return[ids]
+            self.last_episode["length"][ids] = self.episode_length_buf.numpy()[ids]
+            log["/episode/success"] = float(status["success"][ids].mean())
+            log["/episode/keypoint_distance"] = float(status["keypoint_distance"][ids].mean())
+            log["/episode/outside"] = float(status["outside"][ids].mean())
+            log["/episode/return"] = float(self.episode_return[ids].mean())
+            grasping = ids[self.grasp_mode[ids]]
+            if grasping.size:
+                log["/episode/dropped"] = float(status["dropped"][grasping].mean())
+        return log
+
+    # ----------------------------------------------------------------------------- observe
+    def observation_layout(self) -> list[tuple[str, int]]:
+        """Name and width of each block of the observation vector, in order."""
+        k3 = 3 * self.num_keypoints
+        return [
+            ("tcp_position", 3),
+            ("gripper_rotation_6d", 6),
+            ("wrist_target_lead", 6),
+            ("wrist_velocity", 6),
+            ("object_position", 3),
+            ("object_rotation_6d", 6),
+            ("grasp_point_minus_tcp", 3),
+            ("keypoints", k3),
+            ("targets", k3),
+            ("targets_minus_keypoints", k3),
+            ("jaws", 2),
+            ("grasp_mode", 1),
+            ("jaws_closed", 1),
+            ("episode_phase", 1),
+        ]
+
+    def get_observations(self) -> TensorDict:
+        """Observation groups ``policy`` and ``critic`` (the same vector), shape: (num_envs, D).
+
+        The blocks are those of ``observation_layout``: poses in world coordinates, rotations as
+        their first two matrix columns, the jaw openings as fractions of the stroke.
+        """
+        n = self.num_envs
+        joint_pos, joint_vel = self.worlds.robot_joint_state()
+        tcp, gripper_rotation = self.gripper_pose()
+        position, rotation = self.object_pose()
+        keypoints = self.keypoints()
+        phase = self.episode_length_buf.numpy()[:, None] / self.max_episode_length
+        obs = np.concatenate(
+            [
+                tcp,
+                _rotation_6d(gripper_rotation),
+                self.wrist_target - joint_pos[:, :6],
+                0.1 * joint_vel[:, :6],
+                position,
+                _rotation_6d(rotation),
+                self.grasp_point(position, rotation) - tcp,
+                keypoints.reshape(n, -1),
+                self.world_targets.reshape(n, -1),
+                (self.world_targets - keypoints).reshape(n, -1),
+                joint_pos[:, 6:] / JAW_TRAVEL,
+                self.grasp_mode[:, None].astype(np.float64),
+                self.jaws_closed[:, None].astype(np.float64),
+                phase,
+            ],
+            axis=1,
+        ).astype(np.float32)
+        tensor = torch.from_numpy(obs)
+        return TensorDict({"policy": tensor, "critic": tensor}, batch_size=[n])

@@ -1,0 +1,275 @@
+"""IKER's keypoint environment on a tiny gripper scene: a table and a 5 cm box."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from keyscaffold.iker.reward import KeypointRewardConfig
+from keyscaffold.rl.keypoint_env import KeypointEnv, KeypointEnvConfig, KeypointGoal
+from keyscaffold.rl.train import PPOConfig, TrainConfig, train_env
+from keyscaffold.sim.embodiments.gripper import TCP_OFFSET, closed_jaw_pose
+from keyscaffold.sim.objects import SceneObject
+from keyscaffold.tasks.base import InitialState, KeypointSpec, Task
+
+TABLE_TOP = 0.8
+BOX_HALF = 0.025
+BOX_CENTER = np.array([0.5, 0.0, TABLE_TOP + BOX_HALF])
+WORLD = 'contype="1" conaffinity="3"'
+
+
+class BoxTask(Task):
+    """A box on a table, for the floating gripper (not registered).
+
+    Description:
+        A 5 cm wooden box stands on a table.
+
+    Randomizations:
+        None.
+
+    Success:
+        Never (the environment judges its goals itself).
+    """
+
+    name = "test_box"
+    embodiment = "gripper"
+    keypoints = (KeypointSpec("box", "box"),)
+    contact_bodies = ("box",)
+    workspace_low = (0.0, -0.5, 0.7)
+    workspace_high = (1.0, 0.5, 1.4)
+
+    def scene_objects(self) -> list[SceneObject]:
+        table = SceneObject(
+            "table",
+            f'<body name="table" pos="0.5 0 {TABLE_TOP - 0.02}"><geom name="table_top" '
+            f'type="box" size="0.4 0.5 0.02" {WORLD}/></body>',
+        )
+        box = SceneObject(
+            "box",
+            f'<body name="box" pos="{BOX_CENTER[0]} 0 {BOX_CENTER[2]}">'
+            '<freejoint name="box_free"/>'
+            f'<geom name="box_geom" type="box" size="{BOX_HALF} {BOX_HALF} {BOX_HALF}" '
+            f'mass="0.2" {WORLD}/></body>',
+            movable=True,
+        )
+        return [table, box]
+
+    def sample_initial_state(self, seed: int) -> InitialState:
+        return InitialState(seed, self.wrist_above((0.0, 0.0, 0.08)), self.box_at((0.0, 0.0)))
+
+    @staticmethod
+    def wrist_above(offset) -> tuple[float, ...]:
+        """The wrist pose, pointing down, whose TCP is ``offset`` from the box centre."""
+        return (*(BOX_CENTER + offset + [0.0, 0.0, TCP_OFFSET]), 0.0, 0.0, 0.0)
+
+    @staticmethod
+    def box_at(shift) -> dict[str, tuple[float, ...]]:
+        """The box's free-joint pose ``shift`` (x, y) from its rest position."""
+        return {"box": (BOX_CENTER[0] + shift[0], shift[1], BOX_CENTER[2], 1.0, 0.0, 0.0, 0.0)}
+
+    def evaluate(self, worlds, state, step):
+        return {"success": np.zeros(worlds.num_worlds, dtype=bool)}
+
+    def oracle_waypoints(self, state, num_waypoints):
+        raise NotImplementedError
+
+
+KEYPOINTS = np.array([[BOX_HALF, 0.0, 0.0], [-BOX_HALF, 0.0, 0.0], [0.0, 0.0, BOX_HALF]])
+
+
+def _goal(mode: str, shift, wrist_offset=(0.0, 0.0, 0.08)) -> KeypointGoal:
+    """Move the box's three keypoints by ``shift`` (m), starting with the TCP ``wrist_offset`` from
+    the box centre."""
+    state = InitialState(0, BoxTask.wrist_above(wrist_offset), BoxTask.box_at((0.0, 0.0)))
+    targets = BOX_CENTER + KEYPOINTS + np.asarray(shift)
+    return KeypointGoal(state, "box", KEYPOINTS, targets, mode)
+
+
+def _config(**settings) -> KeypointEnvConfig:
+    quiet = dict(
+        num_envs=2,
+        num_threads=1,
+        episode_steps=60,
+        init_position_noise=0.0,
+        init_yaw_noise=0.0,
+        grasp_noise=0.0,
+    )
+    return KeypointEnvConfig(**{**quiet, **settings})
+
+
+@pytest.fixture(scope="module")
+def task() -> BoxTask:
+    return BoxTask()
+
+
+def _toward(env: KeypointEnv, point: np.ndarray, gain: float = 1.0) -> torch.Tensor:
+    """Delta-pose actions moving the TCP toward ``point`` (num_envs, 3), hinges held."""
+    tcp, _ = env.gripper_pose()
+    action = np.zeros((env.num_envs, 6))
+    action[:, :3] = np.clip(gain * (point - tcp) / env.config.position_scale, -1.0, 1.0)
+    return torch.as_tensor(action, dtype=torch.float32)
+
+
+def test_shapes_layout_and_logs(task):
+    goals = [_goal("push", (0.1, 0.0, 0.0)), _goal("grasp", (0.0, 0.0, 0.1))]
+    env = KeypointEnv(task, goals, _config(num_envs=3))
+    assert env.num_actions == 6 and env.action_spec.name == "wrist"
+    assert env.action_spec.grip_slice == slice(6, 6)
+    assert env.action_spec.rotation_slice == slice(3, 6)
+    obs = env.get_observations()
+    width = sum(size for _, size in env.observation_layout())
+    assert width == 38 + 9 * 3
+    assert obs["policy"].shape == (3, width) and obs["critic"].shape == (3, width)
+    assert env.keypoints().shape == (3, 3, 3)
+    obs, reward, done, extras = env.step(torch.zeros(3, 6))
+    assert obs["policy"].dtype == torch.float32 and torch.isfinite(obs["policy"]).all()
+    assert reward.shape == (3,) and done.shape == (3,) and extras["time_outs"].shape == (3,)
+    terms = ("distance", "keypoints", "direction", "alignment", "success", "action", "drop")
+    assert {f"/reward/{name}" for name in terms} <= set(extras["log"])
+    with pytest.raises(ValueError, match="shape"):
+        env.step(torch.zeros(3, 7))
+    with pytest.raises(ValueError, match="grip"):
+        KeypointEnv(type("HandBox", (BoxTask,), {"embodiment": "hand"})(), goals, _config())
+
+
+def test_rejects_inconsistent_goals(task):
+    good = _goal("push", (0.1, 0.0, 0.0))
+    with pytest.raises(ValueError, match="same number"):
+        KeypointEnv(
+            task,
+            [good, KeypointGoal(good.initial_state, "box", KEYPOINTS[:1], good.targets[:1])],
+            _config(),
+        )
+    with pytest.raises(ValueError, match="movable"):
+        KeypointEnv(
+            task, [KeypointGoal(good.initial_state, "table", KEYPOINTS, good.targets)], _config()
+        )
+    with pytest.raises(ValueError, match="mode"):
+        KeypointGoal(good.initial_state, "box", KEYPOINTS, good.targets, "throw")
+
+
+def test_seeded_runs_repeat_exactly(task):
+    goals = [_goal("push", (0.1, 0.0, 0.0)), _goal("grasp", (0.0, 0.1, 0.1))]
+    config = _config(num_envs=4, episode_steps=10, init_position_noise=0.02, grasp_noise=0.01)
+
+    def run(seed: int) -> tuple[np.ndarray, np.ndarray]:
+        env = KeypointEnv(task, goals, config, seed=seed)
+        generator = torch.Generator().manual_seed(0)
+        observations, rewards = [env.get_observations()["policy"]], []
+        for _ in range(15):  # crosses one reset
+            obs, reward, _, _ = env.step(torch.rand(4, 6, generator=generator) * 2 - 1)
+            observations.append(obs["policy"])
+            rewards.append(reward)
+        return torch.stack(observations).numpy(), torch.stack(rewards).numpy()
+
+    first, again, other = run(3), run(3), run(4)
+    np.testing.assert_array_equal(first[0], again[0])
+    np.testing.assert_array_equal(first[1], again[1])
+    assert not np.array_equal(first[0][0], other[0][0])
+
+
+def test_success_comes_from_the_simulator(task):
+    goal = _goal("push", (0.1, 0.05, 0.0))
+    env = KeypointEnv(task, [goal], _config(episode_steps=3))
+    assert not env.success().any()
+    assert env.keypoint_distance() == pytest.approx([np.linalg.norm([0.1, 0.05])] * 2)
+    env.step(torch.zeros(2, 6))
+    # teleport world 1's box so its keypoints sit on the targets
+    wrist = np.array([goal.initial_state.wrist])
+    pose = np.array([[*(BOX_CENTER + [0.1, 0.05, 0.0]), 1.0, 0.0, 0.0, 0.0]])
+    env.worlds.reset_worlds(np.array([1]), wrist, closed_jaw_pose()[None], {"box": pose})
+    assert env.success().tolist() == [False, True]
+    env.step(torch.zeros(2, 6))
+    _, _, done, extras = env.step(torch.zeros(2, 6))
+    assert done.all()
+    assert extras["log"]["/episode/success"] == pytest.approx(0.5)
+    assert env.last_episode["success"].tolist() == [0.0, 1.0]
+    assert extras["log"]["/reward/success"] == pytest.approx(0.5 * KeypointRewardConfig().success)
+    assert not env.success().any()  # both worlds were reset
+
+
+def test_scripted_push_moves_the_box_toward_the_target(task):
+    # the closed gripper starts behind the box (-x) and pushes it 10 cm along +x
+    goal = _goal("push", (0.1, 0.0, 0.0), wrist_offset=(-0.06, 0.0, 0.08))
+    env = KeypointEnv(task, [goal], _config(num_envs=1, episode_steps=200))
+    start = env.keypoint_distance()[0]
+    behind = BOX_CENTER + [-0.06, 0.0, 0.0]
+    direction_before, direction_pushing = [], []
+    for _ in range(25):  # down behind the box
+        _, _, _, extras = env.step(_toward(env, behind[None]))
+        direction_before.append(extras["log"]["/reward/direction"])
+    assert env.keypoint_distance()[0] == pytest.approx(start, abs=0.005)
+    assert env.jaws_closed.all()
+    for _ in range(40):  # push along +x, slowly
+        push = env.gripper_pose()[0] + [0.004, 0.0, 0.0]
+        push[:, 2] = BOX_CENTER[2]
+        _, _, _, extras = env.step(_toward(env, push))
+        direction_pushing.append(extras["log"]["/reward/direction"])
+    moved = env.object_pose()[0][0] - BOX_CENTER
+    assert moved[0] > 0.06, moved
+    assert env.keypoint_distance()[0] < start - 0.06
+    assert np.mean(direction_pushing) > 0.1 > abs(np.mean(direction_before))
+
+
+def test_grasp_heuristic_closes_near_the_box_and_lifts_it(task):
+    goal = _goal("grasp", (0.0, 0.0, 0.1))
+    env = KeypointEnv(task, [goal], _config(num_envs=1, episode_steps=200, grasp_noise=0.01))
+    grasp = env.grasp_point(*env.object_pose())
+    assert np.abs(grasp - BOX_CENTER).max() <= 0.01 + 1e-9  # the randomized grasp point
+    jaws_open = env.worlds.robot_joint_state()[0][0, 6:].copy()
+    assert not env.jaws_closed.any()
+    distances = []
+    for _ in range(60):  # descend onto the grasp point at most 6 mm a step
+        distances.append(np.linalg.norm(env.gripper_pose()[0] - grasp))
+        env.step(_toward(env, grasp, gain=0.6))
+        # open until the TCP has come within the grasp radius, closed from then on
+        assert env.jaws_closed[0] == (min(distances) < env.config.grasp_radius)
+    assert distances[0] > 0.07 and env.jaws_closed[0]
+    jaws = env.worlds.robot_joint_state()[0][0, 6:]
+    assert (jaws < jaws_open - 0.01).all() and (jaws > 0.015).all(), jaws  # closed on the box
+    for _ in range(60):  # lift 10 cm
+        _, _, _, extras = env.step(_toward(env, grasp + [0.0, 0.0, 0.1], gain=0.5))
+    lifted = env.object_pose()[0][0, 2] - BOX_CENTER[2]
+    assert lifted > 0.08, lifted
+    assert env.success()[0]
+    assert extras["log"]["/reward/drop"] == 0.0
+
+
+def test_object_pose_baseline_and_ppo_run(task, tmp_path):
+    goals = [_goal("push", (0.1, 0.0, 0.0)), _goal("grasp", (0.0, 0.0, 0.1))]
+    baseline = KeypointEnv(task, goals, _config(reward="object_pose"))
+    _, reward, _, extras = baseline.step(torch.zeros(2, 6))
+    assert {"/reward/position", "/reward/orientation"} <= set(extras["log"])
+    assert torch.isfinite(reward).all()
+
+    # the training loop of scaffold mode runs IKER's env unchanged
+    env = KeypointEnv(task, goals, _config(num_envs=8, episode_steps=12, init_position_noise=0.02))
+    ppo = PPOConfig(
+        num_steps_per_env=8, num_learning_epochs=1, num_mini_batches=2, hidden_dims=(32, 32)
+    )
+    config = TrainConfig(max_iterations=3, minutes=5.0, save_interval=2, ppo=ppo)
+    final = train_env(env, tmp_path / "run", config, {"task": task.name}, show_progress=False)
+    assert final.exists() and (tmp_path / "run/checkpoints/latest.pt").exists()
+    with (tmp_path / "run/metrics.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 3
+    assert {"reward_keypoints", "reward_alignment", "keypoint_distance"} <= set(rows[0])
+    assert all(np.isfinite(float(r["reward_keypoints"])) for r in rows)
+    assert any(r["success"] != "" for r in rows)  # 12-step episodes end within 8-step rollouts
+
+
+def test_keypoint_env_does_not_load_the_vlm_layer():
+    code = (
+        "import sys, keyscaffold.rl.keypoint_env; "
+        "print(sorted(m for m in sys.modules if m.startswith(('keyscaffold.vlm', "
+        "'keyscaffold.planning.vlm_planner'))))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]", result.stdout

@@ -1,0 +1,246 @@
+"""IKER's keypoint reward terms and the object-pose baseline, against hand-computed values."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import keyscaffold.iker.reward as reward_module
+from keyscaffold.geometry import rotation_from_xyz_angles
+from keyscaffold.iker.reward import (
+    KeypointRewardConfig,
+    alignment_reward,
+    direction_reward,
+    iker_reward_terms,
+    kabsch,
+    keypoint_success,
+    mean_keypoint_distance,
+    object_pose_reward_terms,
+    rotation_angle,
+    rotation_between,
+    target_object_pose,
+)
+
+QUARTER_TURN_Z = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+
+
+def test_reward_module_is_pure_numpy():
+    tree = ast.parse(Path(reward_module.__file__).read_text())
+    imported = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    } | {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert imported <= {"__future__", "dataclasses", "numpy"}, imported
+
+
+def _two_keypoints() -> tuple[np.ndarray, np.ndarray]:
+    """Two worlds, two keypoints 1 m apart along x; world 0 lies 0.1 m below its targets, world 1
+    0.04 m below."""
+    keypoints = np.array([[[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]]] * 2)
+    targets = keypoints.copy()
+    targets[0, :, 2] += 0.1
+    targets[1, :, 2] += 0.04
+    return keypoints, targets
+
+
+def test_keypoint_terms_by_hand():
+    config = KeypointRewardConfig()
+    keypoints, targets = _two_keypoints()
+    tcp = np.zeros((2, 3))
+    grasp = np.array([[0.1, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    velocity = np.zeros((2, 2, 3))
+    velocity[0, :, 2] = 0.1  # toward the targets at half the saturation speed (0.2 m/s)
+    velocity[1, 0, 2] = -1.0  # one keypoint away from its target, beyond saturation
+    action = np.array([np.ones(6), np.zeros(6)])
+    holding = np.array([True, True])
+    outside = np.array([False, True])
+    terms = iker_reward_terms(
+        config, tcp, grasp, keypoints, targets, velocity, action, holding, outside
+    )
+    assert list(terms) == [
+        "distance",
+        "keypoints",
+        "direction",
+        "alignment",
+        "success",
+        "action",
+        "drop",
+        "workspace",
+    ]
+    expected = {
+        "distance": [0.5 * np.exp(-1.0), 0.5],
+        "keypoints": [np.exp(-1.0), np.exp(-0.4)],
+        "direction": [0.5 * 0.5, 0.5 * (-1.0 + 0.0) / 2],
+        "alignment": [0.3, 0.3],  # the pair points along x, as its targets do
+        "success": [0.0, 2.0],
+        "action": [-0.01 * 6, 0.0],
+        "drop": [-1.0, 0.0],  # 0.1 m from the grasp point while holding: dropped
+        "workspace": [0.0, -1.0],
+    }
+    for name, values in expected.items():
+        np.testing.assert_allclose(terms[name], values, atol=1e-12, err_msg=name)
+
+
+def test_zero_weight_switches_a_term_off_and_weights_scale():
+    keypoints, targets = _two_keypoints()
+    args = (
+        np.zeros((2, 3)),
+        np.zeros((2, 3)),
+        keypoints,
+        targets,
+        np.zeros((2, 2, 3)),
+        np.ones((2, 6)),
+        np.zeros(2, bool),
+        np.zeros(2, bool),
+    )
+    base = iker_reward_terms(KeypointRewardConfig(), *args)
+    changed = iker_reward_terms(KeypointRewardConfig(keypoints=3.0, action=0.0), *args)
+    np.testing.assert_allclose(changed["keypoints"], 3.0 * base["keypoints"])
+    assert (changed["action"] == 0.0).all() and (base["action"] < 0).all()
+
+
+def test_success_threshold_and_mean_distance():
+    keypoints, targets = _two_keypoints()
+    np.testing.assert_allclose(mean_keypoint_distance(keypoints, targets), [0.1, 0.04])
+    assert keypoint_success(keypoints, targets).tolist() == [False, True]
+    assert keypoint_success(keypoints, targets, threshold=0.2).tolist() == [True, True]
+
+
+def test_direction_reward_by_hand():
+    points = np.zeros((1, 2, 3))
+    targets = np.array([[[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]]])  # the second point is on target
+    velocity = np.array([[[0.1, 0.3, 0.0], [5.0, 0.0, 0.0]]])
+    # 0.1 m/s toward the first target over 0.2 m/s; the point on target contributes 0
+    np.testing.assert_allclose(direction_reward(velocity, points, targets, 0.2), [0.25])
+    np.testing.assert_allclose(direction_reward(-velocity, points, targets, 0.2), [-0.25])
+    np.testing.assert_allclose(direction_reward(velocity * 10, points, targets, 0.2), [0.5])
+
+
+def test_alignment_reward_by_hand():
+    keypoints = np.array([[[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]]] * 3)
+    targets = np.array(
+        [
+            [[0.0, 0.0, 0.0], [0.0, 2.0, 0.0]],  # a quarter turn: cos 0
+            [[5.0, 5.0, 5.0], [7.0, 5.0, 5.0]],  # a translate: cos 1
+            [[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]],  # half round: cos -1
+        ]
+    )
+    np.testing.assert_allclose(alignment_reward(keypoints, targets), [0.0, 1.0, -1.0], atol=1e-12)
+    # three keypoints: pairs (0,1), (0,2), (1,2) with cosines 1, 0 and 1/2
+    three = np.array([[[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]])
+    wanted = np.array([[[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]])
+    np.testing.assert_allclose(alignment_reward(three, wanted), [(1.0 + 0.0 + 0.5) / 3])
+    # one keypoint has no pair
+    np.testing.assert_allclose(alignment_reward(three[:, :1], wanted[:, :1]), [0.0])
+
+
+def test_kabsch_recovers_a_random_rigid_transform():
+    rng = np.random.default_rng(0)
+    source = rng.normal(size=(6, 4, 3))
+    rotation = rotation_from_xyz_angles(rng.uniform(-3, 3, size=(6, 3)))
+    translation = rng.normal(size=(6, 3))
+    target = np.einsum("bij,bkj->bki", rotation, source) + translation[:, None]
+    fitted, shift = kabsch(source, target)
+    np.testing.assert_allclose(fitted, rotation, atol=1e-10)
+    np.testing.assert_allclose(shift, translation, atol=1e-10)
+    np.testing.assert_allclose(np.linalg.det(fitted), 1.0)
+
+
+def test_kabsch_degenerate_layouts():
+    # one keypoint: translation only
+    rotation, translation = kabsch(np.array([[[1.0, 2.0, 3.0]]]), np.array([[[1.5, 2.0, 3.0]]]))
+    np.testing.assert_allclose(rotation[0], np.eye(3))
+    np.testing.assert_allclose(translation[0], [0.5, 0.0, 0.0])
+    # two keypoints along x onto two along y (twice as far apart): the least turn, about z
+    source = np.array([[[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]]])
+    target = np.array([[[0.0, 0.0, 0.0], [0.0, 2.0, 0.0]]])
+    rotation, translation = kabsch(source, target)
+    np.testing.assert_allclose(rotation[0], QUARTER_TURN_Z, atol=1e-12)
+    np.testing.assert_allclose(translation[0], [0.0, 0.5, 0.0], atol=1e-12)
+    # reversed pair: half round, still a proper rotation
+    rotation, _ = kabsch(source, source[:, ::-1])
+    np.testing.assert_allclose(rotation[0] @ [1.0, 0.0, 0.0], [-1.0, 0.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(np.linalg.det(rotation[0]), 1.0)
+
+
+def test_rotation_helpers():
+    a = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    b = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, -1.0]])
+    turned = rotation_between(a, b)
+    np.testing.assert_allclose(np.einsum("bij,bj->bi", turned, a), b, atol=1e-12)
+    np.testing.assert_allclose(rotation_angle(turned), [np.pi / 2, np.pi])
+    np.testing.assert_allclose(rotation_angle(np.eye(3)), 0.0)
+
+
+def test_target_object_pose_from_keypoint_targets():
+    # object at the origin, unrotated; keypoints on its axes; targets: a quarter turn about z
+    # and 0.2 m along x
+    keypoints = np.eye(3)[None] * 0.1
+    targets = np.einsum("ij,bkj->bki", QUARTER_TURN_Z, keypoints) + [0.2, 0.0, 0.0]
+    position, rotation = target_object_pose(np.zeros((1, 3)), np.eye(3)[None], keypoints, targets)
+    np.testing.assert_allclose(position[0], [0.2, 0.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(rotation[0], QUARTER_TURN_Z, atol=1e-12)
+    # an object rotated already: the fit composes with its rotation
+    start = rotation_from_xyz_angles(np.array([0.3, 0.0, 0.0]))
+    position, rotation = target_object_pose(
+        np.array([[0.0, 0.1, 0.0]]), start[None], keypoints, targets
+    )
+    np.testing.assert_allclose(position[0], [0.1, 0.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(rotation[0], QUARTER_TURN_Z @ start, atol=1e-12)
+
+
+def test_object_pose_terms_by_hand():
+    config = KeypointRewardConfig()
+    keypoints = np.eye(3)[None] * 0.1
+    targets = np.einsum("ij,bkj->bki", QUARTER_TURN_Z, keypoints) + [0.2, 0.0, 0.0]
+    velocity = np.array([[0.1, 0.0, 0.0]])  # toward the target position, half the saturation
+    terms = object_pose_reward_terms(
+        config,
+        np.zeros((1, 3)),
+        np.zeros((1, 3)),
+        np.zeros((1, 3)),
+        np.eye(3)[None],
+        velocity,
+        keypoints,
+        targets,
+        np.zeros((1, 6)),
+        np.array([False]),
+        np.array([False]),
+    )
+    assert set(terms) == {
+        "distance",
+        "position",
+        "orientation",
+        "direction",
+        "success",
+        "action",
+        "drop",
+        "workspace",
+    }
+    assert terms["position"][0] == pytest.approx(np.exp(-2.0))
+    assert terms["orientation"][0] == pytest.approx(0.5 * np.exp(-np.pi))
+    assert terms["direction"][0] == pytest.approx(0.25)
+    assert terms["distance"][0] == pytest.approx(0.5)
+    assert terms["success"][0] == 0.0
+    # on the target pose: full position and orientation terms and the bonus
+    terms = object_pose_reward_terms(
+        config,
+        np.zeros((1, 3)),
+        np.zeros((1, 3)),
+        np.zeros((1, 3)),
+        np.eye(3)[None],
+        np.zeros((1, 3)),
+        keypoints,
+        keypoints,
+        np.zeros((1, 6)),
+        np.array([False]),
+        np.array([False]),
+    )
+    assert terms["position"][0] == pytest.approx(1.0)
+    assert terms["orientation"][0] == pytest.approx(0.5)
+    assert terms["success"][0] == 2.0

@@ -1,0 +1,64 @@
+"""Training settings: profiles, ``--set`` overrides and per-action exploration noise."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from keyscaffold.planning.oracle import oracle_plan
+from keyscaffold.rl.env import ScaffoldEnv
+from keyscaffold.rl.train import apply_overrides, make_runner, profile_config
+from keyscaffold.tasks import make_task
+
+
+def test_overrides_replace_nested_settings_with_the_fields_types():
+    config = profile_config(
+        "cpu",
+        None,
+        (
+            "env.wrist_rotation_scale=0.5",
+            "ppo.rotation_noise_std=0.1",
+            "ppo.hidden_dims=64,32",
+            "env.terminate=false",
+            "env.rewards.contact=0.25",
+            "minutes=3",
+        ),
+    )
+    assert config.env.wrist_rotation_scale == 0.5
+    assert config.ppo.rotation_noise_std == 0.1
+    assert config.ppo.hidden_dims == (64, 32)
+    assert config.env.terminate is False
+    assert config.env.rewards.contact == 0.25
+    assert config.minutes == 3.0
+    # everything not named keeps the profile's value
+    base = profile_config("cpu")
+    assert config.env.num_envs == base.env.num_envs
+    assert config.ppo.closure_noise_std == base.ppo.closure_noise_std
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ("env.wrist_rot=1", "has no 'wrist_rot'"),
+        ("env=3", "is a group"),
+        ("env.wrist_rotation_scale", "NAME=VALUE"),
+        ("ppo.num_mini_batches=0.5", "cannot read '0.5' as int"),
+        ("env.terminate=maybe", "cannot read 'maybe'"),
+        ("minutes.x=1", "is a value"),
+    ],
+)
+def test_bad_overrides_say_what_to_fix(item, message):
+    with pytest.raises(ValueError, match=message):
+        apply_overrides(profile_config("cpu"), [item])
+
+
+def test_rotation_and_grip_exploration_noise_are_set_per_action():
+    task = make_task("move_apple")
+    plan = oracle_plan(task, 0, 5)
+    config = profile_config("cpu", 4, ("ppo.rotation_noise_std=0.05",))
+    env = ScaffoldEnv(task, [plan], config.env)
+    std = make_runner(env, config.ppo).alg.get_policy().distribution.std_param.detach()
+    spec = env.action_spec
+    assert torch.allclose(std[:3], torch.tensor(config.ppo.init_noise_std))
+    assert torch.allclose(std[spec.rotation_slice], torch.tensor(0.05))
+    assert torch.allclose(std[spec.grip_slice], torch.tensor(config.ppo.closure_noise_std))
