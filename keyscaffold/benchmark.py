@@ -13,6 +13,7 @@ import torch
 from keyscaffold.planning.oracle import oracle_plans
 from keyscaffold.rl.env import ScaffoldEnv
 from keyscaffold.rl.train import TrainConfig, _collect, make_runner
+from keyscaffold.sim.randomization import Randomization
 from keyscaffold.tasks import make_task
 
 
@@ -84,6 +85,10 @@ def run_benchmark(task: str = "move_apple", num_envs: int = 128, seconds: float 
     env2 = env_steps_per_second(envs[2], seconds)
     env1 = env_steps_per_second(envs[1], seconds)
     raw1 = raw_steps_per_second(envs[1], 1, seconds)
+    randomized = ScaffoldEnv(
+        task, plans, replace(env_config, randomization=Randomization(enabled=True))
+    )
+    env_dr = env_steps_per_second(randomized, seconds)
     share = ppo_update_share(envs[2], replace(train_config, env=env_config))
     return {
         "task": task.name,
@@ -96,6 +101,8 @@ def run_benchmark(task: str = "move_apple", num_envs: int = 128, seconds: float 
         "env_steps_per_s_1_thread": round(env1),
         "raw_steps_per_s_1_thread": round(raw1),
         "two_vs_one_worker_ratio": round(env2 / env1, 3),
+        "env_steps_per_s_randomized": round(env_dr),
+        "randomized_vs_plain_ratio": round(env_dr / env2, 3),
         "ppo_update_share": round(share, 3),
         "cpu_count": torch.get_num_threads(),
     }

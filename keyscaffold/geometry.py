@@ -164,6 +164,22 @@ def yaw_quaternion(yaw: float) -> tuple[float, float, float, float]:
     return (float(np.cos(yaw / 2)), 0.0, 0.0, float(np.sin(yaw / 2)))
 
 
+def turn_quaternions_about_z(quaternions: np.ndarray, yaw: np.ndarray) -> np.ndarray:
+    """Quaternions (w, x, y, z) turned by ``yaw`` rad about the world +z axis.
+
+    Args:
+        quaternions: Shape: (M, 4).
+        yaw: Shape: (M,).
+
+    Returns:
+        ``q_z(yaw) * q``, shape: (M, 4).
+    """
+    q = np.asarray(quaternions, dtype=np.float64)
+    c, s = np.cos(np.asarray(yaw) / 2.0), np.sin(np.asarray(yaw) / 2.0)
+    w, x, y, z = q[:, 0], q[:, 1], q[:, 2], q[:, 3]
+    return np.stack([c * w - s * z, c * x - s * y, c * y + s * x, c * z + s * w], axis=1)
+
+
 def sample_phases(times: list[float], values: list[np.ndarray], num_samples: int) -> np.ndarray:
     """Piecewise-linear values at ``num_samples`` evenly spaced times in [0, 1].
 

@@ -16,8 +16,10 @@ import torch
 from rsl_rl.env import VecEnv
 from tensordict import TensorDict
 
+from keyscaffold.geometry import turn_quaternions_about_z
 from keyscaffold.planning.plan import KeypointPlan, plan_orientation_offset
 from keyscaffold.rl.rewards import RewardConfig, reward_terms
+from keyscaffold.sim.randomization import PhysicsRandomizer, Randomization
 from keyscaffold.sim.scene import PhysicsConfig
 from keyscaffold.tasks.base import Task, TaskMonitor
 
@@ -51,15 +53,19 @@ class EnvConfig:
     """The embodiment's action spec; empty for the task's own choice."""
     rewards: RewardConfig = field(default_factory=RewardConfig)
     physics: PhysicsConfig = field(default_factory=PhysicsConfig)
+    randomization: Randomization = field(default_factory=Randomization)
+    """Domain randomization while training (``--set env.randomization.enabled=true``)."""
 
     def for_evaluation(self, num_envs: int) -> EnvConfig:
-        """These settings for ``num_envs`` evaluation worlds: no termination, the start limit."""
+        """These settings for ``num_envs`` evaluation worlds: no termination, the start limit,
+        the plans' full orientation noise and the nominal physics."""
         return replace(
             self,
             num_envs=num_envs,
             terminate=False,
             final_limit_fraction=1.0,
             orientation_curriculum=0.0,
+            randomization=replace(self.randomization, enabled=False),
         )
 
 
@@ -98,6 +104,14 @@ class ScaffoldEnv(VecEnv):
             model, config.num_envs, config.num_threads, config.physics.substeps
         )
         self.monitor = TaskMonitor(task, self.worlds)
+        self.randomization = config.randomization if config.randomization.enabled else None
+        self.randomizer = (
+            PhysicsRandomizer(
+                self.worlds, task.movable_objects(), self.robot.root_body, config.randomization
+            )
+            if self.randomization
+            else None
+        )
         self._prepare_plans()
         self.episode_length_buf = torch.zeros(self.num_envs, dtype=torch.long)
         self.tracking_limit = task.start_limit
@@ -206,13 +220,21 @@ class ScaffoldEnv(VecEnv):
         self.world_body_ids[ids] = self.plan_body_ids[plans]
         self.world_local[ids] = self.plan_local[plans]
         noise = self.config.init_position_noise
+        if self.randomization:
+            noise = max(noise, self.randomization.start_position)
         wrist = self.start_wrist[plans].copy()
         wrist[:, :2] += self.rng.uniform(-noise, noise, size=(ids.size, 2))
         objects = {}
         for name, poses in self.start_objects.items():
             pose = poses[plans].copy()
             pose[:, :2] += self.rng.uniform(-noise, noise, size=(ids.size, 2))
+            if self.randomization and self.randomization.start_yaw > 0:
+                turn = self.randomization.start_yaw
+                yaw = self.rng.uniform(-turn, turn, size=ids.size)
+                pose[:, 3:7] = turn_quaternions_about_z(pose[:, 3:7], yaw)
             objects[name] = pose
+        if self.randomizer is not None:
+            self.randomizer.randomize(ids, self.rng)
         joints = np.repeat(self.robot.open_pose()[None], ids.size, 0)
         start_joints = {name: values[plans] for name, values in self.start_joints.items()}
         self.worlds.reset_worlds(ids, wrist, joints, objects, start_joints)
@@ -240,9 +262,13 @@ class ScaffoldEnv(VecEnv):
         self.action_avg = alpha * action + (1.0 - alpha) * self.action_avg
         t = self.episode_length_buf.numpy()
         plan_wrist = self._plan_wrist(t)
+        applied = self.action_avg
+        if self.randomization and self.randomization.action_noise > 0:
+            noise = self.rng.normal(0.0, self.randomization.action_noise, applied.shape)
+            applied = np.clip(applied + noise, -1.0, 1.0)
         ctrl = self.action_spec.controls(
             plan_wrist,
-            self.action_avg,
+            applied,
             self.config.wrist_position_scale,
             self.config.wrist_rotation_scale,
         )
@@ -335,6 +361,10 @@ class ScaffoldEnv(VecEnv):
         steps = t[:, None] + np.array(LOOKAHEAD)[None]
         keypoints = self.keypoints()
         joint_pos, joint_vel = self.worlds.robot_joint_state()
+        if self.randomization and self.randomization.observation_noise > 0:
+            sigma = self.randomization.observation_noise
+            joint_pos = joint_pos + self.rng.normal(0.0, sigma, joint_pos.shape)
+            joint_vel = joint_vel + self.rng.normal(0.0, 10.0 * sigma, joint_vel.shape)
         wrist = joint_pos[:, :6]
         future_kp = self.plan_keypoints[rows, steps] - keypoints[:, None]
         future_wrist = self._plan_wrist(steps) - wrist[:, None]

@@ -118,7 +118,8 @@ def _parse_setting(text: str, default, key: str):
             raise ValueError(f"--set {key}: expected true or false, got {text!r}")
         return text.lower() in ("true", "1")
     if isinstance(default, tuple):
-        return tuple(int(v) for v in text.strip("()[] ").split(",") if v.strip())
+        kind = float if any(isinstance(v, float) for v in default) else int
+        return tuple(kind(v) for v in text.strip("()[] ").split(",") if v.strip())
     if isinstance(default, int):
         return int(text)
     if isinstance(default, float) or default is None:

@@ -138,6 +138,7 @@ def test_bench_json_keys(capsys):
         "raw_steps_per_s",
         "env_vs_raw_ratio",
         "two_vs_one_worker_ratio",
+        "randomized_vs_plain_ratio",
         "ppo_update_share",
     ):
         assert result[key] > 0
