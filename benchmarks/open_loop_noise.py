@@ -1,0 +1,63 @@
+"""How often oracle plans succeed open loop as their wrist-orientation noise grows.
+
+Usage:
+    .venv/bin/python benchmarks/open_loop_noise.py [--task move_apple] [--states 24]
+        writes benchmarks/results/open_loop_noise.json
+
+Each plan is executed without a policy: the wrist follows the plan and the hand closes from the
+plan's grasp waypoint on (the scripted grasp of the physics tests). The drop in success shows how
+much of the noise a learned residual has to undo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from drive import Driver  # noqa: E402
+
+import keyscaffold  # noqa: E402,F401  (sets the headless GL backend)
+from keyscaffold.evaluation.stats import wilson_interval  # noqa: E402
+from keyscaffold.planning.oracle import oracle_plans  # noqa: E402
+from keyscaffold.planning.plan import atomic_write_text  # noqa: E402
+from keyscaffold.provenance import provenance  # noqa: E402
+from keyscaffold.tasks import make_task  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results" / "open_loop_noise.json"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--task", default="move_apple")
+    parser.add_argument("--states", type=int, default=24)
+    args = parser.parse_args()
+    task = make_task(args.task)
+    rows = []
+    for fraction in (0, 1 / 32, 1 / 16, 1 / 8):
+        noise = math.pi * fraction
+        plans = oracle_plans(task, "train", 0, args.states, 20, noise)
+        drive = Driver(task, [p.initial_state for p in plans], threads=2)
+        success = drive.follow(plans)["success"]
+        rows.append(
+            {
+                "orientation_noise": noise,
+                "label": f"pi*{fraction:g}",
+                "success_rate": float(success.mean()),
+                "success_ci95": wilson_interval(int(success.sum()), len(success)),
+                "num_episodes": len(success),
+            }
+        )
+        print(f"noise {noise:.3f} rad: open-loop success {success.mean():.2f}")
+    command = f"python benchmarks/open_loop_noise.py --task {args.task} --states {args.states}"
+    result = {"task": task.name, "rows": rows, "command": command, **provenance()}
+    atomic_write_text(RESULTS, json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

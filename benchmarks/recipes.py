@@ -1,0 +1,104 @@
+"""Learning recipes under the plans' wrist-orientation noise: `keyscaffold benchmark` per variant.
+
+Usage:
+    .venv/bin/python benchmarks/recipes.py --variants curriculum --seeds 1 --iterations 1000
+        runs (or resumes) runs/recipes/<variant> and writes one row per variant into
+        benchmarks/results/recipes.json (rows of other variants are kept)
+
+Each variant is the CPU profile with some `--set` overrides, trained on oracle plans that carry
+the pi/8 noise VLM plans carry (50 training, 10 validation, 20 held-out test states x 2 trials).
+With --iterations the runs stop at an iteration count rather than a wall-time budget, so variants
+compare fairly on a machine that is busy with other work; without it, --minutes is the budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import keyscaffold  # noqa: F401  (sets the headless GL backend)
+from keyscaffold.planning.plan import atomic_write_text
+from keyscaffold.protocol import Protocol, run_protocol
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results" / "recipes.json"
+
+VARIANTS: dict[str, tuple[str, ...]] = {
+    "profile_before": ("env.wrist_rotation_scale=0.25", "ppo.rotation_noise_std=0.3"),
+    "wide_rotation_small_noise": ("env.wrist_rotation_scale=0.5", "ppo.rotation_noise_std=0.1"),
+    "curriculum": (
+        "env.wrist_rotation_scale=0.5",
+        "ppo.rotation_noise_std=0.15",
+        "env.orientation_curriculum=0.5",
+    ),
+}
+"""Overrides of each variant, relative to the CPU profile."""
+
+
+def recipe_row(variant: str, summary: dict) -> dict:
+    """The row of one variant in recipes.json."""
+    seeds = summary["per_seed"]
+    return {
+        "variant": variant,
+        "overrides": summary["settings"]["overrides"],
+        "task": summary["task"],
+        "orientation_noise": summary["settings"]["orientation_noise"],
+        "success_rate": summary["success_mean"],
+        "success_std": summary["success_std"],
+        "success_ci95": summary["pooled_success_ci95"],
+        "num_episodes": summary["pooled_episodes"],
+        "seeds": len(seeds),
+        "per_seed_success": [s["success_rate"] for s in seeds],
+        "last_checkpoint_success": [s.get("latest_success_rate") for s in seeds],
+        "best_val_success": [s["best_val_success"] for s in seeds],
+        "iterations": [s["iterations"] for s in seeds],
+        "train_minutes": [s["train_minutes"] for s in seeds],
+        "failure_breakdown": summary["failure_breakdown"],
+        "command": summary["command"],
+        "commit": summary["commit"],
+        "machine": summary["machine"],
+        "date": summary["date"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--iterations", type=int, default=0, help="stop at this iteration count")
+    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "recipes")
+    args = parser.parse_args()
+    names = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = [v for v in names if v not in VARIANTS]
+    if unknown:
+        raise SystemExit(f"unknown variants {unknown}; choose from {', '.join(VARIANTS)}")
+    rows = {r["variant"]: r for r in json.loads(RESULTS.read_text())} if RESULTS.exists() else {}
+    for name in names:
+        overrides = VARIANTS[name]
+        minutes = args.minutes
+        if args.iterations:
+            overrides = (*overrides, f"max_iterations={args.iterations}")
+            minutes = max(minutes, 60.0)
+        protocol = Protocol(
+            task="move_apple",
+            seeds=args.seeds,
+            minutes=minutes,
+            orientation_noise=math.pi / 8,
+            overrides=overrides,
+        )
+        folder = args.out / name
+        command = (
+            f"keyscaffold benchmark move_apple --seeds {args.seeds} --minutes {minutes} "
+            f"--out {folder} --set {' '.join(overrides)}"
+        )
+        summary = run_protocol(protocol, folder, command=command)
+        rows[name] = recipe_row(name, summary)
+        atomic_write_text(RESULTS, json.dumps(list(rows.values()), indent=2) + "\n")
+        print(f"{name}: success {summary['success_mean']:.2f} {summary['pooled_success_ci95']}")
+
+
+if __name__ == "__main__":
+    main()
