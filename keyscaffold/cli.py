@@ -262,6 +262,39 @@ class Benchmark:
     ppo.rotation_noise_std=0.1); names are the fields of TrainConfig (docs/training.md)."""
 
 
+@dataclass(frozen=True)
+class Iker:
+    """Solve one initial state in IKER mode, stage by stage: numbered keypoints, stage code (task
+    oracle or VLM), a PPO policy per skill (reused when a stage repeats one), execution.
+
+    Writes DIR/iker.json (task and per-stage success, code, targets, failures), DIR/stages.png,
+    DIR/stage_<i>/ and DIR/codegen/ (requests, answers and code).
+    """
+
+    task: Task
+    planner: Literal["oracle", "vlm"] = "oracle"
+    """oracle: the task's scripted stage code (offline); vlm: a vision-language model writes it."""
+    out: Path = Path("runs/iker")
+    minutes: float = 10.0
+    """Training wall time of each newly trained stage policy."""
+    seed: int = 0
+    """Seed of the initial state."""
+    perturb: float = 0.0
+    """After each executed stage, move one object up to this far in x/y (m) before the next."""
+    multi_step: bool | None = None
+    """Multi-step prompt with history and done (default: tasks with more than one stage)."""
+    max_stages: int = 6
+    num_envs: int | None = None
+    """Worlds stepped together in training (default: the keypoint env's)."""
+    max_iterations: int = 100_000
+    """Stop each training run after this many PPO iterations."""
+    repairs: int = 0
+    """Send an unusable answer back with its problem and ask again, up to this many times."""
+    video: bool = True
+    """Write DIR/stage_<i>/rollout.mp4 of each execution."""
+    vlm: Annotated[VLMConfig, tyro.conf.OmitArgPrefixes] = VLMConfig()
+
+
 Command = Union[
     Annotated[Tasks, tyro.conf.subcommand("tasks")],
     Annotated[Render, tyro.conf.subcommand("render")],
@@ -273,6 +306,7 @@ Command = Union[
     Annotated[Demo, tyro.conf.subcommand("demo")],
     Annotated[Bench, tyro.conf.subcommand("bench")],
     Annotated[Benchmark, tyro.conf.subcommand("benchmark")],
+    Annotated[Iker, tyro.conf.subcommand("iker")],
 ]
 
 
@@ -486,6 +520,64 @@ def run_bench(cmd: Bench) -> None:
             print(f"{key:28s} {value}")
 
 
+def run_iker(cmd: Iker) -> None:
+    from dataclasses import replace
+
+    from keyscaffold.iker.loop import run_iker as iker_loop
+    from keyscaffold.rl.keypoint_env import KeypointEnvConfig
+    from keyscaffold.rl.train import profile_config
+
+    env = KeypointEnvConfig()
+    env = env if cmd.num_envs is None else replace(env, num_envs=cmd.num_envs)
+    command = (
+        f"keyscaffold iker {cmd.task} --planner {cmd.planner} --out {cmd.out} --minutes "
+        f"{cmd.minutes:g} --seed {cmd.seed} --perturb {cmd.perturb:g} --max-stages "
+        f"{cmd.max_stages} --max-iterations {cmd.max_iterations} --repairs {cmd.repairs}"
+        + ("" if cmd.multi_step is None else f" --multi-step {cmd.multi_step}")
+        + ("" if cmd.num_envs is None else f" --num-envs {cmd.num_envs}")
+        + ("" if cmd.video else " --no-video")
+        + (
+            f" --base-url {cmd.vlm.base_url} --model {cmd.vlm.model} "
+            f"--api-key-env {cmd.vlm.api_key_env}"
+            if cmd.planner == "vlm"
+            else ""
+        )
+    )
+    summary = iker_loop(
+        cmd.task,
+        cmd.out,
+        planner=cmd.planner,
+        vlm=cmd.vlm,
+        minutes_per_stage=cmd.minutes,
+        seed=cmd.seed,
+        multi_step=cmd.multi_step,
+        max_stages=cmd.max_stages,
+        perturb=cmd.perturb,
+        train=profile_config("cpu", max_iterations=cmd.max_iterations),
+        env_config=env,
+        repairs=cmd.repairs,
+        video=cmd.video,
+        command=command,
+        show_progress=True,
+    )
+    for stage in summary["stages"]:
+        if stage["done"]:
+            print(f"stage {stage['stage']}: done")
+        elif stage["failure"] and stage["object"] is None:
+            print(
+                f"stage {stage['stage']}: failed ({stage['failure']}: {stage['failure_message']})"
+            )
+        else:
+            reused = ", reused policy" if stage["reused_policy"] else ""
+            print(
+                f"stage {stage['stage']}: {stage['mode']} {stage['object']}{reused}: "
+                f"{'success' if stage['success'] else 'no success'}, keypoints "
+                f"{stage['final_distance']:.3f} m from their targets"
+            )
+    verdict = "succeeded" if summary["success"] else "did not succeed"
+    print(f"{summary['task']} {verdict}; {cmd.out}/iker.json, {cmd.out}/stages.png")
+
+
 HANDLERS = {
     Tasks: run_tasks,
     Render: run_render,
@@ -497,6 +589,7 @@ HANDLERS = {
     Demo: run_demo,
     Bench: run_bench,
     Benchmark: run_benchmark_protocol,
+    Iker: run_iker,
 }
 
 

@@ -121,6 +121,9 @@ class KeypointEnvConfig:
     """Uniform noise on the object's start yaw (rad)."""
     terminate_outside: bool = True
     """End an episode when the object leaves the task's workspace box."""
+    workspace_margin: float = 0.02
+    """How far an object may lie outside the workspace box before it counts as outside (m):
+    objects resting on a floor at the box's lower face sink into it by a fraction of a mm."""
     physics: PhysicsConfig = field(default_factory=PhysicsConfig)
 
     def for_evaluation(self, num_envs: int) -> KeypointEnvConfig:
@@ -344,8 +347,11 @@ class KeypointEnv(VecEnv):
         return keypoint_success(self.keypoints(), self.world_targets, SUCCESS_DISTANCE)
 
     def outside_workspace(self, position: np.ndarray) -> np.ndarray:
-        """Object positions, shape (num_envs, 3), outside the task's workspace box, (num_envs,)."""
-        return ~((position >= self.workspace_low) & (position <= self.workspace_high)).all(-1)
+        """Object positions, shape (num_envs, 3), farther than ``workspace_margin`` outside the
+        task's workspace box, shape: (num_envs,)."""
+        margin = self.config.workspace_margin
+        low, high = self.workspace_low - margin, self.workspace_high + margin
+        return ~((position >= low) & (position <= high)).all(-1)
 
     # ----------------------------------------------------------------------------- step
     def _validate_actions(self, actions: torch.Tensor) -> np.ndarray:

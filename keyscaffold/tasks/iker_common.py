@@ -262,6 +262,20 @@ class IkerTask(Task):
         """Number of stages that act (the code for stage ``num_stages()`` reports ``done``)."""
         return len(self.stages)
 
+    def fixture_bodies(self) -> list[str]:
+        """Names of the static scene bodies (rack, table, shelf) that get fixture keypoints."""
+        return [obj.name for obj in self.scene_objects() if not obj.movable]
+
+    def grasp_hint(self, body: str) -> tuple[float, float, float] | None:
+        """Where the gripper should take ``body`` in grasp mode, in its body frame (m), or None
+        (the IKER loop then uses the chosen keypoints' centroid).
+
+        Shoes (bodies with a ``shoe_keypoints`` heel) are pinched at the heel counter.
+        """
+        if any(kp.body == body and kp.name.endswith(" heel") for kp in self.keypoints):
+            return (objects.SHOE_HEEL_X, 0.0, GRASP_HEIGHT)
+        return None
+
     def oracle_code(self, stage: int, candidates: Candidates) -> str:
         """Source of ``get_interaction_data`` for ``stage``, written from ground truth.
 

@@ -1,0 +1,294 @@
+"""Held-out evaluation of IKER's training on single-step tasks: one policy, many scenes.
+
+``heldout_evaluation`` asks the task's oracle for the stage code of N training states and M test
+states (each through the sandbox and the contract check, ``codegen.CodeWork``), trains one PPO
+policy on the training goals (one goal per state, start noise per episode) and runs it on every
+test goal ``trials`` times with different start noise. An episode succeeds when the mean keypoint
+distance to the targets is below 5 cm at its last step; the task's own ``evaluate`` is also
+judged, after the gripper lets go and the scene settles. Both rates come with 95% Wilson
+intervals.
+
+One policy takes a fixed number of keypoints, but how many candidates the camera sees on the
+object varies with the scene. The policy's K is the most common count among the training states
+(ties: the larger); a state with more chosen keypoints keeps its first K (the targets move them
+rigidly, so any subset is a consistent goal), a state with fewer is skipped and recorded. Test
+seeds are drawn until ``num_test`` usable states are found (at most three times as many tried).
+
+Folder::
+
+    heldout.json          rates, intervals, episodes, seeds, skipped states, training, provenance
+    codegen_train/        the oracle's code for the training states (CodeWork folder)
+    codegen_test_<b>/     the same for the test states, batch by batch of ``num_test`` seeds
+    policy/               the training run (train_env); an existing final checkpoint is reused
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+
+from keyscaffold.evaluation.stats import wilson_interval
+from keyscaffold.iker.codegen import CodeSettings, CodeWork
+from keyscaffold.iker.keypoints import propose
+from keyscaffold.iker.skills import (
+    SETTLE_STEPS,
+    execute,
+    execution_config,
+    fixture_bodies,
+    goal_from_spec,
+    load_skill,
+    train_skill,
+)
+from keyscaffold.planning.oracle import split_seeds
+from keyscaffold.planning.plan import atomic_write_text
+from keyscaffold.provenance import provenance
+from keyscaffold.rl.keypoint_env import REWARDS, KeypointEnv, KeypointEnvConfig, KeypointGoal
+from keyscaffold.rl.train import TrainConfig, profile_config
+from keyscaffold.sim.render import SceneRenderer
+from keyscaffold.sim.scene import PhysicsConfig
+from keyscaffold.tasks import make_task
+from keyscaffold.tasks.base import Task, TaskMonitor
+
+RESULT_FILE = "heldout.json"
+
+
+def oracle_goals(
+    task: Task,
+    seeds: list[int],
+    folder: Path,
+    image_size: int = 512,
+    physics: PhysicsConfig | None = None,
+) -> tuple[dict[int, KeypointGoal], dict[int, str]]:
+    """The oracle's single-step goal of each initial state, through the sandbox.
+
+    Args:
+        task: A single-step IKER task (with ``oracle_code``).
+        seeds: Initial-state seeds.
+        folder: The ``CodeWork`` folder (reopened when it exists).
+        image_size: Width and height of the scene pictures the candidates come from (pixels).
+        physics: ``PhysicsConfig`` of the model (default: the task's default).
+
+    Returns:
+        Goals by seed, and for every seed without one the failure kind of its code.
+    """
+    settings = CodeSettings.for_task(task, seeds=seeds, multi_step=False, source="oracle")
+    work = CodeWork(folder, settings, oracle=task.oracle_code)
+    model = task.build_model(physics)
+    renderer = SceneRenderer(model, image_size, image_size, quality=True)
+    objects, fixtures = task.movable_objects(), fixture_bodies(task)
+    states = {seed: task.sample_initial_state(seed) for seed in seeds}
+    try:
+        for seed in seeds:
+            if work.waiting_for(seed) == "observe":
+                data = task.state_data(model, states[seed])
+                frame = renderer.frame(data, task.camera.name)
+                work.observe(seed, 0, propose(model, data, frame, objects, fixtures))
+    finally:
+        renderer.close()
+    work.run()
+    goals, failures = {}, {}
+    for seed in seeds:
+        spec = work.stage_spec(seed, 0)
+        if spec is None or spec.done:
+            failure = work.failure(seed)
+            if spec is not None:
+                failures[seed] = "done_at_start"
+            else:
+                failures[seed] = "no_stage" if failure is None else failure.kind
+            continue
+        goals[seed] = goal_from_spec(task, states[seed], spec, work.candidates(seed, 0))
+    return goals, failures
+
+
+def common_size(goals: list[KeypointGoal]) -> int:
+    """The most common number of keypoints among ``goals`` (ties: the larger)."""
+    counts = Counter(len(goal.keypoints_local) for goal in goals)
+    return max(counts, key=lambda k: (counts[k], k))
+
+
+def with_size(
+    goals: dict[int, KeypointGoal], size: int
+) -> tuple[dict[int, KeypointGoal], list[int]]:
+    """Goals cut to their first ``size`` keypoints; those with fewer are left out (returned)."""
+    kept, short = {}, []
+    for seed, goal in goals.items():
+        if len(goal.keypoints_local) < size:
+            short.append(seed)
+            continue
+        kept[seed] = replace(
+            goal, keypoints_local=goal.keypoints_local[:size], targets=goal.targets[:size]
+        )
+    return kept, short
+
+
+def _training_record(run_dir: Path) -> dict:
+    """Iterations, environment steps and minutes of a training run (its metrics.csv)."""
+    rows = (run_dir / "metrics.csv").read_text().strip().splitlines()
+    if len(rows) < 2:
+        return {"iterations": 0, "env_steps": 0, "minutes": 0.0}
+    head, last = rows[0].split(","), rows[-1].split(",")
+    row = dict(zip(head, last))
+    return {
+        "iterations": int(row["iteration"]) + 1,
+        "env_steps": int(float(row["env_steps"])),
+        "minutes": float(row["minutes"]),
+    }
+
+
+def heldout_evaluation(
+    task_name: str,
+    out: Path,
+    num_train: int = 10,
+    num_test: int = 20,
+    trials: int = 2,
+    minutes: float = 10.0,
+    reward: str = "keypoints",
+    seed: int = 0,
+    train: TrainConfig | None = None,
+    env_config: KeypointEnvConfig | None = None,
+    image_size: int = 512,
+    settle_steps: int = SETTLE_STEPS,
+    command: str = "",
+    show_progress: bool = False,
+) -> dict:
+    """Train one policy on oracle goals of ``num_train`` states and test it on held-out states.
+
+    Args:
+        task_name: A single-step IKER task (shoe_place, shoe_push, book_push, book_reorient).
+        out: Result folder (see the module docstring); a finished training run in it is reused.
+        num_train: Training states (train split seeds).
+        num_test: Usable held-out states (test split seeds; disjoint from training).
+        trials: Episodes per test state, each with different start noise.
+        minutes: Training wall time.
+        reward: ``keypoints`` (IKER) or ``object_pose`` (the baseline).
+        seed: Seed of the splits and of training.
+        train: PPO settings (default: the CPU profile); ``minutes`` and ``seed`` are replaced.
+        env_config: Keypoint env settings (default ``KeypointEnvConfig()``); ``reward`` is
+            replaced.
+        image_size: Size of the scene pictures the candidates come from (pixels).
+        settle_steps: Release steps after each episode, before the task judges the scene.
+        command: The command line to record.
+        show_progress: Progress bars while training and evaluating.
+
+    Returns:
+        The contents of ``heldout.json``: ``success_rate`` and ``success_ci95`` (keypoint
+        success), ``task_success_rate`` and ``task_success_ci95``, ``episodes`` and the rest.
+
+    Raises:
+        ValueError: A multi-step task, an unknown reward, too few usable states.
+    """
+    if reward not in REWARDS:
+        raise ValueError(f"reward must be one of {REWARDS}, got {reward!r}")
+    if num_train < 1 or num_test < 1 or trials < 1:
+        raise ValueError("num_train, num_test and trials must be at least 1")
+    task = make_task(task_name)
+    if not hasattr(task, "oracle_code") or task.num_stages() != 1:
+        raise ValueError(f"{task.name} is not a single-step IKER task; held-out runs need one")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    train = replace(train or profile_config("cpu"), minutes=minutes, seed=seed)
+    env_config = replace(env_config or KeypointEnvConfig(), reward=reward)
+    physics = env_config.physics
+    started = time.perf_counter()
+
+    train_seeds = split_seeds("train", seed, num_train)
+    goals, failures = oracle_goals(task, train_seeds, out / "codegen_train", image_size, physics)
+    if not goals:
+        raise ValueError(f"the oracle gave no usable goal for any training state: {failures}")
+    size = common_size(list(goals.values()))
+    goals, short = with_size(goals, size)
+    skipped = {"train": {**failures, **{s: f"fewer than {size} keypoints" for s in short}}}
+
+    test_goals: dict[int, KeypointGoal] = {}
+    test_skipped: dict[int, str] = {}
+    tried = split_seeds("test", seed, 3 * num_test)
+    for start in range(0, len(tried), num_test):
+        if len(test_goals) >= num_test:
+            break
+        batch = tried[start : start + num_test]
+        folder = out / f"codegen_test_{start // num_test}"
+        found, failed = oracle_goals(task, batch, folder, image_size, physics)
+        found, short = with_size(found, size)
+        test_skipped.update(failed)
+        test_skipped.update({s: f"fewer than {size} keypoints" for s in short})
+        for seed_, goal in found.items():
+            if len(test_goals) < num_test:
+                test_goals[seed_] = goal
+    skipped["test"] = test_skipped
+    if not test_goals:
+        raise ValueError(f"no usable held-out state among {len(tried)} tried: {test_skipped}")
+
+    run_dir = out / "policy"
+    train_started = time.perf_counter()
+    if not (run_dir / "checkpoints" / "final.pt").exists():
+        train_skill(
+            task,
+            list(goals.values()),
+            run_dir,
+            train,
+            env_config,
+            seed=seed,
+            description={"train_seeds": sorted(goals)},
+            show_progress=show_progress,
+        )
+    train_s = time.perf_counter() - train_started
+
+    test_seeds = sorted(test_goals)
+    config = execution_config(env_config, len(test_seeds) * trials, noise=True)
+    env = KeypointEnv(task, [test_goals[s] for s in test_seeds], config, seed=seed + 1)
+    policy = load_skill(run_dir, env)
+    env.assign_goals(np.repeat(np.arange(len(test_seeds)), trials))
+    monitor = TaskMonitor(task, env.worlds)
+    result = execute(env, policy, settle_steps, monitor=monitor, show_progress=show_progress)
+    episodes = [
+        {
+            "seed": test_seeds[i // trials],
+            "trial": i % trials,
+            "success": bool(result["episode_success"][i]),
+            "keypoint_distance": float(result["episode_distance"][i]),
+            "final_distance": float(result["final_distance"][i]),
+            "task_success": bool(result["task_success"][i]),
+        }
+        for i in range(env.num_envs)
+    ]
+    n = len(episodes)
+    successes = sum(e["success"] for e in episodes)
+    task_successes = sum(e["task_success"] for e in episodes)
+    summary = {
+        "task": task.name,
+        "reward": reward,
+        "num_keypoints": size,
+        "num_train_states": len(goals),
+        "num_test_states": len(test_seeds),
+        "trials": trials,
+        "num_episodes": n,
+        "success_rate": successes / n,
+        "success_ci95": list(wilson_interval(successes, n)),
+        "task_success_rate": task_successes / n,
+        "task_success_ci95": list(wilson_interval(task_successes, n)),
+        "mean_keypoint_distance": float(np.mean([e["keypoint_distance"] for e in episodes])),
+        "train_minutes": minutes,
+        "training": _training_record(run_dir),
+        "train_s": train_s,
+        "train_seeds": sorted(goals),
+        "test_seeds": test_seeds,
+        "skipped": {k: {str(s): why for s, why in v.items()} for k, v in skipped.items()},
+        "settings": {
+            "train": asdict(train),
+            "keypoint_env": asdict(env_config),
+            "image_size": image_size,
+            "settle_steps": settle_steps,
+            "seed": seed,
+        },
+        "episodes": episodes,
+        "command": command,
+        **provenance(),
+        "total_s": time.perf_counter() - started,
+    }
+    atomic_write_text(out / RESULT_FILE, json.dumps(summary, indent=2))
+    return summary

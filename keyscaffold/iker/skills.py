@@ -1,0 +1,247 @@
+"""IKER skills: a stage's goal for the keypoint env, its PPO policy, and executing it in one world.
+
+A *skill* is what one trained policy can do: move a given object of a task, in a given mode
+(``grasp`` or ``push``), with a given number of keypoints (the policy's observation size depends
+on it). ``skill_key`` names it; the IKER loop trains a skill once per run folder and reuses the
+policy when a later stage asks for the same skill with new targets (the policy observes its
+targets, so it is goal-conditioned).
+
+``execute`` runs a policy deterministically to the end of one episode in every world of a
+``KeypointEnv`` without the time-out reset, so the final simulator state can be read; then the
+gripper lets go (jaws open in grasp mode) and lifts a little while the scene settles.
+``world_state`` reads a world back into an ``InitialState`` for the next stage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.progress import Progress
+
+from keyscaffold.iker.keypoints import CandidateSet
+from keyscaffold.iker.stage import StageSpec
+from keyscaffold.rl.keypoint_env import KeypointEnv, KeypointEnvConfig, KeypointGoal
+from keyscaffold.rl.train import TrainConfig, load_policy, train_env
+from keyscaffold.sim.batch import BatchedWorlds
+from keyscaffold.sim.embodiments.gripper import closed_jaw_pose, open_jaw_pose
+from keyscaffold.tasks.base import InitialState, Task, TaskMonitor
+
+SETTLE_STEPS = 45
+"""Control steps after an episode in which the gripper lets go and the scene comes to rest."""
+RELEASE_LIFT = 0.05
+"""How far the wrist rises while the scene settles after an episode (m)."""
+
+
+def fixture_bodies(task: Task) -> list[str]:
+    """The task's fixture bodies (``IkerTask.fixture_bodies``; else its static scene objects)."""
+    fixtures = getattr(task, "fixture_bodies", None)
+    if fixtures is not None:
+        return list(fixtures())
+    return [obj.name for obj in task.scene_objects() if not obj.movable]
+
+
+def skill_key(task: str, spec: StageSpec) -> str:
+    """``<task>/<object>/<mode>/k<K>``: stages with the same key can share one policy."""
+    return f"{task}/{spec.object}/{spec.mode}/k{len(spec.keypoints)}"
+
+
+def keypoints_local(spec: StageSpec, candidates: CandidateSet) -> np.ndarray:
+    """The stage's chosen candidates in their object's body frame (m), shape: (K, 3).
+
+    Raises:
+        ValueError: A chosen candidate is missing or lies on another body (a spec that was not
+            checked against these candidates).
+    """
+    chosen = []
+    for number in spec.keypoints:
+        if not 0 <= number < len(candidates):
+            raise ValueError(f"keypoint {number} is not among the {len(candidates)} candidates")
+        candidate = candidates.candidates[number]
+        if candidate.body != spec.object:
+            raise ValueError(f"keypoint {number} lies on {candidate.body!r}, not {spec.object!r}")
+        chosen.append(np.asarray(candidate.local, dtype=np.float64))
+    return np.array(chosen).reshape(-1, 3)
+
+
+def grasp_local(task: Task, spec: StageSpec, local: np.ndarray) -> tuple[float, float, float]:
+    """Nominal grasp point in the object's frame (m): the task's hint in grasp mode
+    (``IkerTask.grasp_hint``), else the centroid of the chosen keypoints ``local`` (K, 3)."""
+    hint = getattr(task, "grasp_hint", None)
+    point = hint(spec.object) if spec.mode == "grasp" and hint is not None else None
+    if point is None:
+        point = np.asarray(local, dtype=np.float64).mean(axis=0)
+    return tuple(float(v) for v in point)
+
+
+def goal_from_spec(
+    task: Task, state: InitialState, spec: StageSpec, candidates: CandidateSet
+) -> KeypointGoal:
+    """The keypoint-env goal of an accepted (not ``done``) stage from the scene ``state``.
+
+    Args:
+        task: The task.
+        state: Where the stage starts (wrist and every movable object).
+        spec: The accepted stage (``StageSpec``), checked against ``candidates``.
+        candidates: The stage's numbered candidates (their body-frame positions are used).
+    """
+    if spec.done:
+        raise ValueError("a stage that says done=True has no goal to train")
+    local = keypoints_local(spec, candidates)
+    return KeypointGoal(
+        initial_state=state,
+        object=spec.object,
+        keypoints_local=local,
+        targets=np.asarray(spec.targets, dtype=np.float64),
+        mode=spec.mode,
+        grasp_local=grasp_local(task, spec, local),
+    )
+
+
+def execution_config(config: KeypointEnvConfig, num_envs: int, noise: bool) -> KeypointEnvConfig:
+    """Settings of an env that executes or evaluates a policy: ``num_envs`` worlds, no
+    termination (every world reaches the time limit); without ``noise`` the worlds start exactly
+    in their goals' states."""
+    config = replace(config, num_envs=num_envs, terminate_outside=False)
+    if not noise:
+        config = replace(config, init_position_noise=0.0, init_yaw_noise=0.0, grasp_noise=0.0)
+    return config
+
+
+def train_skill(
+    task: Task,
+    goals: list[KeypointGoal],
+    run_dir: Path,
+    train: TrainConfig,
+    env_config: KeypointEnvConfig,
+    seed: int = 0,
+    description: dict | None = None,
+    show_progress: bool = False,
+) -> Path:
+    """Train one PPO policy on ``goals`` in a ``KeypointEnv``; returns the run folder.
+
+    Start noise comes from ``env_config`` (``init_position_noise``, ``init_yaw_noise``,
+    ``grasp_noise``); ``run_dir/config.json`` records the env settings beside ``train``.
+    """
+    env = KeypointEnv(task, goals, env_config, seed=seed)
+    info = {
+        "task": task.name,
+        "kind": "iker",
+        "goals": len(goals),
+        "objects": sorted({goal.object for goal in goals}),
+        "embodiment": env.robot.name,
+        "action_spec": env.action_spec.name,
+        "action_names": list(env.action_spec.names),
+        "reward": env_config.reward,
+        "keypoint_env": asdict(env_config),
+        "train": asdict(train),
+        **(description or {}),
+    }
+    train_env(env, Path(run_dir), train, info, show_progress=show_progress)
+    return Path(run_dir)
+
+
+def load_skill(run_dir: Path, env: KeypointEnv) -> Callable:
+    """The deterministic policy of a skill's run folder (its latest checkpoint) for ``env``."""
+    return load_policy(Path(run_dir), env)
+
+
+def _release(
+    env: KeypointEnv, steps: int, on_step: Callable[[], None] | None, lift: float = RELEASE_LIFT
+) -> None:
+    """Let go and settle: the wrist holds still for half the steps (jaws opening in grasp
+    mode), then rises by ``lift``."""
+    worlds = env.worlds
+    hold = worlds.robot_joint_state()[0][:, :6].copy()
+    raised = hold.copy()
+    raised[:, 2] = np.minimum(raised[:, 2] + lift, env.workspace_high[2])
+    jaws = np.where(env.grasp_mode[:, None], open_jaw_pose(), closed_jaw_pose())
+    for step in range(steps):
+        target = hold if step < steps // 2 else raised
+        worlds.step(np.concatenate([target, jaws], axis=1))
+        worlds.check_finite()
+        if on_step is not None:
+            on_step()
+
+
+def execute(
+    env: KeypointEnv,
+    policy: Callable,
+    settle_steps: int = SETTLE_STEPS,
+    monitor: TaskMonitor | None = None,
+    on_step: Callable[[], None] | None = None,
+    show_progress: bool = False,
+) -> dict[str, np.ndarray]:
+    """One deterministic episode of ``policy`` in every world from the env's current state, then
+    the release; the worlds keep their final state (no reset).
+
+    Args:
+        env: A keypoint env without termination (``execution_config``).
+        policy: Observations -> actions, shape: (num_envs, 6).
+        settle_steps: Control steps of the release after the episode.
+        monitor: The task's own judge on ``env.worlds``, updated after every control step.
+        on_step: Called after every control step (e.g. to record video frames).
+        show_progress: Progress bar over the episode.
+
+    Returns:
+        Per world, shape (num_envs,): ``episode_distance`` and ``episode_success`` (mean
+        keypoint distance and < 5 cm, at the episode's last step), ``outside`` (the object left
+        the workspace), ``final_distance`` and ``final_success`` (after the release), and with a
+        monitor ``task_success`` (the task's ``evaluate`` at the very end).
+    """
+    if env.config.terminate_outside:
+        raise ValueError("execute needs an env without termination; see execution_config")
+    steps = env.max_episode_length
+
+    def after_step() -> None:
+        if monitor is not None:
+            monitor.update()
+        if on_step is not None:
+            on_step()
+
+    obs = env.get_observations()
+    progress = Progress(disable=not show_progress)
+    try:
+        with progress, torch.inference_mode():
+            bar = progress.add_task("execute", total=steps)
+            for step in range(steps):
+                if step == steps - 1:
+                    env.max_episode_length = steps + 1  # no time-out reset: keep the final state
+                obs, _, _, _ = env.step(policy(obs))
+                after_step()
+                progress.advance(bar)
+    finally:
+        env.max_episode_length = steps
+    position, _ = env.object_pose()
+    result = {
+        "episode_distance": env.keypoint_distance().copy(),
+        "episode_success": env.success().copy(),
+        "outside": env.outside_workspace(position),
+    }
+    _release(env, settle_steps, after_step)
+    result["final_distance"] = env.keypoint_distance().copy()
+    result["final_success"] = env.success().copy()
+    if monitor is not None and monitor.result:
+        result["task_success"] = monitor.result["success"].copy()
+    return result
+
+
+def world_state(task: Task, worlds: BatchedWorlds, world: int, seed: int) -> InitialState:
+    """World ``world`` of ``worlds`` as an ``InitialState``: wrist pose, every movable object's
+    free-joint pose (unit quaternion) and the object joints (clipped to their ranges)."""
+    index = worlds.index
+    qpos = np.asarray(worlds.qpos[world], dtype=np.float64)
+    wrist = qpos[index.robot_qpos][:6]
+    objects = {}
+    for name in task.movable_objects():
+        pose = qpos[index.object_qpos[name]].copy()
+        pose[3:] /= np.linalg.norm(pose[3:])
+        objects[name] = tuple(float(v) for v in pose)
+    joints = {}
+    for name, address in index.joint_qpos.items():
+        value, bounds = float(qpos[address]), index.joint_range[name]
+        joints[name] = value if bounds is None else float(np.clip(value, *bounds))
+    return InitialState(seed, tuple(float(v) for v in wrist), objects, joints)

@@ -1,0 +1,265 @@
+"""The IKER loop end to end with tiny training budgets: a single-step task from the command line,
+the multi-step shoe rack to ``done`` with the oracle, a model behind a local OpenAI-compatible
+server (policy reuse, a perturbation between stages, hostile code that stops the run), and the
+held-out benchmark script."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from fake_vlm import FakeVLMServer, Reply
+from iker_scene import fenced
+
+from keyscaffold.cli import main
+from keyscaffold.geometry import points_in_body_frames
+from keyscaffold.iker.codegen import CodeWork
+from keyscaffold.iker.keypoints import CandidateSet
+from keyscaffold.iker.loop import run_iker
+from keyscaffold.rl.keypoint_env import KeypointEnv, KeypointEnvConfig, KeypointGoal
+from keyscaffold.rl.train import PPOConfig, TrainConfig
+from keyscaffold.sim.objects import SHOE_HEEL_X
+from keyscaffold.tasks import make_task
+from keyscaffold.tasks.iker_common import GRASP_HEIGHT
+from keyscaffold.vlm.client import VLMConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+PPO = PPOConfig(
+    num_steps_per_env=8, num_learning_epochs=1, num_mini_batches=2, hidden_dims=(32, 32)
+)
+TINY = dict(
+    train=TrainConfig(max_iterations=2, ppo=PPO),
+    env_config=KeypointEnvConfig(num_envs=4, num_threads=1, episode_steps=20),
+    image_size=320,
+    settle_steps=10,
+)
+STAGE_KEYS = {"code", "targets", "success", "failure", "reused_policy", "perturbation"}
+
+
+def _json(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def _pose_points(pose, local) -> np.ndarray:
+    """World positions of body-frame points ``local`` (K, 3) of a body at free-joint ``pose``."""
+    w, x, y, z = pose[3:]
+    rotation = np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+            [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+            [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+        ]
+    )
+    return points_in_body_frames(np.array(pose[:3]), rotation, np.asarray(local))
+
+
+def test_cli_single_step_oracle_run(tmp_path):
+    out = tmp_path / "run"
+    args = ["iker", "book_push", "--out", str(out), "--num-envs", "4", "--max-iterations", "1"]
+    assert main(args) == 0
+    summary = _json(out / "iker.json")
+    assert summary["task"] == "book_push" and summary["planner"] == "oracle"
+    assert summary["multi_step"] is False and summary["failure"] is None
+    assert isinstance(summary["success"], bool) and len(summary["stage_success"]) == 1
+    assert summary["command"].startswith("keyscaffold iker book_push --planner oracle")
+    assert summary["commit"] and summary["timing"]["total_s"] > 0
+    (stage,) = summary["stages"]
+    assert STAGE_KEYS <= set(stage)
+    assert stage["object"] == "book" and stage["reused_policy"] is False
+    assert stage["perturbation"] is None and stage["policy"] == "stage_0/policy"
+    assert stage["failure"] in (None, "missed_targets", "left_workspace")
+    assert stage["success"] == (stage["final_distance"] < 0.05)
+
+    folder = out / "stage_0"
+    for name in ("scene.png", "code.py", "targets.json", "outcome.json", "rollout.mp4"):
+        assert (folder / name).stat().st_size > 0, name
+    assert (folder / "policy/checkpoints/latest.pt").exists()
+    assert (folder / "code.py").read_text() == stage["code"]
+    targets = _json(folder / "targets.json")
+    local = np.array(targets["keypoints_local"])
+    assert local.shape == (len(stage["keypoints"]), 3)
+    assert np.allclose(targets["targets"], stage["targets"])
+    # The outcome is read from the simulator state the next stage would start from.
+    end = _json(folder / "state_end.json")
+    reached = _pose_points(end["objects"]["book"], local)
+    distance = np.linalg.norm(reached - np.array(stage["targets"]), axis=1).mean()
+    assert distance == pytest.approx(stage["final_distance"], abs=1e-6)
+    work = CodeWork.open(out / "codegen")
+    assert work.waiting_for(0) == "done"
+    assert work.outcome(0, 0)["final_distance"] == pytest.approx(stage["final_distance"])
+    # iker.json lands before the picture strip
+    assert (out / "stages.png").stat().st_mtime >= (out / "iker.json").stat().st_mtime
+
+
+def test_shoes_on_rack_goes_through_every_stage_to_done(tmp_path):
+    out = tmp_path / "rack"
+    summary = run_iker("shoes_on_rack", out, planner="oracle", **TINY)
+    assert summary["multi_step"] is True and summary["done"] is True
+    assert summary["failure"] is None
+    objects = [s["object"] for s in summary["stages"]]
+    assert objects[:3] == ["shoe_box", "left_shoe", "right_shoe"]
+    assert [s["done"] for s in summary["stages"]] == [False, False, False, True]
+    assert [s["mode"] for s in summary["stages"][:3]] == ["push", "grasp", "grasp"]
+    assert len(summary["stage_success"]) == 3 and isinstance(summary["success"], bool)
+    assert len(summary["skills"]) == 3 and not any(s["reused_policy"] for s in summary["stages"])
+    for index in range(3):  # each stage starts where the one before it left the scene
+        start = _json(out / f"stage_{index + 1}/state_start.json")
+        assert start == _json(out / f"stage_{index}/state_end.json")
+        assert (out / f"stage_{index}/policy/checkpoints/latest.pt").exists()
+    assert (out / "stages.png").exists()
+    assert _json(out / "iker.json")["stages"] == summary["stages"]
+    # The shoes are taken at the heel (the task's hint); the box is pushed at its keypoints'
+    # centroid; the rack is the fixture the candidates cover besides the objects.
+    box, shoe = (_json(out / f"stage_{i}/targets.json") for i in (0, 1))
+    assert shoe["grasp_local"] == pytest.approx([SHOE_HEEL_X, 0.0, GRASP_HEIGHT])
+    assert box["grasp_local"] == pytest.approx(np.mean(box["keypoints_local"], axis=0))
+    bodies = set(CodeWork.open(out / "codegen").candidates(0, 0).bodies())
+    assert bodies == {"shoe_rack", "shoe_box", "left_shoe", "right_shoe"}
+    # The execution history grows: the request for the last stage would show all three.
+    work = CodeWork.open(out / "codegen")
+    assert [len(work.history(0, before=i)) for i in range(4)] == [0, 1, 2, 3]
+    content = work.content(0, "code-3")
+    texts = "\n".join(p["text"] for p in content if p["type"] == "text")
+    assert all(f"Code of stage {n}:" in texts for n in (1, 2, 3))
+    assert sum(p["type"] == "image_url" for p in content) == 4
+
+
+# ----------------------------------------------------------------------------- with a model
+def _answer(out: Path):
+    """The fake model: stages 1 and 2 push the right shoe's first keypoint 5 cm along -y (the
+    same skill twice); stage 3 answers with code that imports os."""
+
+    def responder(body: dict) -> Reply:
+        parts = body["messages"][0]["content"]
+        stage = sum(p["type"] == "image_url" for p in parts) - 1
+        if stage >= 2:
+            return Reply(content=fenced("    import os\n    return os.listdir('/')"))
+        record = out / "codegen/records/0000000" / f"code-{stage}.candidates.json"
+        bodies = CandidateSet.from_json(_json(record)).bodies()
+        first = bodies.index("right_shoe")
+        return Reply(
+            content=fenced(
+                "    k = np.array(keypoint_coordinates)\n"
+                f"    targets = k[[{first}]] + np.array([0.0, -0.05, 0.0])\n"
+                f'    return {{"object": "right_shoe", "keypoints": [{first}], '
+                '"targets": targets.tolist(), "mode": "push", "done": False}'
+            )
+        )
+
+    return responder
+
+
+@pytest.fixture(scope="module")
+def vlm_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("vlm") / "run"
+    with FakeVLMServer(_answer(out)) as server:
+        config = VLMConfig(
+            base_url=server.url,
+            model="test-model",
+            cache_dir=out.parent / "cache",
+            backoff_s=0.01,
+        )
+        summary = run_iker(
+            "shoe_push", out, planner="vlm", vlm=config, multi_step=True, perturb=0.05, **TINY
+        )
+        return out, summary, list(server.requests)
+
+
+def test_hostile_code_is_a_typed_failure_and_the_run_stops_cleanly(vlm_run):
+    out, summary, requests = vlm_run
+    assert len(requests) == 3 and len(summary["stages"]) == 3
+    failure = summary["failure"]
+    assert failure["stage"] == 2 and failure["kind"] == "sandbox_forbidden_import"
+    last = summary["stages"][2]
+    assert last["failure"] == "sandbox_forbidden_import" and last["success"] is False
+    assert "import os" in last["code"] and last["object"] is None
+    assert not (out / "stage_2/policy").exists() and not (out / "stage_2/policy.json").exists()
+    assert _json(out / "iker.json")["failure"] == failure
+    assert (out / "stages.png").exists()
+    # The history grew with every request: one more picture and one more stage's code.
+    texts = ["\n".join(p.get("text", "") for p in r["messages"][0]["content"]) for r in requests]
+    images = [sum(p["type"] == "image_url" for p in r["messages"][0]["content"]) for r in requests]
+    assert images == [1, 2, 3]
+    assert "Code of stage 1:" in texts[1] and "Code of stage 2:" in texts[2]
+
+
+def test_a_repeated_skill_reuses_its_policy(vlm_run):
+    out, summary, _ = vlm_run
+    first, second = summary["stages"][:2]
+    assert first["skill"] == second["skill"] == "shoe_push/right_shoe/push/k1"
+    assert first["reused_policy"] is False and second["reused_policy"] is True
+    assert second["policy"] == first["policy"] == "stage_0/policy"
+    assert _json(out / "stage_1/policy.json")["reused_from"] == "stage_0/policy"
+    assert not (out / "stage_1/policy").exists()
+    assert summary["skills"] == {first["skill"]: "stage_0/policy"}
+    assert _json(out / "stage_1/outcome.json")["reused_policy"] is True
+
+
+def test_a_perturbation_moves_an_object_that_the_next_stage_sees(vlm_run):
+    out, summary, _ = vlm_run
+    perturbation = summary["stages"][0]["perturbation"]
+    assert perturbation is not None and summary["stages"][1]["perturbation"] is not None
+    name = perturbation["object"]
+    assert name in ("left_shoe", "right_shoe")
+    assert 0.025 - 1e-9 <= np.linalg.norm(perturbation["offset"]) <= 0.05 + 1e-9
+    settled = np.array(perturbation["settled"])
+    before = np.array(perturbation["before"])
+    assert np.linalg.norm(settled[:2] - before[:2]) > 0.015
+    assert _json(out / "stage_1/state_start.json")["objects"][name] == pytest.approx(settled)
+    # The next stage's candidates on the moved object sit where the moved object is.
+    candidates = CandidateSet.from_json(
+        _json(out / "codegen/records/0000000/code-1.candidates.json")
+    )
+    moved = [c for c in candidates.candidates if c.body == name]
+    assert moved
+    local = np.array([c.local for c in moved])
+    world = np.array([c.world for c in moved])
+    assert np.allclose(world, _pose_points(settled, local), atol=1e-6)
+    assert not np.allclose(world, _pose_points(before, local), atol=0.01)
+
+
+# ------------------------------------------------------------------------------ held-out runs
+def test_heldout_benchmark_script_runs_end_to_end(tmp_path):
+    spec = importlib.util.spec_from_file_location("iker_tasks", ROOT / "benchmarks/iker_tasks.py")
+    script = importlib.util.module_from_spec(spec)
+    sys.modules["iker_tasks"] = script
+    spec.loader.exec_module(script)
+    results = tmp_path / "iker_tasks.json"
+    args = [
+        "--tasks", "book_push", "--minutes", "0.05", "--reward", "object_pose",
+        "--train-states", "2", "--test-states", "2", "--trials", "2", "--num-envs", "4",
+        "--max-iterations", "1", "--image-size", "320", "--out", str(tmp_path / "runs"),
+        "--results", str(results),
+    ]  # fmt: skip
+    (row,) = script.main(args)
+    assert _json(results) == [row]
+    assert row["task"] == "book_push" and row["reward"] == "object_pose"
+    assert row["num_episodes"] == 2 * row["num_test_states"] == 4
+    low, high = row["success_ci95"]
+    assert 0.0 <= low <= row["success_rate"] <= high <= 1.0
+    assert 0.0 <= row["task_success_rate"] <= 1.0 and row["commit"] and row["date"]
+    assert row["training"]["iterations"] == 1
+    detail = _json(tmp_path / "runs/book_push/object_pose/heldout.json")
+    assert not set(detail["train_seeds"]) & set(detail["test_seeds"])
+    assert len(detail["episodes"]) == 4 and detail["settings"]["keypoint_env"]["reward"] == (
+        "object_pose"
+    )
+
+
+def test_a_shoe_resting_on_the_floor_stays_inside_the_workspace():
+    # The floor scenes' workspace starts at z = 0, where a resting shoe sinks in by ~3e-5 m; the
+    # env's margin keeps such a shoe inside (else every training episode would end at once).
+    task = make_task("shoe_push")
+    state = task.sample_initial_state(0)
+    goal = KeypointGoal(state, "right_shoe", np.zeros((1, 3)), np.array([[0.5, 0.0, 0.1]]), "push")
+    env = KeypointEnv(task, [goal], KeypointEnvConfig(num_envs=1, num_threads=1, episode_steps=40))
+    for _ in range(30):
+        _, _, done, _ = env.step(torch.zeros(1, 6))
+        assert not done.any()
+    position = env.object_pose()[0]
+    assert position[0, 2] < 0.0 and not env.outside_workspace(position).any()
