@@ -59,10 +59,10 @@ from keyscaffold.iker.stage import (
     parse_stage,
 )
 from keyscaffold.planning.plan import atomic_write_text
-from keyscaffold.planning.requests import run_live
+from keyscaffold.planning.requests import ModelParameters, run_live
 from keyscaffold.planning.stages import DONE, FAILED, StageWork, error_kind_message
 from keyscaffold.sandbox import REASONS, SandboxError, extract_code, run_untrusted
-from keyscaffold.vlm.client import ChatRequest, ChatResult, VLMConfig, image_data_url
+from keyscaffold.vlm.client import ChatRequest, ChatResult, image_data_url
 
 __all__ = [
     "CODE_PROMPT",
@@ -143,7 +143,7 @@ def stage_index(stage: int | str) -> int:
 
 
 @dataclass(frozen=True)
-class CodeSettings:
+class CodeSettings(ModelParameters):
     """Everything that decides an IKER code run's requests and checks (kept in the manifest).
 
     ``for_task`` fills the task fields from a task object.
@@ -212,13 +212,6 @@ class CodeSettings:
     def stage_limit(self) -> int:
         """Stages a run may take: ``max_stages`` in multi-step mode, 1 in single-step mode."""
         return self.max_stages if self.multi_step else 1
-
-    def request_body(self, messages: list[dict]) -> dict:
-        """A chat request body with these settings' model parameters."""
-        config = VLMConfig(
-            model=self.model, temperature=self.temperature, max_tokens=self.max_tokens
-        )
-        return config.request_body(messages)
 
 
 # ------------------------------------------------------------------------------------------

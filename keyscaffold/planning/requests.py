@@ -25,7 +25,23 @@ from typing import Protocol
 
 from keyscaffold.planning.plan import atomic_write_text
 from keyscaffold.vlm.batch import batch_input_lines, read_batch_output
-from keyscaffold.vlm.client import ChatRequest, ChatResult
+from keyscaffold.vlm.client import ChatRequest, ChatResult, VLMConfig
+
+
+class ModelParameters:
+    """Mixin of a planner's settings dataclass with ``model``, ``temperature`` and ``max_tokens``:
+    the chat request body every planner sends."""
+
+    model: str
+    temperature: float
+    max_tokens: int
+
+    def request_body(self, messages: list[dict]) -> dict:
+        """A chat request body with these settings' model parameters."""
+        config = VLMConfig(
+            model=self.model, temperature=self.temperature, max_tokens=self.max_tokens
+        )
+        return config.request_body(messages)
 
 
 class Work(Protocol):

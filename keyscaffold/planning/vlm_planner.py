@@ -65,12 +65,12 @@ from keyscaffold.planning.plan import (
     save_plan_set,
 )
 from keyscaffold.planning.prompts import PROMPT_VERSION, load_template
-from keyscaffold.planning.requests import redact_images, repair_message, run_live
+from keyscaffold.planning.requests import ModelParameters, redact_images, repair_message, run_live
 from keyscaffold.planning.stages import StageWork
 from keyscaffold.sim.render import SceneRenderer
 from keyscaffold.tasks import make_task
 from keyscaffold.tasks.base import InitialState
-from keyscaffold.vlm.client import ChatRequest, VLMConfig, image_data_url
+from keyscaffold.vlm.client import ChatRequest, image_data_url
 
 __all__ = [
     "PLANNER_SOURCES",
@@ -95,7 +95,7 @@ PLANNER_SOURCES = {
 
 
 @dataclass(frozen=True)
-class PlanningSettings:
+class PlanningSettings(ModelParameters):
     """Everything that decides the requests and plans of a planning run (kept in the manifest)."""
 
     task: str
@@ -134,13 +134,6 @@ class PlanningSettings:
     @property
     def sources(self) -> tuple[str, str]:
         return PLANNER_SOURCES[self.planner]
-
-    def request_body(self, messages: list[dict]) -> dict:
-        """A chat request body with these settings' model parameters."""
-        config = VLMConfig(
-            model=self.model, temperature=self.temperature, max_tokens=self.max_tokens
-        )
-        return config.request_body(messages)
 
 
 class PlanningWork(StageWork):

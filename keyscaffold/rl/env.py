@@ -13,11 +13,11 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
-from rsl_rl.env import VecEnv
 from tensordict import TensorDict
 
 from keyscaffold.geometry import turn_quaternions_about_z
 from keyscaffold.planning.plan import KeypointPlan, plan_orientation_offset
+from keyscaffold.rl.batched_env import BatchedEnv
 from keyscaffold.rl.rewards import RewardConfig, reward_terms
 from keyscaffold.sim.randomization import PhysicsRandomizer, Randomization
 from keyscaffold.sim.scene import PhysicsConfig
@@ -69,7 +69,7 @@ class EnvConfig:
         )
 
 
-class ScaffoldEnv(VecEnv):
+class ScaffoldEnv(BatchedEnv):
     """Residual plan tracking on the task's floating robot, over a set of plans."""
 
     metric_logs = {
@@ -119,7 +119,6 @@ class ScaffoldEnv(VecEnv):
         # Each world's keypoint attachments (its plan's), gathered at reset, not every step.
         self.world_body_ids = self.plan_body_ids[self.plan_index]
         self.world_local = self.plan_local[self.plan_index]
-        self.fixed_plans: np.ndarray | None = None
         self.action_avg = np.zeros((self.num_envs, self.num_actions))
         self.initial_keypoints = np.zeros((self.num_envs, len(task.keypoints), 3))
         self.final_keypoints = np.zeros_like(self.initial_keypoints)
@@ -196,26 +195,12 @@ class ScaffoldEnv(VecEnv):
 
     def assign_plans(self, plan_index: np.ndarray) -> None:
         """Pin world i to plan ``plan_index[i]`` (evaluation) and reset every world."""
-        plan_index = np.asarray(plan_index, dtype=np.int64)
-        if plan_index.shape != (self.num_envs,):
-            raise ValueError(
-                f"assign_plans needs {self.num_envs} plan indices, got {plan_index.shape}"
-            )
-        self.fixed_plans = plan_index
-        self.reset()
-
-    def reset(self) -> TensorDict:
-        """Reset every world; returns the observations."""
-        self._reset_worlds(np.arange(self.num_envs))
-        return self.get_observations()
+        self.pin_variants(plan_index, len(self.plans), "plan")
 
     def _reset_worlds(self, ids: np.ndarray) -> None:
         if ids.size == 0:
             return
-        if self.fixed_plans is not None:
-            plans = self.fixed_plans[ids]
-        else:
-            plans = self.rng.integers(0, len(self.plans), size=ids.size)
+        plans = self.draw_variants(ids, len(self.plans))
         self.plan_index[ids] = plans
         self.world_body_ids[ids] = self.plan_body_ids[plans]
         self.world_local[ids] = self.plan_local[plans]
@@ -244,16 +229,6 @@ class ScaffoldEnv(VecEnv):
         self.initial_keypoints[ids] = self.keypoints()[ids]
         self.episode_return[ids] = 0.0
         self.tracked[ids] = True
-
-    def _validate_actions(self, actions: torch.Tensor) -> np.ndarray:
-        if tuple(actions.shape) != (self.num_envs, self.num_actions):
-            raise ValueError(
-                f"actions must have shape ({self.num_envs}, {self.num_actions}), got {tuple(actions.shape)}"
-            )
-        array = actions.detach().cpu().numpy().astype(np.float64)
-        if not np.isfinite(array).all():
-            raise ValueError("actions contain NaN or infinite values; check the policy's output")
-        return np.clip(array, -1.0, 1.0)
 
     def step(self, actions: torch.Tensor) -> tuple[TensorDict, torch.Tensor, torch.Tensor, dict]:
         """Advance every world one control step. Shape of actions: (num_envs, num_actions)."""

@@ -28,7 +28,6 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
-from rsl_rl.env import VecEnv
 from tensordict import TensorDict
 
 from keyscaffold.iker.reward import (
@@ -40,6 +39,7 @@ from keyscaffold.iker.reward import (
     mean_keypoint_distance,
     object_pose_reward_terms,
 )
+from keyscaffold.rl.batched_env import BatchedEnv
 from keyscaffold.sim.embodiments.gripper import (
     JAW_TRAVEL,
     TCP_OFFSET,
@@ -151,7 +151,7 @@ REWARD_TERMS = {
 """The positive reward terms of each reward; both add the action, drop and workspace penalties."""
 
 
-class KeypointEnv(VecEnv):
+class KeypointEnv(BatchedEnv):
     """Delta-pose gripper control toward keypoint targets, over a set of goals."""
 
     @property
@@ -199,7 +199,6 @@ class KeypointEnv(VecEnv):
         n, k = self.num_envs, self.num_keypoints
         self.episode_length_buf = torch.zeros(n, dtype=torch.long)
         self.goal_index = np.zeros(n, dtype=np.int64)
-        self.fixed_goals: np.ndarray | None = None
         self.world_object = np.zeros(n, dtype=np.int64)
         self.world_local = np.zeros((n, k, 3))
         self.world_targets = np.zeros((n, k, 3))
@@ -250,29 +249,13 @@ class KeypointEnv(VecEnv):
 
     def assign_goals(self, goal_index: np.ndarray) -> None:
         """Pin world i to goal ``goal_index[i]`` (evaluation) and reset every world."""
-        goal_index = np.asarray(goal_index, dtype=np.int64)
-        if goal_index.shape != (self.num_envs,):
-            raise ValueError(
-                f"assign_goals needs {self.num_envs} goal indices, got shape {goal_index.shape}"
-            )
-        if goal_index.min() < 0 or goal_index.max() >= len(self.goals):
-            raise ValueError(f"goal indices must lie in 0..{len(self.goals) - 1}")
-        self.fixed_goals = goal_index
-        self.reset()
+        self.pin_variants(goal_index, len(self.goals), "goal")
 
     # ----------------------------------------------------------------------------- reset
-    def reset(self) -> TensorDict:
-        """Reset every world; returns the observations."""
-        self._reset_worlds(np.arange(self.num_envs))
-        return self.get_observations()
-
     def _reset_worlds(self, ids: np.ndarray) -> None:
         if ids.size == 0:
             return
-        if self.fixed_goals is not None:
-            goals = self.fixed_goals[ids]
-        else:
-            goals = self.rng.integers(0, len(self.goals), size=ids.size)
+        goals = self.draw_variants(ids, len(self.goals))
         cfg = self.config
         self.goal_index[ids] = goals
         self.world_object[ids] = self.goal_object[goals]
@@ -354,17 +337,6 @@ class KeypointEnv(VecEnv):
         return ~((position >= low) & (position <= high)).all(-1)
 
     # ----------------------------------------------------------------------------- step
-    def _validate_actions(self, actions: torch.Tensor) -> np.ndarray:
-        if tuple(actions.shape) != (self.num_envs, self.num_actions):
-            raise ValueError(
-                f"actions must have shape ({self.num_envs}, {self.num_actions}), "
-                f"got {tuple(actions.shape)}"
-            )
-        array = actions.detach().cpu().numpy().astype(np.float64)
-        if not np.isfinite(array).all():
-            raise ValueError("actions contain NaN or infinite values; check the policy's output")
-        return np.clip(array, -1.0, 1.0)
-
     def _controls(self, action: np.ndarray) -> np.ndarray:
         """Actuator targets: the wrist delta on the lead-limited target, the heuristic's jaws."""
         cfg = self.config

@@ -18,6 +18,7 @@ from rsl_rl.runners import OnPolicyRunner
 from torch.utils.tensorboard import SummaryWriter
 
 from keyscaffold.planning.plan import KeypointPlan, atomic_write_text
+from keyscaffold.rl.batched_env import BatchedEnv
 from keyscaffold.rl.env import EnvConfig, ScaffoldEnv
 from keyscaffold.rl.rollout import Validator
 from keyscaffold.tasks.base import Task
@@ -299,17 +300,7 @@ def train(
     ``config.validation_interval`` iterations and at the end; the best one is kept as
     ``checkpoints/best.pt`` (a later policy replaces it when it validates at least as well).
     """
-    run_dir = Path(run_dir)
-    latest = run_dir / "checkpoints" / "latest.pt"
-    if resume and not latest.exists():
-        raise FileNotFoundError(
-            f"--resume: no checkpoint at {latest}; start the run without --resume"
-        )
-    if not resume and latest.exists():
-        raise FileExistsError(
-            f"{run_dir} already holds a run; pass --resume to continue it or pick a new --out"
-        )
-    torch.manual_seed(config.seed)
+    _check_run_folder(Path(run_dir), resume)  # before the worlds are built
     env = ScaffoldEnv(task, plans, config.env, seed=config.seed)
     validator = None
     if validation_plans and config.validation_interval > 0:
@@ -325,8 +316,22 @@ def train(
     return train_env(env, run_dir, config, description, resume, show_progress, validator)
 
 
+def _check_run_folder(run_dir: Path, resume: bool) -> Path:
+    """The run's latest checkpoint path; refuses a resume without one, or a new run over one."""
+    latest = run_dir / "checkpoints" / "latest.pt"
+    if resume and not latest.exists():
+        raise FileNotFoundError(
+            f"--resume: no checkpoint at {latest}; start the run without --resume"
+        )
+    if not resume and latest.exists():
+        raise FileExistsError(
+            f"{run_dir} already holds a run; pass --resume to continue it or pick a new --out"
+        )
+    return latest
+
+
 def train_env(
-    env,
+    env: BatchedEnv,
     run_dir: Path,
     config: TrainConfig,
     description: dict,
@@ -337,20 +342,12 @@ def train_env(
     """Train PPO on any keyscaffold ``VecEnv`` (scaffold tracking, IKER keypoint targets).
 
     ``description`` goes to ``config.json`` (``train`` is read back by ``load_run_config``). The
-    env supplies ``action_spec``, ``rng`` and ``metric_logs`` (``metrics.csv`` column -> log key)
-    and may supply ``set_training_progress``. ``validator(policy) -> success`` is optional.
+    env is a ``BatchedEnv`` (``rl/batched_env.py``): its ``metric_logs`` name the ``metrics.csv``
+    columns and ``set_training_progress`` moves its curricula. ``validator(policy) -> success`` is optional.
     Returns the final checkpoint's path; see ``train`` for resuming and ``best.pt``.
     """
     run_dir = Path(run_dir)
-    latest = run_dir / "checkpoints" / "latest.pt"
-    if resume and not latest.exists():
-        raise FileNotFoundError(
-            f"--resume: no checkpoint at {latest}; start the run without --resume"
-        )
-    if not resume and latest.exists():
-        raise FileExistsError(
-            f"{run_dir} already holds a run; pass --resume to continue it or pick a new --out"
-        )
+    latest = _check_run_folder(run_dir, resume)
     torch.manual_seed(config.seed)
     runner = make_runner(env, config.ppo, config.save_interval)
     loop = _LoopState()
@@ -378,7 +375,7 @@ class _LoopState:
 
 def _loop(
     runner: OnPolicyRunner,
-    env,
+    env: BatchedEnv,
     run_dir: Path,
     config: TrainConfig,
     loop: _LoopState,
@@ -429,10 +426,7 @@ def _loop(
             "train", total=budget_s, it=iteration, success=0.0, completed=elapsed
         )
         while iteration < config.max_iterations and elapsed < budget_s:
-            if hasattr(env, "set_training_progress"):
-                env.set_training_progress(
-                    max(iteration / config.max_iterations, elapsed / budget_s)
-                )
+            env.set_training_progress(max(iteration / config.max_iterations, elapsed / budget_s))
             t0 = time.perf_counter()
             obs, logs = _collect(runner, env, obs, config.ppo.num_steps_per_env)
             t1 = time.perf_counter()
