@@ -8,11 +8,11 @@ distance to the targets is below 5 cm at its last step; the task's own ``evaluat
 judged, after the gripper lets go and the scene settles. Both rates come with 95% Wilson
 intervals.
 
-One policy takes a fixed number of keypoints, but how many candidates the camera sees on the
-object varies with the scene. The policy's K is the most common count among the training states
-(ties: the larger); a state with more chosen keypoints keeps its first K (the targets move them
-rigidly, so any subset is a consistent goal), a state with fewer is skipped and recorded. Test
-seeds are drawn until ``num_test`` usable states are found (at most three times as many tried).
+How many candidates the camera sees on the object varies with the scene, so goals differ in
+their number of keypoints; the env's keypoint slots take any number up to ``keypoint_slots``
+(``keyscaffold.rl.keypoint_env``), so one policy serves them all. A state whose oracle code fails
+(or says ``done`` at the start) is skipped and recorded; test seeds are drawn until ``num_test``
+usable states are found (at most three times as many tried).
 
 Folder::
 
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections import Counter
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -105,27 +104,6 @@ def oracle_goals(
     return goals, failures
 
 
-def common_size(goals: list[KeypointGoal]) -> int:
-    """The most common number of keypoints among ``goals`` (ties: the larger)."""
-    counts = Counter(len(goal.keypoints_local) for goal in goals)
-    return max(counts, key=lambda k: (counts[k], k))
-
-
-def with_size(
-    goals: dict[int, KeypointGoal], size: int
-) -> tuple[dict[int, KeypointGoal], list[int]]:
-    """Goals cut to their first ``size`` keypoints; those with fewer are left out (returned)."""
-    kept, short = {}, []
-    for seed, goal in goals.items():
-        if len(goal.keypoints_local) < size:
-            short.append(seed)
-            continue
-        kept[seed] = replace(
-            goal, keypoints_local=goal.keypoints_local[:size], targets=goal.targets[:size]
-        )
-    return kept, short
-
-
 def _training_record(run_dir: Path) -> dict:
     """Iterations, environment steps and minutes of a training run (its metrics.csv)."""
     rows = (run_dir / "metrics.csv").read_text().strip().splitlines()
@@ -200,9 +178,7 @@ def heldout_evaluation(
     goals, failures = oracle_goals(task, train_seeds, out / "codegen_train", image_size, physics)
     if not goals:
         raise ValueError(f"the oracle gave no usable goal for any training state: {failures}")
-    size = common_size(list(goals.values()))
-    goals, short = with_size(goals, size)
-    skipped = {"train": {**failures, **{s: f"fewer than {size} keypoints" for s in short}}}
+    skipped = {"train": failures}
 
     test_goals: dict[int, KeypointGoal] = {}
     test_skipped: dict[int, str] = {}
@@ -213,9 +189,7 @@ def heldout_evaluation(
         batch = tried[start : start + num_test]
         folder = out / f"codegen_test_{start // num_test}"
         found, failed = oracle_goals(task, batch, folder, image_size, physics)
-        found, short = with_size(found, size)
         test_skipped.update(failed)
-        test_skipped.update({s: f"fewer than {size} keypoints" for s in short})
         for seed_, goal in found.items():
             if len(test_goals) < num_test:
                 test_goals[seed_] = goal
@@ -262,7 +236,8 @@ def heldout_evaluation(
     summary = {
         "task": task.name,
         "reward": reward,
-        "num_keypoints": size,
+        "keypoint_counts": sorted({len(g.keypoints_local) for g in goals.values()}),
+        "keypoint_slots": env_config.keypoint_slots,
         "num_train_states": len(goals),
         "num_test_states": len(test_seeds),
         "trials": trials,

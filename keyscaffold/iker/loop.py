@@ -12,7 +12,7 @@
 4. otherwise turns the spec into a ``KeypointGoal`` (the chosen candidates' body-frame positions
    and their targets) and trains a PPO policy on it in a ``KeypointEnv`` with randomized starts,
    or reuses the policy of an earlier stage of this run with the same skill
-   (``skills.skill_key``: task, object, mode, number of keypoints);
+   (``skills.skill_key``: task, object and mode);
 5. executes the policy deterministically in one world from the current state, lets go, settles,
    reads the scene back as the next stage's state and reports the outcome (keypoint success:
    mean distance < 5 cm after the release) to the code work;

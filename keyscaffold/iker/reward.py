@@ -77,21 +77,44 @@ class KeypointRewardConfig:
     """Baseline: the pose bonus also needs the orientation error below this (rad)."""
 
 
-def mean_keypoint_distance(keypoints: np.ndarray, targets: np.ndarray) -> np.ndarray:
+def weighted_mean(values: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    """Mean over the last axis of ``values``, or its weighted mean with ``weights``.
+
+    Args:
+        values: Shape: (..., K).
+        weights: ``None``, or non-negative weights of shape (..., K) or (K,) with a positive sum
+            per row (keypoint slots that repeat another keypoint have weight 0).
+
+    Returns:
+        Shape: (...).
+    """
+    if weights is None:
+        return values.mean(axis=-1)
+    weights = np.broadcast_to(weights, values.shape)
+    return (values * weights).sum(axis=-1) / weights.sum(axis=-1)
+
+
+def mean_keypoint_distance(
+    keypoints: np.ndarray, targets: np.ndarray, weights: np.ndarray | None = None
+) -> np.ndarray:
     """Mean Euclidean distance of the keypoints to their targets.
 
     Args:
         keypoints: Shape: (B, K, 3).
         targets: Shape: (B, K, 3) or (K, 3).
+        weights: Optional keypoint weights, shape: (B, K) (see ``weighted_mean``).
 
     Returns:
         Shape: (B,), metres.
     """
-    return np.linalg.norm(keypoints - targets, axis=-1).mean(axis=-1)
+    return weighted_mean(np.linalg.norm(keypoints - targets, axis=-1), weights)
 
 
 def keypoint_success(
-    keypoints: np.ndarray, targets: np.ndarray, threshold: float = SUCCESS_DISTANCE
+    keypoints: np.ndarray,
+    targets: np.ndarray,
+    threshold: float = SUCCESS_DISTANCE,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """Whether the mean keypoint distance to the targets is below ``threshold`` (m).
 
@@ -99,11 +122,12 @@ def keypoint_success(
         keypoints: Shape: (B, K, 3).
         targets: Shape: (B, K, 3) or (K, 3).
         threshold: Metres.
+        weights: Optional keypoint weights, shape: (B, K) (see ``weighted_mean``).
 
     Returns:
         Shape: (B,), bool.
     """
-    return mean_keypoint_distance(keypoints, targets) < threshold
+    return mean_keypoint_distance(keypoints, targets, weights) < threshold
 
 
 def approach_reward(tcp: np.ndarray, grasp_point: np.ndarray, sharpness: float) -> np.ndarray:
@@ -121,7 +145,10 @@ def approach_reward(tcp: np.ndarray, grasp_point: np.ndarray, sharpness: float) 
 
 
 def keypoint_distance_reward(
-    keypoints: np.ndarray, targets: np.ndarray, sharpness: float
+    keypoints: np.ndarray,
+    targets: np.ndarray,
+    sharpness: float,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """exp(-sharpness * mean keypoint distance to the targets).
 
@@ -129,15 +156,20 @@ def keypoint_distance_reward(
         keypoints: Shape: (B, K, 3).
         targets: Shape: (B, K, 3).
         sharpness: 1/m.
+        weights: Optional keypoint weights, shape: (B, K) (see ``weighted_mean``).
 
     Returns:
         Shape: (B,), in (0, 1].
     """
-    return np.exp(-sharpness * mean_keypoint_distance(keypoints, targets))
+    return np.exp(-sharpness * mean_keypoint_distance(keypoints, targets, weights))
 
 
 def direction_reward(
-    velocity: np.ndarray, points: np.ndarray, targets: np.ndarray, speed: float
+    velocity: np.ndarray,
+    points: np.ndarray,
+    targets: np.ndarray,
+    speed: float,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """Mean over points of the velocity component toward the point's target, over ``speed``.
 
@@ -148,6 +180,7 @@ def direction_reward(
         points: Shape: (B, K, 3).
         targets: Shape: (B, K, 3).
         speed: Speed toward the target that counts fully (m/s).
+        weights: Optional point weights, shape: (B, K) (see ``weighted_mean``).
 
     Returns:
         Shape: (B,), in [-1, 1].
@@ -156,10 +189,12 @@ def direction_reward(
     length = np.linalg.norm(offset, axis=-1, keepdims=True)
     unit = np.where(length > _EPS, offset / np.maximum(length, _EPS), 0.0)
     toward = (velocity * unit).sum(axis=-1) / speed
-    return np.clip(toward, -1.0, 1.0).mean(axis=-1)
+    return weighted_mean(np.clip(toward, -1.0, 1.0), weights)
 
 
-def alignment_reward(keypoints: np.ndarray, targets: np.ndarray) -> np.ndarray:
+def alignment_reward(
+    keypoints: np.ndarray, targets: np.ndarray, weights: np.ndarray | None = None
+) -> np.ndarray:
     """Mean cosine between each keypoint pair's direction and its target pair's direction.
 
     Over pairs i < j with both the keypoints and the targets apart; 0 where no pair counts (one
@@ -169,6 +204,8 @@ def alignment_reward(keypoints: np.ndarray, targets: np.ndarray) -> np.ndarray:
     Args:
         keypoints: Shape: (B, K, 3).
         targets: Shape: (B, K, 3).
+        weights: Optional keypoint weights, shape: (B, K); only pairs of keypoints with positive
+            weight count (repeated slots have weight 0), each pair once.
 
     Returns:
         Shape: (B,), in [-1, 1].
@@ -181,6 +218,9 @@ def alignment_reward(keypoints: np.ndarray, targets: np.ndarray) -> np.ndarray:
     wanted = targets[..., second, :] - targets[..., first, :]
     norms = np.linalg.norm(current, axis=-1) * np.linalg.norm(wanted, axis=-1)
     valid = norms > _EPS
+    if weights is not None:
+        counted = np.broadcast_to(weights, keypoints.shape[:-1]) > 0
+        valid = valid & counted[..., first] & counted[..., second]
     cosine = np.where(valid, (current * wanted).sum(axis=-1) / np.maximum(norms, _EPS), 0.0)
     count = valid.sum(axis=-1)
     return np.where(count > 0, cosine.sum(axis=-1) / np.maximum(count, 1), 0.0)
@@ -246,6 +286,7 @@ def iker_reward_terms(
     action: np.ndarray,
     holding: np.ndarray,
     outside: np.ndarray,
+    weights: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """IKER's keypoint reward, every weighted term by name; the reward is their sum.
 
@@ -264,18 +305,20 @@ def iker_reward_terms(
         action: The policy's actions, shape: (B, A).
         holding: The grasp heuristic has closed the jaws (grasp mode), shape: (B,), bool.
         outside: The object has left the workspace, shape: (B,), bool.
+        weights: Optional keypoint weights, shape: (B, K) (see ``weighted_mean``); slots that
+            repeat a keypoint to fill a fixed observation size have weight 0.
 
     Returns:
         Each term of shape (B,).
     """
     approach, penalties = _shared_terms(config, tcp, grasp_point, action, holding, outside)
-    distance = mean_keypoint_distance(keypoints, targets)
+    distance = mean_keypoint_distance(keypoints, targets, weights)
     return {
         **approach,
         "keypoints": config.keypoints * np.exp(-config.keypoint_sharpness * distance),
         "direction": config.direction
-        * direction_reward(keypoint_velocity, keypoints, targets, config.direction_speed),
-        "alignment": config.alignment * alignment_reward(keypoints, targets),
+        * direction_reward(keypoint_velocity, keypoints, targets, config.direction_speed, weights),
+        "alignment": config.alignment * alignment_reward(keypoints, targets, weights),
         "success": config.success * (distance < config.success_distance).astype(np.float64),
         **penalties,
     }

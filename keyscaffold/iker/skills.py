@@ -1,8 +1,7 @@
 """IKER skills: a stage's goal for the keypoint env, its PPO policy, and executing it in one world.
 
 A *skill* is what one trained policy can do: move a given object of a task, in a given mode
-(``grasp`` or ``push``), with a given number of keypoints (the policy's observation size depends
-on it). ``skill_key`` names it; the IKER loop trains a skill once per run folder and reuses the
+(``grasp`` or ``push``), with any number of keypoints up to the env's ``keypoint_slots``. ``skill_key`` names it; the IKER loop trains a skill once per run folder and reuses the
 policy when a later stage asks for the same skill with new targets (the policy observes its
 targets, so it is goal-conditioned).
 
@@ -45,8 +44,9 @@ def fixture_bodies(task: Task) -> list[str]:
 
 
 def skill_key(task: str, spec: StageSpec) -> str:
-    """``<task>/<object>/<mode>/k<K>``: stages with the same key can share one policy."""
-    return f"{task}/{spec.object}/{spec.mode}/k{len(spec.keypoints)}"
+    """``<task>/<object>/<mode>``: stages with the same key can share one policy (it observes its
+    keypoints and targets, in as many slots as the env has)."""
+    return f"{task}/{spec.object}/{spec.mode}"
 
 
 def keypoints_local(spec: StageSpec, candidates: CandidateSet) -> np.ndarray:

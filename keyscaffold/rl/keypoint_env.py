@@ -17,6 +17,14 @@ the tool centre point (TCP) comes within ``grasp_radius`` of the object's grasp 
 nominal grasp point plus a per-episode random offset in the object's frame), then they close and
 stay closed for the rest of the episode.
 
+Keypoint slots: the observation has room for ``keypoint_slots`` keypoints, so one policy serves
+goals with any number K of keypoints up to that (how many candidates the camera sees on an object
+changes from scene to scene). A goal with K < slots fills slot j >= K with its keypoint j mod K and
+that keypoint's target, with weight 0: the policy sees only real points with consistent targets,
+and means over keypoints (reward terms, success) count each of the K keypoints once. The
+object-pose baseline's Kabsch fit sees the repeats too; for targets that move the keypoints rigidly
+the fit is the same.
+
 Reward: IKER's keypoint terms, or the object-pose baseline (``keyscaffold.iker.reward``). Success:
 the mean keypoint distance to the targets below 5 cm, read from the simulator, never from reward.
 Episodes end at the time limit, or (optionally) when the object leaves the task's workspace.
@@ -124,6 +132,9 @@ class KeypointEnvConfig:
     workspace_margin: float = 0.02
     """How far an object may lie outside the workspace box before it counts as outside (m):
     objects resting on a floor at the box's lower face sink into it by a fraction of a mm."""
+    keypoint_slots: int = 8
+    """Keypoints the observation has room for; goals may have 1 to this many (see the module
+    docstring). An object has at most 7 candidates (6 extremities and its centre)."""
     physics: PhysicsConfig = field(default_factory=PhysicsConfig)
 
     def for_evaluation(self, num_envs: int) -> KeypointEnvConfig:
@@ -197,6 +208,7 @@ class KeypointEnv(BatchedEnv):
         self.workspace_high = np.asarray(task.workspace_high, dtype=np.float64)
         self._prepare_goals()
         n, k = self.num_envs, self.num_keypoints
+        self.world_weights = np.zeros((n, k))
         self.episode_length_buf = torch.zeros(n, dtype=torch.long)
         self.goal_index = np.zeros(n, dtype=np.int64)
         self.world_object = np.zeros(n, dtype=np.int64)
@@ -216,12 +228,14 @@ class KeypointEnv(BatchedEnv):
 
     # ----------------------------------------------------------------------------- setup
     def _prepare_goals(self) -> None:
-        sizes = {len(goal.keypoints_local) for goal in self.goals}
-        if len(sizes) != 1:
+        slots = self.config.keypoint_slots
+        sizes = sorted({len(goal.keypoints_local) for goal in self.goals})
+        if slots < 1 or sizes[-1] > slots:
             raise ValueError(
-                f"every goal must have the same number of keypoints, got {sorted(sizes)}"
+                f"goals have up to {sizes[-1]} keypoints but the env has keypoint_slots={slots}; "
+                "raise KeypointEnvConfig.keypoint_slots (a trained policy keeps its slot count)"
             )
-        self.num_keypoints = sizes.pop()
+        self.num_keypoints = slots
         movable = self.task.movable_objects()
         body_ids = self.worlds.index.body_ids
         for goal in self.goals:
@@ -233,8 +247,10 @@ class KeypointEnv(BatchedEnv):
             self.task.validate_state(self.worlds.index, goal.initial_state)
         self.object_names = sorted({goal.object for goal in self.goals})
         self.goal_object = np.array([body_ids[g.object] for g in self.goals], dtype=np.int64)
-        self.goal_local = np.stack([g.keypoints_local for g in self.goals])
-        self.goal_targets = np.stack([g.targets for g in self.goals])
+        fill = [np.arange(slots) % len(g.keypoints_local) for g in self.goals]
+        self.goal_local = np.stack([g.keypoints_local[i] for g, i in zip(self.goals, fill)])
+        self.goal_targets = np.stack([g.targets[i] for g, i in zip(self.goals, fill)])
+        self.goal_weights = np.stack([(np.arange(slots) == i).astype(float) for i in fill])
         self.goal_grasp = np.array([g.mode == "grasp" for g in self.goals])
         self.goal_grasp_local = np.array([g.grasp_local for g in self.goals], dtype=np.float64)
         states = [g.initial_state for g in self.goals]
@@ -261,6 +277,7 @@ class KeypointEnv(BatchedEnv):
         self.world_object[ids] = self.goal_object[goals]
         self.world_local[ids] = self.goal_local[goals]
         self.world_targets[ids] = self.goal_targets[goals]
+        self.world_weights[ids] = self.goal_weights[goals]
         self.grasp_mode[ids] = self.goal_grasp[goals]
         self.grasp_local[ids] = self.goal_grasp_local[goals] + self.rng.uniform(
             -cfg.grasp_noise, cfg.grasp_noise, size=(ids.size, 3)
@@ -290,7 +307,7 @@ class KeypointEnv(BatchedEnv):
 
     # ----------------------------------------------------------------------------- state
     def keypoints(self) -> np.ndarray:
-        """World positions of each world's goal keypoints, shape: (num_envs, K, 3)."""
+        """World positions of each world's keypoint slots, shape: (num_envs, slots, 3)."""
         body_ids = np.repeat(self.world_object[:, None], self.num_keypoints, axis=1)
         return self.worlds.points(body_ids, self.world_local)
 
@@ -323,11 +340,13 @@ class KeypointEnv(BatchedEnv):
 
     def keypoint_distance(self) -> np.ndarray:
         """Mean distance of each world's keypoints to their targets (m), shape: (num_envs,)."""
-        return mean_keypoint_distance(self.keypoints(), self.world_targets)
+        return mean_keypoint_distance(self.keypoints(), self.world_targets, self.world_weights)
 
     def success(self) -> np.ndarray:
         """Mean keypoint distance below 5 cm, from the simulator state, shape: (num_envs,)."""
-        return keypoint_success(self.keypoints(), self.world_targets, SUCCESS_DISTANCE)
+        return keypoint_success(
+            self.keypoints(), self.world_targets, SUCCESS_DISTANCE, self.world_weights
+        )
 
     def outside_workspace(self, position: np.ndarray) -> np.ndarray:
         """Object positions, shape (num_envs, 3), farther than ``workspace_margin`` outside the
@@ -381,6 +400,7 @@ class KeypointEnv(BatchedEnv):
                 action,
                 holding,
                 outside,
+                self.world_weights,
             )
         else:
             velocity = (position - self.previous_object_position) / self.dt
@@ -405,9 +425,10 @@ class KeypointEnv(BatchedEnv):
         time_out = t >= self.max_episode_length
         terminated = outside & cfg.terminate_outside
         done = time_out | terminated
+        weights = self.world_weights
         status = {
-            "success": keypoint_success(keypoints, self.world_targets, SUCCESS_DISTANCE),
-            "keypoint_distance": mean_keypoint_distance(keypoints, self.world_targets),
+            "success": keypoint_success(keypoints, self.world_targets, SUCCESS_DISTANCE, weights),
+            "keypoint_distance": mean_keypoint_distance(keypoints, self.world_targets, weights),
             "dropped": dropped_object(tcp, grasp, holding, cfg.rewards.drop_distance),
             "outside": outside,
         }

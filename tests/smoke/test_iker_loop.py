@@ -191,7 +191,7 @@ def test_hostile_code_is_a_typed_failure_and_the_run_stops_cleanly(vlm_run):
 def test_a_repeated_skill_reuses_its_policy(vlm_run):
     out, summary, _ = vlm_run
     first, second = summary["stages"][:2]
-    assert first["skill"] == second["skill"] == "shoe_push/right_shoe/push/k1"
+    assert first["skill"] == second["skill"] == "shoe_push/right_shoe/push"
     assert first["reused_policy"] is False and second["reused_policy"] is True
     assert second["policy"] == first["policy"] == "stage_0/policy"
     assert _json(out / "stage_1/policy.json")["reused_from"] == "stage_0/policy"

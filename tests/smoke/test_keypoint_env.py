@@ -123,9 +123,10 @@ def test_shapes_layout_and_logs(task):
     assert env.action_spec.rotation_slice == slice(3, 6)
     obs = env.get_observations()
     width = sum(size for _, size in env.observation_layout())
-    assert width == 38 + 9 * 3
+    slots = env.config.keypoint_slots
+    assert width == 38 + 9 * slots
     assert obs["policy"].shape == (3, width) and obs["critic"].shape == (3, width)
-    assert env.keypoints().shape == (3, 3, 3)
+    assert env.keypoints().shape == (3, slots, 3)
     obs, reward, done, extras = env.step(torch.zeros(3, 6))
     assert obs["policy"].dtype == torch.float32 and torch.isfinite(obs["policy"]).all()
     assert reward.shape == (3,) and done.shape == (3,) and extras["time_outs"].shape == (3,)
@@ -137,14 +138,28 @@ def test_shapes_layout_and_logs(task):
         KeypointEnv(type("HandBox", (BoxTask,), {"embodiment": "hand"})(), goals, _config())
 
 
+def test_goals_with_different_keypoint_counts_share_the_slots(task):
+    three = _goal("push", (0.1, 0.05, 0.0))
+    # one keypoint, already 2 cm from its target; a second keypoint would be 10 cm away
+    one = KeypointGoal(
+        three.initial_state, "box", KEYPOINTS[:1], three.targets[:1] - [0.08, 0.05, 0]
+    )
+    env = KeypointEnv(task, [three, one], _config(keypoint_slots=5))
+    env.assign_goals(np.array([0, 1]))
+    assert env.keypoints().shape == (2, 5, 3)
+    # slots repeat the goal's own keypoints and targets; the repeats weigh nothing
+    assert env.world_weights.tolist() == [[1, 1, 1, 0, 0], [1, 0, 0, 0, 0]]
+    assert np.allclose(env.world_local[0, 3:], KEYPOINTS[:2])
+    assert np.allclose(env.world_targets[1], env.world_targets[1, :1])
+    # means count each real keypoint once
+    assert env.keypoint_distance() == pytest.approx([np.linalg.norm([0.1, 0.05]), 0.02])
+    assert env.success().tolist() == [False, True]
+    with pytest.raises(ValueError, match="keypoint_slots"):
+        KeypointEnv(task, [three], _config(keypoint_slots=2))
+
+
 def test_rejects_inconsistent_goals(task):
     good = _goal("push", (0.1, 0.0, 0.0))
-    with pytest.raises(ValueError, match="same number"):
-        KeypointEnv(
-            task,
-            [good, KeypointGoal(good.initial_state, "box", KEYPOINTS[:1], good.targets[:1])],
-            _config(),
-        )
     with pytest.raises(ValueError, match="movable"):
         KeypointEnv(
             task, [KeypointGoal(good.initial_state, "table", KEYPOINTS, good.targets)], _config()

@@ -139,6 +139,25 @@ def test_alignment_reward_by_hand():
     np.testing.assert_allclose(alignment_reward(three[:, :1], wanted[:, :1]), [0.0])
 
 
+def test_repeated_slots_with_zero_weight_change_no_term():
+    """A goal padded to more slots (its own keypoints repeated, weight 0) scores as the goal."""
+    rng = np.random.default_rng(3)
+    keypoints, targets = rng.normal(size=(2, 4, 3)), rng.normal(size=(2, 4, 3))
+    velocity = rng.normal(size=(2, 4, 3))
+    fill = np.arange(7) % 3  # the first three keypoints in seven slots
+    weights = np.broadcast_to((np.arange(7) == fill).astype(float), (2, 7))
+    pad = (keypoints[:, fill], targets[:, fill])
+    real = (keypoints[:, :3], targets[:, :3])
+    np.testing.assert_allclose(mean_keypoint_distance(*pad, weights), mean_keypoint_distance(*real))
+    np.testing.assert_allclose(alignment_reward(*pad, weights), alignment_reward(*real))
+    np.testing.assert_allclose(
+        direction_reward(velocity[:, fill], *pad, 0.2, weights),
+        direction_reward(velocity[:, :3], *real, 0.2),
+    )
+    # without the weights the repeats would count
+    assert not np.allclose(mean_keypoint_distance(*pad), mean_keypoint_distance(*real))
+
+
 def test_kabsch_recovers_a_random_rigid_transform():
     rng = np.random.default_rng(0)
     source = rng.normal(size=(6, 4, 3))
