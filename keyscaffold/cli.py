@@ -292,7 +292,35 @@ class Iker:
     """Send an unusable answer back with its problem and ask again, up to this many times."""
     video: bool = True
     """Write DIR/stage_<i>/rollout.mp4 of each execution."""
+    skills: Path | None = None
+    """A skill library (keyscaffold skills): stages whose skill it holds reuse its policy."""
+    ideal: bool = False
+    """Train nothing: put each stage's object where its targets say and let it settle (checks
+    a plan)."""
     vlm: Annotated[VLMConfig, tyro.conf.OmitArgPrefixes] = VLMConfig()
+
+
+@dataclass(frozen=True)
+class Skills:
+    """Build an IKER skill library: one policy per skill (object and mode) of a task, trained on
+    the oracle's stage goals of many scenes, for `keyscaffold iker --skills DIR`.
+
+    Writes DIR/library.json, DIR/scenes/seed_<s>/ (the scenes' ideal runs) and one training run
+    per skill; an interrupted build resumes.
+    """
+
+    task: Task
+    out: Path = Path("runs/skills")
+    states: int = 10
+    """Training scenes (seeds of the train split)."""
+    minutes: float = 8.0
+    """Training wall time per skill."""
+    seed: int = 0
+    perturb: float = 0.0
+    """Move one object up to this far (m) between the stages of every other scene."""
+    num_envs: int | None = None
+    """Worlds stepped together in training (default: the keypoint env's)."""
+    max_iterations: int = 100_000
 
 
 Command = Union[
@@ -307,6 +335,7 @@ Command = Union[
     Annotated[Bench, tyro.conf.subcommand("bench")],
     Annotated[Benchmark, tyro.conf.subcommand("benchmark")],
     Annotated[Iker, tyro.conf.subcommand("iker")],
+    Annotated[Skills, tyro.conf.subcommand("skills")],
 ]
 
 
@@ -537,6 +566,8 @@ def run_iker(cmd: Iker) -> None:
         + ("" if cmd.multi_step is None else f" --multi-step {cmd.multi_step}")
         + ("" if cmd.num_envs is None else f" --num-envs {cmd.num_envs}")
         + ("" if cmd.video else " --no-video")
+        + ("" if cmd.skills is None else f" --skills {cmd.skills}")
+        + (" --ideal" if cmd.ideal else "")
         + (
             f" --base-url {cmd.vlm.base_url} --model {cmd.vlm.model} "
             f"--api-key-env {cmd.vlm.api_key_env}"
@@ -560,6 +591,8 @@ def run_iker(cmd: Iker) -> None:
         video=cmd.video,
         command=command,
         show_progress=True,
+        execution="ideal" if cmd.ideal else "policy",
+        skills=cmd.skills,
     )
     for stage in summary["stages"]:
         if stage["done"]:
@@ -579,6 +612,37 @@ def run_iker(cmd: Iker) -> None:
     print(f"{summary['task']} {verdict}; {cmd.out}/iker.json, {cmd.out}/stages.png")
 
 
+def run_skills(cmd: Skills) -> None:
+    from dataclasses import replace
+
+    from keyscaffold.iker.library import LIBRARY_FILE, build_skill_library
+    from keyscaffold.rl.keypoint_env import KeypointEnvConfig
+    from keyscaffold.rl.train import profile_config
+
+    env = KeypointEnvConfig()
+    env = env if cmd.num_envs is None else replace(env, num_envs=cmd.num_envs)
+    command = (
+        f"keyscaffold skills {cmd.task} --out {cmd.out} --states {cmd.states} --minutes "
+        f"{cmd.minutes:g} --seed {cmd.seed} --perturb {cmd.perturb:g} --max-iterations "
+        f"{cmd.max_iterations}" + ("" if cmd.num_envs is None else f" --num-envs {cmd.num_envs}")
+    )
+    library = build_skill_library(
+        cmd.task,
+        cmd.out,
+        num_states=cmd.states,
+        minutes=cmd.minutes,
+        seed=cmd.seed,
+        perturb=cmd.perturb,
+        train=profile_config("cpu", max_iterations=cmd.max_iterations),
+        env_config=env,
+        command=command,
+        show_progress=True,
+    )
+    for key, skill in library["skills"].items():
+        print(f"{key}: {skill['goals']} goals, {skill['training']['iterations']} iterations")
+    print(f"{cmd.out}/{LIBRARY_FILE}")
+
+
 HANDLERS = {
     Tasks: run_tasks,
     Render: run_render,
@@ -591,6 +655,7 @@ HANDLERS = {
     Bench: run_bench,
     Benchmark: run_benchmark_protocol,
     Iker: run_iker,
+    Skills: run_skills,
 }
 
 

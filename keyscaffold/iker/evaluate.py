@@ -42,6 +42,7 @@ from keyscaffold.iker.skills import (
     goal_from_spec,
     load_skill,
     train_skill,
+    training_record,
 )
 from keyscaffold.planning.oracle import split_seeds
 from keyscaffold.planning.plan import atomic_write_text
@@ -102,20 +103,6 @@ def oracle_goals(
             continue
         goals[seed] = goal_from_spec(task, states[seed], spec, work.candidates(seed, 0))
     return goals, failures
-
-
-def _training_record(run_dir: Path) -> dict:
-    """Iterations, environment steps and minutes of a training run (its metrics.csv)."""
-    rows = (run_dir / "metrics.csv").read_text().strip().splitlines()
-    if len(rows) < 2:
-        return {"iterations": 0, "env_steps": 0, "minutes": 0.0}
-    head, last = rows[0].split(","), rows[-1].split(",")
-    row = dict(zip(head, last))
-    return {
-        "iterations": int(row["iteration"]) + 1,
-        "env_steps": int(float(row["env_steps"])),
-        "minutes": float(row["minutes"]),
-    }
 
 
 def heldout_evaluation(
@@ -248,7 +235,7 @@ def heldout_evaluation(
         "task_success_ci95": list(wilson_interval(task_successes, n)),
         "mean_keypoint_distance": float(np.mean([e["keypoint_distance"] for e in episodes])),
         "train_minutes": minutes,
-        "training": _training_record(run_dir),
+        "training": training_record(run_dir),
         "train_s": train_s,
         "train_seeds": sorted(goals),
         "test_seeds": test_seeds,

@@ -12,10 +12,13 @@
 4. otherwise turns the spec into a ``KeypointGoal`` (the chosen candidates' body-frame positions
    and their targets) and trains a PPO policy on it in a ``KeypointEnv`` with randomized starts,
    or reuses the policy of an earlier stage of this run with the same skill
-   (``skills.skill_key``: task, object and mode);
+   (``skills.skill_key``: task, object and mode), or the library's policy for that skill (a
+   ``skills`` folder that ``keyscaffold.iker.library`` trained on many scenes);
 5. executes the policy deterministically in one world from the current state, lets go, settles,
    reads the scene back as the next stage's state and reports the outcome (keypoint success:
-   mean distance < 5 cm after the release) to the code work;
+   mean distance < 5 cm after the release) to the code work; with ``execution="ideal"`` nothing
+   is trained: the object is moved to where its targets put it (``skills.ideal_placement``) and
+   the scene settles, which checks a plan and gives a skill library its scenes;
 6. optionally perturbs the scene (one movable object moved up to ``perturb`` m in x/y, then
    settled) before the next stage looks at it.
 
@@ -56,12 +59,15 @@ import numpy as np
 from keyscaffold.evaluation.media import plt, write_video
 from keyscaffold.iker.codegen import CodeSettings, CodeWork
 from keyscaffold.iker.keypoints import CandidateSet, propose
+from keyscaffold.iker.reward import SUCCESS_DISTANCE, mean_keypoint_distance
 from keyscaffold.iker.skills import (
     SETTLE_STEPS,
     execute,
     execution_config,
     fixture_bodies,
     goal_from_spec,
+    ideal_placement,
+    library_skill,
     load_skill,
     skill_key,
     train_skill,
@@ -80,6 +86,9 @@ from keyscaffold.vlm.client import VLMClient, VLMConfig
 
 PLANNERS = ("oracle", "vlm")
 """Where stage code comes from: the task's oracle (offline) or a vision-language model."""
+EXECUTIONS = ("policy", "ideal")
+"""How an accepted stage is carried out: a trained (or reused) PPO policy, or the ideal placement
+of the object at its targets (no training)."""
 RESULT_FILE = "iker.json"
 EXECUTION_FAILURES = ("missed_targets", "left_workspace", "simulation_diverged")
 """Failure types of an executed stage (beside the code failures of ``codegen.FAILURE_KINDS``)
@@ -160,8 +169,11 @@ class _Run:
         settle_steps: int,
         video: bool,
         show_progress: bool,
+        execution: str = "policy",
+        library: Path | None = None,
     ) -> None:
         self.task, self.out, self.work, self.client, self.seed = task, out, work, client, seed
+        self.execution, self.library = execution, library
         self.train, self.env_config = train, env_config
         self.settle_steps, self.video, self.show_progress = settle_steps, video, show_progress
         physics = env_config.physics
@@ -185,18 +197,23 @@ class _Run:
         frame = self.renderer.frame(data, self.task.camera.name)
         return propose(self.model, data, frame, self.objects, self.fixtures)
 
-    def settle(self, state: InitialState, steps: int) -> InitialState:
-        """Let the scene at ``state`` rest ``steps`` control steps (wrist held, jaws open)."""
-        worlds, robot = self.settle_worlds, self.task.robot()
-        wrist = np.array([state.wrist], dtype=np.float64)
-        jaws = robot.open_pose()[None]
+    def _put(self, state: InitialState) -> BatchedWorlds:
+        """The one-world settle model at ``state`` (jaws open), positions computed."""
+        worlds = self.settle_worlds
         worlds.reset_worlds(
             np.array([0]),
-            wrist,
-            jaws,
+            np.array([state.wrist], dtype=np.float64),
+            self.task.robot().open_pose()[None],
             {name: np.array([pose]) for name, pose in state.objects.items()},
             {name: np.array([value]) for name, value in state.joints.items()},
         )
+        return worlds
+
+    def settle(self, state: InitialState, steps: int) -> InitialState:
+        """Let the scene at ``state`` rest ``steps`` control steps (wrist held, jaws open)."""
+        worlds = self._put(state)
+        wrist = np.array([state.wrist], dtype=np.float64)
+        jaws = self.task.robot().open_pose()[None]
         monitor = self.judge.monitor(worlds)
         for _ in range(steps):
             worlds.step(np.concatenate([wrist, jaws], axis=1))
@@ -211,6 +228,10 @@ class _Run:
     ) -> tuple[str, bool, float]:
         """The policy run folder (relative to ``out``) of a stage's skill, whether it was reused,
         and the training time (s)."""
+        if key not in self.skills and self.library is not None:
+            found = library_skill(self.library, key)
+            if found is not None:
+                self.skills[key] = str(found.resolve())
         if key in self.skills:
             reused = self.skills[key]
             pointer = {"reused_from": reused, "skill": key}
@@ -271,6 +292,41 @@ class _Run:
         self.frames = frames
         values = {key: value[0].item() for key, value in result.items()}
         return values, world_state(self.task, env.worlds, 0, self.seed)
+
+    def place(self, goal: KeypointGoal) -> tuple[dict, InitialState]:
+        """Ideal execution of ``goal`` from its start: the object moved to the pose that fits its
+        keypoints onto the targets, the wrist above it, then the scene settles. Returns the
+        values ``execute`` gives (world 0) and the settled state."""
+        worlds = self._put(goal.initial_state)
+        pose, wrist = ideal_placement(self.task, worlds, goal)
+        state = goal.initial_state
+        placed = replace(
+            state,
+            wrist=tuple(float(v) for v in wrist),
+            objects={**state.objects, goal.object: tuple(float(v) for v in pose)},
+        )
+
+        def distance(worlds: BatchedWorlds) -> float:
+            position = worlds.body_position(goal.object)[0]
+            rotation = worlds.body_rotation(goal.object)[0]
+            keypoints = position + goal.keypoints_local @ rotation.T
+            return float(mean_keypoint_distance(keypoints[None], goal.targets[None])[0])
+
+        placed_distance = distance(self._put(placed))
+        settled = self.settle(placed, self.settle_steps)
+        final = distance(self.settle_worlds)
+        position = np.asarray(settled.objects[goal.object][:3])
+        low = np.asarray(self.task.workspace_low) - self.env_config.workspace_margin
+        high = np.asarray(self.task.workspace_high) + self.env_config.workspace_margin
+        values = {
+            "episode_distance": placed_distance,
+            "episode_success": placed_distance < SUCCESS_DISTANCE,
+            "outside": bool(~((position >= low) & (position <= high)).all()),
+            "final_distance": final,
+            "final_success": final < SUCCESS_DISTANCE,
+            "task_success": self.judge.success,
+        }
+        return values, settled
 
     def write_video(self, folder: Path) -> None:
         """``folder/rollout.mp4`` of the last execution's frames (none: nothing is written)."""
@@ -339,6 +395,8 @@ def run_iker(
     video: bool = False,
     command: str = "",
     show_progress: bool = False,
+    execution: str = "policy",
+    skills: Path | None = None,
 ) -> dict:
     """Solve one initial state of an IKER task stage by stage; writes the run folder ``out``.
 
@@ -366,6 +424,10 @@ def run_iker(
         video: Write ``stage_<i>/rollout.mp4`` of each execution.
         command: The command line to record (default: this call, spelled out).
         show_progress: Progress bars while training and executing.
+        execution: ``policy`` (train or reuse a PPO policy per skill) or ``ideal`` (place the
+            object at its targets; nothing is trained, see ``skills.ideal_placement``).
+        skills: A skill library folder (``keyscaffold.iker.library``): a stage whose skill it
+            holds reuses that policy instead of training one.
 
     Returns:
         The contents of ``iker.json``.
@@ -380,6 +442,10 @@ def run_iker(
         raise ValueError(f"--perturb must be a distance >= 0 (m), got {perturb}")
     if minutes_per_stage <= 0:
         raise ValueError(f"--minutes must be positive, got {minutes_per_stage}")
+    if execution not in EXECUTIONS:
+        raise ValueError(f"unknown execution {execution!r}; use one of {', '.join(EXECUTIONS)}")
+    if skills is not None and not Path(skills).is_dir():
+        raise ValueError(f"skill library {skills} is not a folder; build one with iker.library")
     task = make_task(task_name)
     if task.robot().name != "gripper":
         raise ValueError(
@@ -420,6 +486,8 @@ def run_iker(
         "multi_step": multi_step,
         "max_stages": max_stages,
         "perturb": perturb,
+        "execution": execution,
+        "skill_library": None if skills is None else str(skills),
         "success": None,
         "stage_success": [],
         "done": False,
@@ -449,8 +517,10 @@ def run_iker(
         env_config,
         image_size,
         settle_steps,
-        video,
+        video and execution == "policy",
         show_progress,
+        execution,
+        None if skills is None else Path(skills),
     )
     started = time.perf_counter()
     atomic_write_text(out / RESULT_FILE, json.dumps(summary, indent=2))
@@ -579,9 +649,14 @@ def _act(
     }
     atomic_write_text(folder / "targets.json", json.dumps(targets, indent=2))
     try:
-        policy_dir, reused, train_s = run.policy_for(index, key, goal, folder)
-        start = time.perf_counter()
-        values, state = run.execute(goal, policy_dir, folder)
+        if run.execution == "ideal":
+            policy_dir, reused, train_s = None, False, 0.0
+            start = time.perf_counter()
+            values, state = run.place(goal)
+        else:
+            policy_dir, reused, train_s = run.policy_for(index, key, goal, folder)
+            start = time.perf_counter()
+            values, state = run.execute(goal, policy_dir, folder)
         timing[f"stage_{index}_train_s"] = train_s
         timing[f"stage_{index}_execute_s"] = time.perf_counter() - start
     except SimulationDiverged as error:

@@ -9,6 +9,10 @@ targets, so it is goal-conditioned).
 ``KeypointEnv`` without the time-out reset, so the final simulator state can be read; then the
 gripper lets go (jaws open in grasp mode) and lifts a little while the scene settles.
 ``world_state`` reads a world back into an ``InitialState`` for the next stage.
+
+``ideal_placement`` is the stage a perfect skill would execute: the object moved rigidly to the
+pose that best fits its keypoints onto their targets. The IKER loop's ideal execution uses it to
+check a plan without training and to give a skill library the scenes that later stages start from.
 """
 
 from __future__ import annotations
@@ -17,22 +21,26 @@ from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 
+import mujoco
 import numpy as np
 import torch
 from rich.progress import Progress
 
 from keyscaffold.iker.keypoints import CandidateSet
+from keyscaffold.iker.reward import kabsch
 from keyscaffold.iker.stage import StageSpec
 from keyscaffold.rl.keypoint_env import KeypointEnv, KeypointEnvConfig, KeypointGoal
 from keyscaffold.rl.train import TrainConfig, load_policy, train_env
 from keyscaffold.sim.batch import BatchedWorlds
-from keyscaffold.sim.embodiments.gripper import closed_jaw_pose, open_jaw_pose
+from keyscaffold.sim.embodiments.gripper import TCP_OFFSET, closed_jaw_pose, open_jaw_pose
 from keyscaffold.tasks.base import InitialState, Task, TaskMonitor
 
 SETTLE_STEPS = 45
 """Control steps after an episode in which the gripper lets go and the scene comes to rest."""
 RELEASE_LIFT = 0.05
 """How far the wrist rises while the scene settles after an episode (m)."""
+IDEAL_CLEARANCE = 0.1
+"""Ideal placement: the tool centre point ends this far above the moved grasp point (m)."""
 
 
 def fixture_bodies(task: Task) -> list[str]:
@@ -47,6 +55,17 @@ def skill_key(task: str, spec: StageSpec) -> str:
     """``<task>/<object>/<mode>``: stages with the same key can share one policy (it observes its
     keypoints and targets, in as many slots as the env has)."""
     return f"{task}/{spec.object}/{spec.mode}"
+
+
+def skill_folder(library: Path, key: str) -> Path:
+    """The run folder of skill ``key`` in a skill library: ``<library>/<task>__<object>__<mode>``."""
+    return Path(library) / key.replace("/", "__")
+
+
+def library_skill(library: Path, key: str) -> Path | None:
+    """The library's finished training run for skill ``key``, or ``None`` when it has none."""
+    folder = skill_folder(library, key)
+    return folder if (folder / "checkpoints" / "final.pt").exists() else None
 
 
 def keypoints_local(spec: StageSpec, candidates: CandidateSet) -> np.ndarray:
@@ -142,6 +161,20 @@ def train_skill(
     }
     train_env(env, Path(run_dir), train, info, show_progress=show_progress)
     return Path(run_dir)
+
+
+def training_record(run_dir: Path) -> dict:
+    """Iterations, environment steps and minutes of a training run (its metrics.csv)."""
+    rows = (Path(run_dir) / "metrics.csv").read_text().strip().splitlines()
+    if len(rows) < 2:
+        return {"iterations": 0, "env_steps": 0, "minutes": 0.0}
+    head, last = rows[0].split(","), rows[-1].split(",")
+    row = dict(zip(head, last))
+    return {
+        "iterations": int(row["iteration"]) + 1,
+        "env_steps": int(float(row["env_steps"])),
+        "minutes": float(row["minutes"]),
+    }
 
 
 def load_skill(run_dir: Path, env: KeypointEnv) -> Callable:
@@ -245,3 +278,35 @@ def world_state(task: Task, worlds: BatchedWorlds, world: int, seed: int) -> Ini
         value, bounds = float(qpos[address]), index.joint_range[name]
         joints[name] = value if bounds is None else float(np.clip(value, *bounds))
     return InitialState(seed, tuple(float(v) for v in wrist), objects, joints)
+
+
+def ideal_placement(
+    task: Task, worlds: BatchedWorlds, goal: KeypointGoal, world: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where a perfect skill would leave the goal's object and the wrist, from the state world
+    ``world`` of ``worlds`` holds (its positions computed, as after a reset).
+
+    The object turns and moves rigidly by the Kabsch fit of its keypoints onto the targets; the
+    wrist keeps its hinge angles and moves so that the tool centre point is ``IDEAL_CLEARANCE``
+    above the moved grasp point (kept inside the task's workspace box), as after a release.
+
+    Returns:
+        The object's free-joint pose, shape: (7,); the wrist pose, shape: (6,).
+    """
+    position = worlds.body_position(goal.object)[world].astype(np.float64)
+    rotation = worlds.body_rotation(goal.object)[world].astype(np.float64)
+    keypoints = position + goal.keypoints_local @ rotation.T
+    turn, shift = kabsch(keypoints[None], goal.targets[None])
+    moved_rotation = turn[0] @ rotation
+    moved_position = turn[0] @ position + shift[0]
+    quaternion = np.empty(4)
+    mujoco.mju_mat2Quat(quaternion, moved_rotation.ravel())
+    robot = task.robot()
+    root = worlds.body_position(robot.root_body)[world]
+    tcp = root - TCP_OFFSET * worlds.body_rotation(robot.root_body)[world][:, 2]
+    grasp = moved_position + moved_rotation @ np.asarray(goal.grasp_local)
+    wanted = grasp + [0.0, 0.0, IDEAL_CLEARANCE]
+    wanted = np.clip(wanted, task.workspace_low, task.workspace_high)
+    wrist = worlds.robot_joint_state()[0][world, :6].astype(np.float64)
+    wrist[:3] += wanted - tcp
+    return np.concatenate([moved_position, quaternion]), wrist

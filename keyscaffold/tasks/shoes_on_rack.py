@@ -70,6 +70,39 @@ def free_shelf_length(position: np.ndarray, rotation: np.ndarray) -> np.ndarray:
     return np.maximum(left, right)
 
 
+def box_offsets(points: np.ndarray) -> list[float]:
+    """Each shoe box candidate's offset from the box's middle along the shelf (y, m).
+
+    The candidates are the middles of the box's faces: its ends lie ``BOX_HALF[1]`` from the
+    middle along the shelf, its lid, front and back on the middle. The lid is the point above
+    mid-height and gives the box's middle in x and y; an end is a point at mid-height and
+    mid-depth. Without a lid the rack's middle stands in for the box's depth, and an end's side is
+    the one that keeps the box's middle on the shelf.
+
+    Args:
+        points: World positions of the box's candidates, shape: (K, 3).
+    """
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    lid = points[:, 2] > UPPER_SHELF + 1.5 * BOX_HALF[2]
+    depth = points[lid, 0].mean() if lid.any() else RACK_CENTER[0]
+    end = ~lid & (np.abs(points[:, 0] - depth) < BOX_HALF[0] / 2)
+    middle = points[~end, 1].mean() if (~end).any() else None
+    offsets = []
+    for point, is_end in zip(points, end):
+        if not is_end:
+            offsets.append(0.0)
+            continue
+        if middle is None:  # ends only: the side that keeps the box on the shelf
+            centres = point[1] - np.array([-1.0, 1.0]) * BOX_HALF[1]
+            side = (
+                -1.0 if abs(centres[0] - RACK_CENTER[1]) < abs(centres[1] - RACK_CENTER[1]) else 1.0
+            )
+        else:
+            side = 1.0 if point[1] >= middle else -1.0
+        offsets.append(side * BOX_HALF[1])
+    return offsets
+
+
 @register_task("shoes_on_rack")
 class ShoesOnRack(IkerTask):
     """Put the pair of shoes on the rack's upper shelf, pushing the shoe box aside first.
@@ -307,8 +340,16 @@ class ShoesOnRack(IkerTask):
         half the pair's spacing, the right shoe beside the left one's keypoints.
         """
         box = candidate_indices(candidates, "shoe_box")
+        offsets = box_offsets(np.array([candidates[i][1] for i in box]))
         wall = RACK_INNER_HALF_WIDTH - PANEL_GAP
         middle = RACK_CENTER[1]
+        # The box's middle and ends along the shelf, from its keypoints: each keypoint's offset
+        # from the middle is known (an end's is half the box's length, a side's or the lid's 0).
+        extent = f"""
+            offsets = np.array([{numbers(offsets)}])
+            centre_y = np.mean(points[box][:, 1] - offsets)
+            box_low, box_high = centre_y - {BOX_HALF[1]}, centre_y + {BOX_HALF[1]}
+            """
         if stage == 0:
             return stage_source(
                 "Make room on the upper shelf first: push the shoe box along the shelf (along y) "
@@ -318,12 +359,14 @@ class ShoesOnRack(IkerTask):
                 f"""
                 points = np.array(keypoint_coordinates, dtype=float)
                 box = {box}
+                """,
+                extent,
+                f"""
                 moved = points[box]
-                ends = moved[:, 1]
-                if np.mean(ends) >= {numbers([middle])}:
-                    shift = {numbers([middle + wall])} - np.max(ends)
+                if centre_y >= {numbers([middle])}:
+                    shift = {numbers([middle + wall])} - box_high
                 else:
-                    shift = {numbers([middle - wall])} - np.min(ends)
+                    shift = {numbers([middle - wall])} - box_low
                 targets = moved + np.array([0.0, shift, 0.0])
                 """,
                 result_source("shoe_box", "box", "push"),
@@ -339,14 +382,16 @@ class ShoesOnRack(IkerTask):
                 "side panel away from it, leaving room on its right (+y, the toes point into "
                 "the rack) for the right shoe."
             )
-            where = f"""
-            ends = points[box][:, 1]
-            if np.mean(ends) >= {numbers([middle])}:
-                low, high = {numbers([middle - RACK_INNER_HALF_WIDTH])}, np.min(ends)
+            where = (
+                extent
+                + f"""
+            if centre_y >= {numbers([middle])}:
+                low, high = {numbers([middle - RACK_INNER_HALF_WIDTH])}, box_low
             else:
-                low, high = np.max(ends), {numbers([middle + RACK_INNER_HALF_WIDTH])}
+                low, high = box_high, {numbers([middle + RACK_INNER_HALF_WIDTH])}
             goal = np.array([{numbers([RACK_CENTER[0]])}, (low + high) / 2 - {SHOE_PAIR_SPACING / 2}, {lift}])
             """
+            )
         else:
             partner = candidate_indices(candidates, SHOES[0])
             comment = (

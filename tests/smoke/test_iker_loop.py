@@ -263,3 +263,63 @@ def test_a_shoe_resting_on_the_floor_stays_inside_the_workspace():
         assert not done.any()
     position = env.object_pose()[0]
     assert position[0, 2] < 0.0 and not env.outside_workspace(position).any()
+
+
+def test_ideal_execution_of_the_oracle_solves_the_shoe_rack(tmp_path):
+    """Placed exactly where the oracle's targets say, every stage lands and the task succeeds,
+    with nothing trained; a displaced object between stages is seen and still put right."""
+    for perturb in (0.0, 0.05):
+        out = tmp_path / f"ideal_{perturb}"
+        summary = run_iker(
+            "shoes_on_rack",
+            out,
+            execution="ideal",
+            perturb=perturb,
+            seed=1,
+            image_size=320,
+            env_config=TINY["env_config"],
+        )
+        assert summary["done"] is True and summary["failure"] is None, summary["failure"]
+        assert summary["stage_success"] == [True, True, True]
+        assert not any((out / f"stage_{i}/policy").exists() for i in range(3))
+        if perturb:
+            assert (
+                summary["stages"][0]["perturbation"]["object"]
+                in make_task("shoes_on_rack").movable_objects()
+            )
+
+
+def test_a_skill_library_is_built_from_ideal_scenes_and_reused(tmp_path):
+    from keyscaffold.iker.library import build_skill_library, stage_goals
+
+    library = tmp_path / "skills"
+    built = build_skill_library(
+        "shoe_push",
+        library,
+        num_states=2,
+        minutes=1.0,
+        train=TINY["train"],
+        env_config=TINY["env_config"],
+    )
+    (key,) = built["skills"]
+    assert key == "shoe_push/right_shoe/push" and built["skills"][key]["goals"] == 2
+    assert built["skills"][key]["training"]["iterations"] == 2
+    scene = library / "scenes" / f"seed_{built['scenes'][0]['seed']}"
+    ((scene_key, goal),) = stage_goals(scene)
+    assert scene_key == key and goal.mode == "push" and goal.targets.shape[1] == 3
+    # a rebuild reuses the finished scenes and skill
+    stamp = (library / "shoe_push__right_shoe__push/checkpoints/final.pt").stat().st_mtime
+    build_skill_library("shoe_push", library, num_states=2, minutes=1.0, **_tiny_library())
+    assert (library / "shoe_push__right_shoe__push/checkpoints/final.pt").stat().st_mtime == stamp
+    # a run with the library trains nothing and points at the library's policy
+    out = tmp_path / "run"
+    summary = run_iker("shoe_push", out, skills=library, **TINY)
+    (stage,) = summary["stages"]
+    assert stage["reused_policy"] is True and not (out / "stage_0/policy").exists()
+    assert Path(stage["policy"]) == (library / "shoe_push__right_shoe__push").resolve()
+    with pytest.raises(ValueError, match="not a folder"):
+        run_iker("shoe_push", tmp_path / "bad", skills=tmp_path / "missing", **TINY)
+
+
+def _tiny_library() -> dict:
+    return {"train": TINY["train"], "env_config": TINY["env_config"]}

@@ -1,0 +1,204 @@
+"""A skill library for IKER: one PPO policy per skill, trained on the stage goals of many scenes.
+
+The IKER loop trains a policy for each new skill of a run (``skills.skill_key``: task, object and
+mode) on that one stage's goal. A library instead trains each skill once, on the goals its stages
+take in many initial states, so that later runs reuse a policy that has seen the skill's whole
+range of scenes (``run_iker(..., skills=<library>)``; ``keyscaffold iker --skills DIR``).
+
+Building one (``build_skill_library``):
+
+1. **Stage goals without training.** For every training seed, the IKER loop runs with the task's
+   oracle and ideal execution (``execution="ideal"``: each stage's object is put where its targets
+   say and the scene settles), so a later stage's goal starts from the scene the earlier stages
+   leave, as in a real run. Optionally a perturbation moves an object between stages, so the
+   goals also cover displaced scenes.
+2. **One policy per skill.** The goals are grouped by skill key and each group trains one policy
+   (``skills.train_skill``; start noise per episode as in any keypoint-env training).
+
+Folder::
+
+    library.json              task, skills (goals, seeds, training record), settings, provenance
+    scenes/seed_<s>/          the ideal IKER run of each training seed (an IKER run folder)
+    <task>__<object>__<mode>/ each skill's training run (train_env); a finished one is reused
+
+A rerun reuses finished scenes and finished skills, so an interrupted build resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+
+from keyscaffold.iker.loop import RESULT_FILE, run_iker
+from keyscaffold.iker.skills import library_skill, skill_folder, train_skill, training_record
+from keyscaffold.planning.oracle import split_seeds
+from keyscaffold.planning.plan import atomic_write_text
+from keyscaffold.provenance import provenance
+from keyscaffold.rl.keypoint_env import KeypointEnvConfig, KeypointGoal
+from keyscaffold.rl.train import TrainConfig, profile_config
+from keyscaffold.tasks import make_task
+from keyscaffold.tasks.base import InitialState
+
+LIBRARY_FILE = "library.json"
+
+
+def stage_goals(run_dir: Path) -> list[tuple[str, KeypointGoal]]:
+    """The skill key and goal of every executed stage of an IKER run folder.
+
+    Read from ``stage_<i>/state_start.json`` and ``stage_<i>/targets.json``; stages that did not
+    reach execution (a failure, ``done``) have no targets and are left out.
+    """
+    summary = json.loads((Path(run_dir) / RESULT_FILE).read_text())
+    goals = []
+    for record in summary["stages"]:
+        folder = Path(run_dir) / f"stage_{record['stage']}"
+        if record["skill"] is None or not (folder / "targets.json").exists():
+            continue
+        targets = json.loads((folder / "targets.json").read_text())
+        state = InitialState.from_json(json.loads((folder / "state_start.json").read_text()))
+        goal = KeypointGoal(
+            initial_state=state,
+            object=targets["object"],
+            keypoints_local=np.array(targets["keypoints_local"]),
+            targets=np.array(targets["targets"]),
+            mode=targets["mode"],
+            grasp_local=tuple(targets["grasp_local"]),
+        )
+        goals.append((targets["skill"], goal))
+    return goals
+
+
+def _scene_run(
+    task: str, folder: Path, seed: int, perturb: float, env_config: KeypointEnvConfig
+) -> dict:
+    """The ideal oracle run of ``seed`` in ``folder`` (a finished one is read back)."""
+    result = folder / RESULT_FILE
+    if result.exists():
+        summary = json.loads(result.read_text())
+        if "total_s" in summary.get("timing", {}):
+            return summary
+    if folder.exists():  # an interrupted run: start it again
+        shutil.rmtree(folder)
+    return run_iker(
+        task,
+        folder,
+        planner="oracle",
+        seed=seed,
+        perturb=perturb,
+        env_config=env_config,
+        execution="ideal",
+    )
+
+
+def build_skill_library(
+    task_name: str,
+    out: Path,
+    num_states: int = 10,
+    minutes: float = 8.0,
+    seed: int = 0,
+    perturb: float = 0.0,
+    train: TrainConfig | None = None,
+    env_config: KeypointEnvConfig | None = None,
+    command: str = "",
+    show_progress: bool = False,
+) -> dict:
+    """Train one policy per skill of ``task_name`` on the oracle's stage goals of many scenes.
+
+    Args:
+        task_name: An IKER task with a stage oracle (single- or multi-step).
+        out: The library folder (see the module docstring); finished parts are reused.
+        num_states: Training seeds (the train split of ``seed``, disjoint from test seeds).
+        minutes: Training wall time per skill.
+        seed: Seed of the split and of training.
+        perturb: Move one object up to this far (m) between the stages of every other scene
+            (seeds at odd positions), so the goals include displaced scenes.
+        train: PPO settings (default: the CPU profile); ``minutes`` and ``seed`` are replaced.
+        env_config: Keypoint env settings (default ``KeypointEnvConfig()``).
+        command: The command line to record.
+        show_progress: Progress bars while training.
+
+    Returns:
+        The contents of ``library.json``.
+
+    Raises:
+        ValueError: A task without a stage oracle, or no scene gave any goal.
+    """
+    task = make_task(task_name)
+    if not hasattr(task, "oracle_code"):
+        raise ValueError(f"task {task.name!r} has no stage oracle to build a skill library from")
+    if num_states < 1 or minutes <= 0:
+        raise ValueError("num_states must be at least 1 and minutes positive")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    train = replace(train or profile_config("cpu"), minutes=minutes, seed=seed)
+    env_config = env_config or KeypointEnvConfig()
+    started = time.perf_counter()
+
+    seeds = split_seeds("train", seed, num_states)
+    by_skill: dict[str, list[KeypointGoal]] = {}
+    skill_seeds: dict[str, list[int]] = {}
+    scenes = []
+    for position, scene_seed in enumerate(seeds):
+        folder = out / "scenes" / f"seed_{scene_seed}"
+        summary = _scene_run(
+            task.name, folder, scene_seed, perturb if position % 2 else 0.0, env_config
+        )
+        scenes.append(
+            {
+                "seed": scene_seed,
+                "success": summary["success"],
+                "stage_success": summary["stage_success"],
+                "failure": summary["failure"],
+            }
+        )
+        for key, goal in stage_goals(folder):
+            by_skill.setdefault(key, []).append(goal)
+            skill_seeds.setdefault(key, []).append(scene_seed)
+    if not by_skill:
+        raise ValueError(f"no scene of {task.name} gave a stage goal: {scenes}")
+
+    skills = {}
+    for number, (key, goals) in enumerate(sorted(by_skill.items())):
+        run_dir = skill_folder(out, key)
+        if library_skill(out, key) is None:
+            if run_dir.exists():
+                shutil.rmtree(run_dir)  # an interrupted training run starts again
+            train_skill(
+                task,
+                goals,
+                run_dir,
+                replace(train, seed=seed + number),
+                env_config,
+                seed=seed + number,
+                description={"skill": key, "library": True, "scene_seeds": skill_seeds[key]},
+                show_progress=show_progress,
+            )
+        skills[key] = {
+            "folder": run_dir.name,
+            "goals": len(goals),
+            "scene_seeds": skill_seeds[key],
+            "training": training_record(run_dir),
+        }
+    library = {
+        "task": task.name,
+        "skills": skills,
+        "scenes": scenes,
+        "settings": {
+            "num_states": num_states,
+            "minutes": minutes,
+            "seed": seed,
+            "perturb": perturb,
+            "train": asdict(train),
+            "keypoint_env": asdict(env_config),
+        },
+        "command": command,
+        **provenance(),
+        "total_s": time.perf_counter() - started,
+    }
+    atomic_write_text(out / LIBRARY_FILE, json.dumps(library, indent=2))
+    return library
