@@ -242,12 +242,11 @@ class ShoePush(IkerTask):
             targets = goal + (moved - centre) @ rotation.T
             """,
             result_source("right_shoe", "pushed", "push"),
-        ).replace(
-            "def get_interaction_data",
-            "def long_axis(group):\n"
-            "    # Main direction of a group of keypoints in the floor plane, shape (2,).\n"
-            "    flat = group[:, :2] - np.mean(group[:, :2], axis=0)\n"
-            "    values, vectors = np.linalg.eigh(flat.T @ flat)\n"
-            "    return vectors[:, -1]\n\n\n"
-            "def get_interaction_data",
+            helpers="""
+            def long_axis(group):
+                # Main direction of a group of keypoints in the floor plane, shape (2,).
+                flat = group[:, :2] - np.mean(group[:, :2], axis=0)
+                values, vectors = np.linalg.eigh(flat.T @ flat)
+                return vectors[:, -1]
+            """,
         )

@@ -18,25 +18,25 @@ from keyscaffold.tasks.base import (
 from keyscaffold.tasks.iker_common import (
     FLOOR_WORKSPACE_HIGH,
     FLOOR_WORKSPACE_LOW,
-    NO_TURN,
+    OBJECT_FRAME,
     RACK_CENTER,
     RACK_HALF_DEPTH,
     RACK_INNER_HALF_WIDTH,
     RACK_LEVELS,
     SHOE_PAIR_SPACING,
     UPPER_SHELF,
-    YAW_ALIGN,
     Candidates,
+    ExpectedPose,
     IkerTask,
     candidate_indices,
     heel_grasp_point,
     heel_grasp_yaw,
+    matrix,
     numbers,
     rack_keypoints,
     result_source,
     shoe_keypoints,
     shoe_on_upper_shelf,
-    spans_long_axis,
     stage_source,
 )
 
@@ -54,6 +54,30 @@ pushes the box's end."""
 BOX_STANDOFF = 0.05
 """Distance from the box's end to the tool centre point at the start of the push (m)."""
 SHOES = ("left_shoe", "right_shoe")
+BOX_EXPECTED = ExpectedPose(
+    (
+        RACK_CENTER[0] - (RACK_HALF_DEPTH - BOX_HALF[0]),
+        RACK_CENTER[1] - (RACK_INNER_HALF_WIDTH - BOX_HALF[1]),
+        UPPER_SHELF + BOX_HALF[2],
+    ),
+    (
+        RACK_CENTER[0] + (RACK_HALF_DEPTH - BOX_HALF[0]),
+        RACK_CENTER[1] + (RACK_INNER_HALF_WIDTH - BOX_HALF[1]),
+        UPPER_SHELF + BOX_HALF[2],
+    ),
+    0.0,
+)
+"""Where the oracle expects the box (``frame_positions``): its middle over the upper shelf, with
+the whole box on it, its long side along the shelf."""
+SHOE_ON_FLOOR = ExpectedPose((-np.inf, -np.inf, 0.0), (np.inf, np.inf, 0.0), np.pi)
+"""Where the oracle expects a shoe it picks up: on the floor, its toes toward the rack (-x)."""
+SHOE_ON_SHELF = ExpectedPose(
+    (RACK_CENTER[0] - RACK_HALF_DEPTH, RACK_CENTER[1] - RACK_INNER_HALF_WIDTH, UPPER_SHELF),
+    (RACK_CENTER[0] + RACK_HALF_DEPTH, RACK_CENTER[1] + RACK_INNER_HALF_WIDTH, UPPER_SHELF),
+    np.pi,
+)
+"""Where the oracle expects the left shoe at the right shoe's stage: its middle over the upper
+shelf, its toes into the rack."""
 
 
 def box_extent_y(position: np.ndarray, rotation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -68,39 +92,6 @@ def free_shelf_length(position: np.ndarray, rotation: np.ndarray) -> np.ndarray:
     left = low - (RACK_CENTER[1] - RACK_INNER_HALF_WIDTH)
     right = RACK_CENTER[1] + RACK_INNER_HALF_WIDTH - high
     return np.maximum(left, right)
-
-
-def box_offsets(points: np.ndarray) -> list[float]:
-    """Each shoe box candidate's offset from the box's middle along the shelf (y, m).
-
-    The candidates are the middles of the box's faces: its ends lie ``BOX_HALF[1]`` from the
-    middle along the shelf, its lid, front and back on the middle. The lid is the point above
-    mid-height and gives the box's middle in x and y; an end is a point at mid-height and
-    mid-depth. Without a lid the rack's middle stands in for the box's depth, and an end's side is
-    the one that keeps the box's middle on the shelf.
-
-    Args:
-        points: World positions of the box's candidates, shape: (K, 3).
-    """
-    points = np.asarray(points, dtype=np.float64).reshape(-1, 3)
-    lid = points[:, 2] > UPPER_SHELF + 1.5 * BOX_HALF[2]
-    depth = points[lid, 0].mean() if lid.any() else RACK_CENTER[0]
-    end = ~lid & (np.abs(points[:, 0] - depth) < BOX_HALF[0] / 2)
-    middle = points[~end, 1].mean() if (~end).any() else None
-    offsets = []
-    for point, is_end in zip(points, end):
-        if not is_end:
-            offsets.append(0.0)
-            continue
-        if middle is None:  # ends only: the side that keeps the box on the shelf
-            centres = point[1] - np.array([-1.0, 1.0]) * BOX_HALF[1]
-            side = (
-                -1.0 if abs(centres[0] - RACK_CENTER[1]) < abs(centres[1] - RACK_CENTER[1]) else 1.0
-            )
-        else:
-            side = 1.0 if point[1] >= middle else -1.0
-        offsets.append(side * BOX_HALF[1])
-    return offsets
 
 
 @register_task("shoes_on_rack")
@@ -335,86 +326,110 @@ class ShoesOnRack(IkerTask):
     def stage_code(self, stage: int, candidates: Candidates) -> str:
         """Stage 0 pushes the box against its nearer panel; stages 1 and 2 place the shoes.
 
-        The shoes' code finds the free part of the shelf from the box's keypoints, so it holds
-        wherever the push left the box: the left shoe goes to the middle of the free part, less
-        half the pair's spacing, the right shoe beside the left one's keypoints.
+        The camera sees only some of each object's keypoints, so their mean is not the object's
+        middle. The oracle matches the seen keypoints to the object's known geometry
+        (``frame_positions``) and writes where each lies in the object's frame; the code fits the
+        object's pose to them at run time (``OBJECT_FRAME``). So the box's ends come from its fitted
+        middle, and the shoes' targets are their keypoints' places in the goal pose: the left
+        shoe toes into the rack (-x) in the middle of the shelf's free part, less half the pair's
+        spacing; the right shoe beside the left one's fitted frame, on its right (-y) and turned
+        like it, kept over the shelf and inside the free part.
         """
         box = candidate_indices(candidates, "shoe_box")
-        offsets = box_offsets(np.array([candidates[i][1] for i in box]))
-        wall = RACK_INNER_HALF_WIDTH - PANEL_GAP
+        box_local = self.candidate_frame_positions(candidates, box, BOX_EXPECTED)
         middle = RACK_CENTER[1]
-        # The box's middle and ends along the shelf, from its keypoints: each keypoint's offset
-        # from the middle is known (an end's is half the box's length, a side's or the lid's 0).
+        panels = (
+            numbers([middle - RACK_INNER_HALF_WIDTH]),
+            numbers([middle + RACK_INNER_HALF_WIDTH]),
+        )
+        wall = RACK_INNER_HALF_WIDTH - PANEL_GAP
+        # The box's middle and ends along the shelf, from its keypoints fitted to their known
+        # places in its frame (a turn about z and a shift).
         extent = f"""
-            offsets = np.array([{numbers(offsets)}])
-            centre_y = np.mean(points[box][:, 1] - offsets)
-            box_low, box_high = centre_y - {BOX_HALF[1]}, centre_y + {BOX_HALF[1]}
+            points = np.array(keypoint_coordinates, dtype=float)
+            box = {box}
+            # Where the box's keypoints lie in its own frame (m): x across the shelf, y along it,
+            # z up, from the box's middle.
+            box_local = np.array({matrix(box_local)})
+            box_yaw, box_rotation, box_middle = object_frame(points[box], box_local, 0.0)
+            # The box's reach along the shelf (y): half its length and width, turned by its heading.
+            reach = abs(np.cos(box_yaw)) * {BOX_HALF[1]} + abs(np.sin(box_yaw)) * {BOX_HALF[0]}
+            box_low, box_high = box_middle[1] - reach, box_middle[1] + reach
             """
         if stage == 0:
             return stage_source(
                 "Make room on the upper shelf first: push the shoe box along the shelf (along y) "
                 "toward the nearer end, until its end is 1 cm from the side panel "
-                f"(the panels stand at y = {middle - RACK_INNER_HALF_WIDTH:.2f} and "
-                f"{middle + RACK_INNER_HALF_WIDTH:.2f} m).",
-                f"""
-                points = np.array(keypoint_coordinates, dtype=float)
-                box = {box}
-                """,
+                f"(the panels stand at y = {panels[0]} and {panels[1]} m).",
                 extent,
                 f"""
                 moved = points[box]
-                if centre_y >= {numbers([middle])}:
+                if box_middle[1] >= {numbers([middle])}:
                     shift = {numbers([middle + wall])} - box_high
                 else:
                     shift = {numbers([middle - wall])} - box_low
                 targets = moved + np.array([0.0, shift, 0.0])
                 """,
                 result_source("shoe_box", "box", "push"),
+                helpers=OBJECT_FRAME,
             )
         name = SHOES[stage - 1]
         shoe = candidate_indices(candidates, name)
-        length = 2 * objects.SHOE_HALF_LENGTH
-        turn = YAW_ALIGN if spans_long_axis(candidates, shoe, length) else NO_TURN
-        lift = f"centre[2] + {UPPER_SHELF}"
+        shoe_local = self.candidate_frame_positions(candidates, shoe, SHOE_ON_FLOOR)
+        where = f"""
+            shoe = {shoe}
+            # Where the shoe's keypoints lie in its own frame (m): x from the heel to the toe, y to
+            # the shoe's left, z up from the sole's underside.
+            shoe_local = np.array({matrix(shoe_local)})
+            # The free part of the shelf, between the box and the side panel away from it.
+            if box_middle[1] >= {numbers([middle])}:
+                low, high = {panels[0]}, box_low
+            else:
+                low, high = box_high, {panels[1]}
+            """
         if stage == 1:
             comment = (
                 "Put the left shoe on the upper shelf, in the free part between the box and the "
-                "side panel away from it, leaving room on its right (+y, the toes point into "
-                "the rack) for the right shoe."
+                "side panel away from it, its toes into the rack (-x), leaving room on its right "
+                "(+y) for the right shoe."
             )
-            where = (
-                extent
-                + f"""
-            if centre_y >= {numbers([middle])}:
-                low, high = {numbers([middle - RACK_INNER_HALF_WIDTH])}, box_low
-            else:
-                low, high = box_high, {numbers([middle + RACK_INNER_HALF_WIDTH])}
-            goal = np.array([{numbers([RACK_CENTER[0]])}, (low + high) / 2 - {SHOE_PAIR_SPACING / 2}, {lift}])
+            place = f"""
+            # Its frame's origin over the middle of the shelf's depth, half the pair's spacing
+            # left (-y) of the free part's middle, on the shelf; heading pi: the toes point to -x.
+            origin = np.array([{numbers([RACK_CENTER[0]])}, (low + high) / 2 - {SHOE_PAIR_SPACING / 2}, {UPPER_SHELF}])
+            rotation = turn_about_z(np.pi)
             """
-            )
         else:
             partner = candidate_indices(candidates, SHOES[0])
+            partner_local = self.candidate_frame_positions(candidates, partner, SHOE_ON_SHELF)
+            margin = objects.SHOE_HALF_WIDTH + PANEL_GAP
+            reach = RACK_HALF_DEPTH - objects.SHOE_HALF_LENGTH
             comment = (
-                "Put the right shoe on the upper shelf beside the left shoe, on its right (+y, "
-                f"the toes point into the rack), their centres {SHOE_PAIR_SPACING:.2f} m apart."
+                "Put the right shoe on the upper shelf beside the left shoe, on its right (the "
+                "left shoe's -y; +y when its toes point into the rack), turned like it, their "
+                f"centres {SHOE_PAIR_SPACING:.2f} m apart."
             )
-            where = f"""
-            anchor = np.mean(points[{partner}], axis=0)
-            goal = np.array([anchor[0], anchor[1] + {SHOE_PAIR_SPACING}, {lift}])
+            place = f"""
+            partner = {partner}
+            # Where the left shoe's keypoints lie in its own frame (m); it stands on the shelf
+            # with its toes into the rack (heading pi) unless its keypoints show otherwise.
+            partner_local = np.array({matrix(partner_local)})
+            left_yaw, rotation, left_origin = object_frame(points[partner], partner_local, np.pi)
+            # On the left shoe's right (its frame's -y), on the shelf, kept over the shelf's
+            # depth and inside the free part.
+            origin = left_origin + rotation @ np.array([0.0, -{SHOE_PAIR_SPACING}, 0.0])
+            origin[0] = np.clip(origin[0], {numbers([RACK_CENTER[0] - reach])}, {numbers([RACK_CENTER[0] + reach])})
+            origin[1] = np.clip(origin[1], low + {numbers([margin])}, high - {numbers([margin])})
+            origin[2] = {UPPER_SHELF}
             """
         return stage_source(
             comment,
-            f"""
-            points = np.array(keypoint_coordinates, dtype=float)
-            box = {box}
-            shoe = {shoe}
-            moved = points[shoe]
-            centre = np.mean(moved, axis=0)
-            """,
-            turn,
+            extent,
             where,
+            place,
             """
-            targets = goal + (moved - centre) @ rotation.T
+            targets = origin + shoe_local @ rotation.T
             """,
             result_source(name, "shoe", "grasp"),
+            helpers=OBJECT_FRAME,
         )

@@ -281,6 +281,7 @@ def test_ideal_execution_of_the_oracle_solves_the_shoe_rack(tmp_path):
         )
         assert summary["done"] is True and summary["failure"] is None, summary["failure"]
         assert summary["stage_success"] == [True, True, True]
+        assert summary["success"] is True
         assert not any((out / f"stage_{i}/policy").exists() for i in range(3))
         if perturb:
             assert (

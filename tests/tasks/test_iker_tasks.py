@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from drive import Driver
 
-from keyscaffold.geometry import quaternion_yaw
+from keyscaffold.geometry import quaternion_yaw, yaw_rotation
+from keyscaffold.iker.keypoints import object_keypoints
 from keyscaffold.iker.stage import STAGE_ENTRY, StageSpec, parse_stage
 from keyscaffold.sandbox import run_untrusted
 from keyscaffold.sim.embodiments.gripper import TCP_OFFSET
@@ -21,9 +22,11 @@ from keyscaffold.tasks.base import Task
 from keyscaffold.tasks.iker_common import (
     UPPER_SHELF,
     IkerTask,
+    frame_positions,
     heel_grasp_point,
     heel_grasp_yaw,
 )
+from keyscaffold.tasks.shoes_on_rack import BOX_EXPECTED, SHOE_ON_FLOOR, SHOE_ON_SHELF
 
 IKER_TASKS = ("shoe_place", "shoe_push", "book_push", "book_reorient", "shoes_on_rack")
 PARKED = (0.9, 0.5, 1.8, 0.0, 0.0, 0.0)
@@ -291,6 +294,33 @@ def test_shoes_on_rack_wants_the_box_aside_before_any_shoe():
         _teleport(task, drive, _run_stage(task, stage, candidates), candidates)
         result = _settle(drive)
     assert not result["success"][0], result  # all on the shelf, but out of order
+
+
+@pytest.mark.parametrize(
+    ("body", "expected", "position"),
+    [
+        ("shoe_box", BOX_EXPECTED, (0.3, -0.15, UPPER_SHELF + 0.06)),
+        ("left_shoe", SHOE_ON_FLOOR, (0.67, -0.17, 0.0)),
+        ("right_shoe", SHOE_ON_FLOOR, (0.67, 0.17, 0.0)),
+        ("left_shoe", SHOE_ON_SHELF, (0.3, 0.14, UPPER_SHELF)),
+    ],
+)
+def test_seen_keypoints_are_matched_to_their_places_on_the_object(body, expected, position):
+    """Any subset of an object's proposed candidates, even a single point, and any two or more
+    of the task's own keypoints are matched to where those points lie in the object's frame (a
+    lone side point of the task's own shoe keypoints could be either side: both lie at one
+    height)."""
+    task = make_task("shoes_on_rack")
+    known = task.known_keypoints(body)
+    rng = np.random.default_rng(0)
+    proposed = object_keypoints(task.build_model(), body)
+    own = np.array([kp.local_pos for kp in task.keypoints if kp.body == body])
+    for local, fewest in ((proposed, 1), (own, 2)):
+        for _ in range(20):
+            turn = yaw_rotation(expected.heading + rng.uniform(-0.25, 0.25))
+            seen = rng.choice(len(local), rng.integers(fewest, len(local) + 1), replace=False)
+            world = np.array(position) + local[seen] @ turn.T
+            np.testing.assert_allclose(frame_positions(world, known, expected), local[seen])
 
 
 def test_oracle_code_refuses_stages_it_does_not_have_and_missing_objects():
