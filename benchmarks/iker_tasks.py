@@ -8,6 +8,9 @@ Usage:
         across runs, keyed by task and reward)
     .venv/bin/python benchmarks/iker_tasks.py --tasks book_push --minutes 10 --reward object_pose
         the object-pose baseline reward on the same states
+    .venv/bin/python benchmarks/iker_tasks.py --tasks shoe_place --set rewards.keypoint_sharpness=3
+        a variant of the keypoint env's settings (KeypointEnvConfig fields, dotted as for
+        ``keyscaffold train --set``); its rows are kept apart from the default's
 
 A finished training run in the output folder is reused, so a rerun only evaluates again.
 Success is the mean keypoint distance below 5 cm at the episode's end; the task's own success
@@ -25,7 +28,7 @@ import keyscaffold  # noqa: F401  (sets the headless GL backend)
 from keyscaffold.iker.evaluate import heldout_evaluation
 from keyscaffold.planning.plan import atomic_write_text
 from keyscaffold.rl.keypoint_env import REWARDS, KeypointEnvConfig
-from keyscaffold.rl.train import profile_config
+from keyscaffold.rl.train import apply_overrides, profile_config
 from keyscaffold.tasks import make_task, task_names
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,6 +63,7 @@ def task_row(summary: dict, command: str) -> dict:
         "mean_keypoint_distance",
         "train_minutes",
         "training",
+        "overrides",
         "skipped",
         "date",
         "commit",
@@ -84,12 +88,21 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--image-size", type=int, default=512)
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "iker_tasks")
     parser.add_argument("--results", type=Path, default=RESULTS, help="rows file to update")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a KeypointEnvConfig setting, e.g. rewards.keypoint_sharpness=3 (repeatable)",
+    )
     args = parser.parse_args(argv)
     names = single_step_tasks() if args.tasks == "all" else [t for t in args.tasks.split(",") if t]
     results = args.results
     rows = json.loads(results.read_text()) if results.exists() else []
-    by_key = {(r["task"], r["reward"]): r for r in rows}
-    env_config = KeypointEnvConfig()
+    by_key = {(r["task"], r["reward"], tuple(r.get("overrides", []))): r for r in rows}
+    variant = tuple(args.overrides)
+    env_config = apply_overrides(KeypointEnvConfig(), variant)
     if args.num_envs is not None:
         env_config = replace(env_config, num_envs=args.num_envs)
     train = profile_config("cpu", max_iterations=args.max_iterations)
@@ -101,10 +114,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
             f"--test-states {args.test_states} --trials {args.trials} --seed {args.seed}"
             + (f" --num-envs {args.num_envs}" if args.num_envs is not None else "")
             + (f" --max-iterations {args.max_iterations}" if args.max_iterations != 100_000 else "")
+            + "".join(f" --set {item}" for item in variant)
         )
+        folder = args.out / name / "__".join([args.reward, *variant]).replace("=", "-")
         summary = heldout_evaluation(
             name,
-            args.out / name / args.reward,
+            folder,
             num_train=args.train_states,
             num_test=args.test_states,
             trials=args.trials,
@@ -116,11 +131,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
             image_size=args.image_size,
             command=command,
         )
-        row = task_row(summary, command)
-        by_key[(name, args.reward)] = row
+        row = task_row({**summary, "overrides": list(variant)}, command)
+        by_key[(name, args.reward, variant)] = row
         written.append(row)
         # written after every task, so an interrupted run keeps what it measured
-        ordered = sorted(by_key.values(), key=lambda r: (r["task"], r["reward"]))
+        ordered = sorted(
+            by_key.values(), key=lambda r: (r["task"], r["reward"], r.get("overrides", []))
+        )
         results.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(results, json.dumps(ordered, indent=2) + "\n")
         print(json.dumps({k: row[k] for k in ("task", "reward", "success_rate", "success_ci95")}))
