@@ -76,7 +76,12 @@ from keyscaffold.iker.skills import (
 from keyscaffold.iker.stage import StageSpec
 from keyscaffold.planning.plan import atomic_write_text
 from keyscaffold.provenance import provenance
-from keyscaffold.rl.keypoint_env import KeypointEnv, KeypointEnvConfig, KeypointGoal
+from keyscaffold.rl.keypoint_env import (
+    KeypointEnv,
+    KeypointEnvConfig,
+    KeypointGoal,
+    outside_workspace,
+)
 from keyscaffold.rl.train import TrainConfig, profile_config
 from keyscaffold.sim.batch import BatchedWorlds, SimulationDiverged
 from keyscaffold.sim.render import SceneRenderer
@@ -316,12 +321,11 @@ class _Run:
         settled = self.settle(placed, self.settle_steps)
         final = distance(self.settle_worlds)
         position = np.asarray(settled.objects[goal.object][:3])
-        low = np.asarray(self.task.workspace_low) - self.env_config.workspace_margin
-        high = np.asarray(self.task.workspace_high) + self.env_config.workspace_margin
+        margin = self.env_config.workspace_margin
         values = {
             "episode_distance": placed_distance,
             "episode_success": placed_distance < SUCCESS_DISTANCE,
-            "outside": bool(~((position >= low) & (position <= high)).all()),
+            "outside": bool(outside_workspace(self.task, position, margin)),
             "final_distance": final,
             "final_success": final < SUCCESS_DISTANCE,
             "task_success": self.judge.success,

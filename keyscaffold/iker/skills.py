@@ -32,7 +32,7 @@ from keyscaffold.iker.stage import StageSpec
 from keyscaffold.rl.keypoint_env import KeypointEnv, KeypointEnvConfig, KeypointGoal
 from keyscaffold.rl.train import TrainConfig, load_policy, train_env
 from keyscaffold.sim.batch import BatchedWorlds
-from keyscaffold.sim.embodiments.gripper import TCP_OFFSET, closed_jaw_pose, open_jaw_pose
+from keyscaffold.sim.embodiments.gripper import closed_jaw_pose, gripper_tcp, open_jaw_pose
 from keyscaffold.tasks.base import InitialState, Task, TaskMonitor
 
 SETTLE_STEPS = 45
@@ -301,9 +301,7 @@ def ideal_placement(
     moved_position = turn[0] @ position + shift[0]
     quaternion = np.empty(4)
     mujoco.mju_mat2Quat(quaternion, moved_rotation.ravel())
-    robot = task.robot()
-    root = worlds.body_position(robot.root_body)[world]
-    tcp = root - TCP_OFFSET * worlds.body_rotation(robot.root_body)[world][:, 2]
+    tcp = gripper_tcp(worlds, task.robot().root_body)[0][world]
     grasp = moved_position + moved_rotation @ np.asarray(goal.grasp_local)
     wanted = grasp + [0.0, 0.0, IDEAL_CLEARANCE]
     wanted = np.clip(wanted, task.workspace_low, task.workspace_high)

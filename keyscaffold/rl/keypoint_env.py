@@ -50,9 +50,9 @@ from keyscaffold.iker.reward import (
 from keyscaffold.rl.batched_env import BatchedEnv
 from keyscaffold.sim.embodiments.gripper import (
     JAW_TRAVEL,
-    TCP_OFFSET,
     FloatingGripper,
     closed_jaw_pose,
+    gripper_tcp,
     open_jaw_pose,
 )
 from keyscaffold.sim.scene import PhysicsConfig
@@ -153,6 +153,14 @@ def _yaw_quaternion_product(quaternion: np.ndarray, yaw: np.ndarray) -> np.ndarr
 def _rotation_6d(rotation: np.ndarray) -> np.ndarray:
     """The first two columns of rotation matrices, shape: (B, 6), of shape (B, 3, 3)."""
     return np.concatenate([rotation[..., :, 0], rotation[..., :, 1]], axis=-1)
+
+
+def outside_workspace(task: Task, position: np.ndarray, margin: float) -> np.ndarray:
+    """Positions, shape (..., 3), farther than ``margin`` (m) outside the task's workspace box,
+    shape: (...)."""
+    low = np.asarray(task.workspace_low, dtype=np.float64) - margin
+    high = np.asarray(task.workspace_high, dtype=np.float64) + margin
+    return ~((position >= low) & (position <= high)).all(-1)
 
 
 REWARD_TERMS = {
@@ -324,10 +332,7 @@ class KeypointEnv(BatchedEnv):
 
     def gripper_pose(self) -> tuple[np.ndarray, np.ndarray]:
         """TCP position, shape (num_envs, 3), and the gripper's rotation, shape (num_envs, 3, 3)."""
-        root = self.robot.root_body
-        rotation = self.worlds.body_rotation(root)
-        tcp = self.worlds.body_position(root) - TCP_OFFSET * rotation[:, :, 2]
-        return tcp, rotation
+        return gripper_tcp(self.worlds, self.robot.root_body)
 
     def grasp_point(self, position: np.ndarray, rotation: np.ndarray) -> np.ndarray:
         """World position of each world's (randomized) grasp point, shape: (num_envs, 3).
@@ -351,9 +356,7 @@ class KeypointEnv(BatchedEnv):
     def outside_workspace(self, position: np.ndarray) -> np.ndarray:
         """Object positions, shape (num_envs, 3), farther than ``workspace_margin`` outside the
         task's workspace box, shape: (num_envs,)."""
-        margin = self.config.workspace_margin
-        low, high = self.workspace_low - margin, self.workspace_high + margin
-        return ~((position >= low) & (position <= high)).all(-1)
+        return outside_workspace(self.task, position, self.config.workspace_margin)
 
     # ----------------------------------------------------------------------------- step
     def _controls(self, action: np.ndarray) -> np.ndarray:

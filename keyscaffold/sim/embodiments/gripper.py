@@ -88,6 +88,14 @@ def open_jaw_pose() -> np.ndarray:
     return np.full(2, JAW_TRAVEL)
 
 
+def gripper_tcp(worlds, root_body: str = "gripper") -> tuple[np.ndarray, np.ndarray]:
+    """Tool centre point, shape (num_worlds, 3), and the gripper's rotation, shape
+    (num_worlds, 3, 3), of every world of a ``BatchedWorlds``: ``TCP_OFFSET`` below the root body
+    along its own z axis."""
+    rotation = worlds.body_rotation(root_body)
+    return worlds.body_position(root_body) - TCP_OFFSET * rotation[:, :, 2], rotation
+
+
 def closed_jaw_pose() -> np.ndarray:
     """Jaw joint targets of the fully closed gripper (the pads meet), shape: (2,)."""
     return np.zeros(2)
