@@ -68,6 +68,7 @@ def stage_goals(run_dir: Path) -> list[tuple[str, KeypointGoal]]:
             targets=np.array(targets["targets"]),
             mode=targets["mode"],
             grasp_local=tuple(targets["grasp_local"]),
+            grasp_angles=targets.get("grasp_angles"),
         )
         goals.append((targets["skill"], goal))
     return goals

@@ -36,7 +36,7 @@ Run folder::
         scene.png             the numbered candidates the code was written for
         code.py               the stage's code (when any was extracted)
         state_start.json      InitialState the stage started from
-        targets.json          spec, skill key, keypoints in the object frame, grasp point
+        targets.json          spec, skill key, keypoints in the object frame, grasp point and angles
         policy/               the policy's training run (train_env), or
         policy.json           {"reused_from": "stage_<j>/policy", "skill": ...}
         outcome.json          what executing it did (also kept by the code work)
@@ -650,6 +650,7 @@ def _act(
         "skill": key,
         "keypoints_local": goal.keypoints_local.tolist(),
         "grasp_local": list(goal.grasp_local),
+        "grasp_angles": None if goal.grasp_angles is None else list(goal.grasp_angles),
     }
     atomic_write_text(folder / "targets.json", json.dumps(targets, indent=2))
     try:

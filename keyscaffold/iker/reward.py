@@ -2,7 +2,8 @@
 
 Every function works on a batch of B worlds. The keypoint reward (``iker_reward_terms``) scores a
 stage by where the object's K keypoints are relative to their targets: the tool centre point's
-distance to the object's grasp point, the keypoints' distance to their targets, the keypoints'
+distance to the object's grasp point, a held object's height over its targets until it is
+above them (carry), the keypoints' distance to their targets, the keypoints'
 velocity toward their targets, the alignment of keypoint-pair directions with the target pairs'
 directions (orientation), a success bonus, and penalties (action magnitude, dropping the object in
 grasp mode, leaving the workspace). The baseline (``object_pose_reward_terms``) replaces the
@@ -42,8 +43,9 @@ class KeypointRewardConfig:
     """Sharpness of the approach kernel (1/m)."""
     keypoints: float = 1.0
     """Weight of exp(-keypoint_sharpness * mean keypoint distance to the targets)."""
-    keypoint_sharpness: float = 10.0
-    """Sharpness of the keypoint kernel (1/m)."""
+    keypoint_sharpness: float = 3.0
+    """Sharpness of the keypoint kernel (1/m): wide enough that a goal 0.4 m away still pulls
+    (exp(-3 * 0.4) = 0.3); the success bonus sharpens the last centimetres."""
     direction: float = 0.5
     """Weight of the keypoints' mean velocity toward their targets, clipped to +-1 at
     ``direction_speed``."""
@@ -52,6 +54,21 @@ class KeypointRewardConfig:
     alignment: float = 0.3
     """Weight of the mean cosine between keypoint-pair directions and target-pair directions
     (0 with fewer than two keypoints)."""
+    carry: float = 0.5
+    """Weight of the carry term (grasp mode, while held): the keypoints' mean height should
+    clear their targets' by ``carry_clearance`` until they are within ``carry_radius`` of them
+    horizontally, so a held object goes over what stands between it and its place, and comes
+    down onto the targets from above (``carry_reward``)."""
+    carry_clearance: float = 0.06
+    """Height above the targets that the carried keypoints should keep while far (m)."""
+    carry_radius: float = 0.08
+    """Horizontal distance to the targets below which the height demand fades out (m)."""
+    carry_sharpness: float = 10.0
+    """Sharpness of the carry kernel on the height shortfall (1/m)."""
+    carry_gate: bool = True
+    """Also scale the keypoint (baseline: position) term of a held object by its carry value, so
+    nearing the targets horizontally pays only once the object is high enough (without it, a
+    shoe carried toward a rack's upper shelf slides in under that shelf and stays there)."""
     success: float = 2.0
     """Bonus while the mean keypoint distance is below ``success_distance``."""
     success_distance: float = SUCCESS_DISTANCE
@@ -226,6 +243,40 @@ def alignment_reward(
     return np.where(count > 0, cosine.sum(axis=-1) / np.maximum(count, 1), 0.0)
 
 
+def carry_reward(
+    keypoints: np.ndarray,
+    targets: np.ndarray,
+    clearance: float,
+    radius: float,
+    sharpness: float,
+    weights: np.ndarray | None = None,
+) -> np.ndarray:
+    """How well a carried object keeps above its targets until it is over them.
+
+    With h the horizontal distance between the keypoints' (weighted) mean and the targets' mean
+    and s the mean keypoints' height shortfall below the targets' mean height plus
+    ``clearance``: 1 - min(h / radius, 1) * (1 - exp(-sharpness * s)). Over the targets (h = 0)
+    it is 1 at any height, so the object may come down; far from them it asks for the full
+    clearance.
+
+    Args:
+        keypoints: Shape: (B, K, 3).
+        targets: Shape: (B, K, 3).
+        clearance: Metres.
+        radius: Metres.
+        sharpness: 1/m.
+        weights: Optional keypoint weights, shape: (B, K) (see ``weighted_mean``).
+
+    Returns:
+        Shape: (B,), in (0, 1].
+    """
+    centre = np.stack([weighted_mean(keypoints[..., i], weights) for i in range(3)], axis=-1)
+    goal = np.stack([weighted_mean(targets[..., i], weights) for i in range(3)], axis=-1)
+    far = np.minimum(np.linalg.norm((goal - centre)[..., :2], axis=-1) / radius, 1.0)
+    shortfall = np.maximum(goal[..., 2] + clearance - centre[..., 2], 0.0)
+    return 1.0 - far * (1.0 - np.exp(-sharpness * shortfall))
+
+
 def dropped_object(
     tcp: np.ndarray, grasp_point: np.ndarray, holding: np.ndarray, drop_distance: float
 ) -> np.ndarray:
@@ -259,21 +310,36 @@ def _shared_terms(
     config: KeypointRewardConfig,
     tcp: np.ndarray,
     grasp_point: np.ndarray,
+    keypoints: np.ndarray,
+    targets: np.ndarray,
+    weights: np.ndarray | None,
     action: np.ndarray,
     holding: np.ndarray,
     outside: np.ndarray,
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """The approach term, and the penalties (action, drop, workspace)."""
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
+    """The approach and carry terms, the penalties (action, drop, workspace), and the factor of
+    the goal term (the carry value of held objects with ``carry_gate``, else 1)."""
+    holding = np.asarray(holding, bool)
+    carry = carry_reward(
+        keypoints,
+        targets,
+        config.carry_clearance,
+        config.carry_radius,
+        config.carry_sharpness,
+        weights,
+    )
     approach = {
-        "distance": config.distance * approach_reward(tcp, grasp_point, config.distance_sharpness)
+        "distance": config.distance * approach_reward(tcp, grasp_point, config.distance_sharpness),
+        "carry": config.carry * np.where(holding, carry, 0.0),
     }
-    dropped = dropped_object(tcp, grasp_point, np.asarray(holding, bool), config.drop_distance)
+    dropped = dropped_object(tcp, grasp_point, holding, config.drop_distance)
     penalties = {
         "action": -config.action * action_penalty(action),
         "drop": -config.drop * dropped.astype(np.float64),
         "workspace": -config.workspace * np.asarray(outside, bool).astype(np.float64),
     }
-    return approach, penalties
+    gate = np.where(holding & config.carry_gate, carry, 1.0)
+    return approach, penalties, gate
 
 
 def iker_reward_terms(
@@ -290,8 +356,8 @@ def iker_reward_terms(
 ) -> dict[str, np.ndarray]:
     """IKER's keypoint reward, every weighted term by name; the reward is their sum.
 
-    Terms: ``distance`` (TCP to grasp point), ``keypoints`` (mean keypoint distance to the
-    targets), ``direction`` (keypoint velocity toward the targets), ``alignment`` (keypoint-pair
+    Terms: ``distance`` (TCP to grasp point), ``carry`` (a held object keeps above its targets
+    until over them), ``keypoints`` (mean keypoint distance to the targets), ``direction`` (keypoint velocity toward the targets), ``alignment`` (keypoint-pair
     directions against target-pair directions), ``success`` (bonus below the success distance),
     and the penalties ``action``, ``drop`` and ``workspace`` (negative).
 
@@ -311,11 +377,13 @@ def iker_reward_terms(
     Returns:
         Each term of shape (B,).
     """
-    approach, penalties = _shared_terms(config, tcp, grasp_point, action, holding, outside)
+    approach, penalties, gate = _shared_terms(
+        config, tcp, grasp_point, keypoints, targets, weights, action, holding, outside
+    )
     distance = mean_keypoint_distance(keypoints, targets, weights)
     return {
         **approach,
-        "keypoints": config.keypoints * np.exp(-config.keypoint_sharpness * distance),
+        "keypoints": config.keypoints * gate * np.exp(-config.keypoint_sharpness * distance),
         "direction": config.direction
         * direction_reward(keypoint_velocity, keypoints, targets, config.direction_speed, weights),
         "alignment": config.alignment * alignment_reward(keypoints, targets, weights),
@@ -458,7 +526,7 @@ def object_pose_reward_terms(
     """The object-pose baseline reward, every weighted term by name; the reward is their sum.
 
     The target pose is ``target_object_pose`` of the current state. Terms: ``distance`` (TCP to
-    grasp point), ``position`` and ``orientation`` (kernels of the position error and of the
+    grasp point), ``carry`` (as in the keypoint reward), ``position`` and ``orientation`` (kernels of the position error and of the
     rotation angle to the target pose), ``direction`` (object velocity toward the target
     position), ``success`` (bonus while the position error is below the success distance and the
     angle below ``success_angle``), and the penalties ``action``, ``drop`` and ``workspace``.
@@ -479,7 +547,9 @@ def object_pose_reward_terms(
     Returns:
         Each term of shape (B,).
     """
-    approach, penalties = _shared_terms(config, tcp, grasp_point, action, holding, outside)
+    approach, penalties, gate = _shared_terms(
+        config, tcp, grasp_point, keypoints, targets, None, action, holding, outside
+    )
     goal_position, goal_rotation = target_object_pose(
         object_position, object_rotation, keypoints, targets
     )
@@ -488,7 +558,9 @@ def object_pose_reward_terms(
     reached = (position_error < config.success_distance) & (angle < config.success_angle)
     return {
         **approach,
-        "position": config.object_position * np.exp(-config.position_sharpness * position_error),
+        "position": config.object_position
+        * gate
+        * np.exp(-config.position_sharpness * position_error),
         "orientation": config.object_orientation * np.exp(-config.orientation_sharpness * angle),
         "direction": config.direction
         * direction_reward(

@@ -96,6 +96,17 @@ def grasp_local(task: Task, spec: StageSpec, local: np.ndarray) -> tuple[float, 
     return tuple(float(v) for v in point)
 
 
+def grasp_angles(
+    task: Task, spec: StageSpec, state: InitialState
+) -> tuple[float, float, float] | None:
+    """Wrist hinge angles of the heuristic grasp (``IkerTask.grasp_angles``) in grasp mode, or
+    None (the wrist keeps its angles)."""
+    angles = getattr(task, "grasp_angles", None)
+    if spec.mode != "grasp" or angles is None:
+        return None
+    return angles(spec.object, state.objects[spec.object])
+
+
 def goal_from_spec(
     task: Task, state: InitialState, spec: StageSpec, candidates: CandidateSet
 ) -> KeypointGoal:
@@ -117,6 +128,7 @@ def goal_from_spec(
         targets=np.asarray(spec.targets, dtype=np.float64),
         mode=spec.mode,
         grasp_local=grasp_local(task, spec, local),
+        grasp_angles=grasp_angles(task, spec, state),
     )
 
 

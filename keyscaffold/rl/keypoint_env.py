@@ -12,10 +12,15 @@ deltas faithfully in free space and under a held object's weight, while the push
 obstacle stays bounded by the actuator gain times the lead. The wrist position target is clipped
 to the task's workspace box.
 
-Jaws (not in the action): in ``push`` mode they stay closed; in ``grasp`` mode they are open until
-the tool centre point (TCP) comes within ``grasp_radius`` of the object's grasp point (the goal's
-nominal grasp point plus a per-episode random offset in the object's frame), then they close and
-stay closed for the rest of the episode.
+Jaws (not in the action): in ``push`` mode they stay closed. In ``grasp`` mode the heuristic
+grasp takes the object (IKER's grasping subroutine; a grasp detector's job on a real robot): with
+``grasp_start`` (the default) each episode starts with the open jaws around the object's grasp
+point (the goal's nominal grasp point plus a per-episode random offset in the object's frame),
+the wrist turned to the goal's grasp angles if it has them, and the jaws close while the wrist
+holds still for the first ``grasp_steps`` control steps; the policy then carries the object.
+Without ``grasp_start`` the episode starts at the goal's wrist pose with open jaws, which close
+once the tool centre point (TCP) comes within ``grasp_radius`` of the grasp point. Either way the
+jaws stay closed for the rest of the episode.
 
 Keypoint slots: the observation has room for ``keypoint_slots`` keypoints, so one policy serves
 goals with any number K of keypoints up to that (how many candidates the camera sees on an object
@@ -74,6 +79,8 @@ class KeypointGoal:
         mode: ``grasp`` (pick the object up and carry it) or ``push`` (move it with closed jaws).
         grasp_local: Nominal grasp point in the object's body frame (m), shape: (3,); the TCP
             closes the jaws near it (grasp mode) or approaches it (push mode).
+        grasp_angles: Wrist hinge angles (rad) of the heuristic grasp, shape: (3,), or ``None``
+            to keep the start state's (grasp mode with ``KeypointEnvConfig.grasp_start``).
     """
 
     initial_state: InitialState
@@ -82,6 +89,7 @@ class KeypointGoal:
     targets: np.ndarray
     mode: str = "grasp"
     grasp_local: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    grasp_angles: tuple[float, float, float] | None = None
 
     def __post_init__(self) -> None:
         local = np.asarray(self.keypoints_local, dtype=np.float64).reshape(-1, 3)
@@ -96,6 +104,11 @@ class KeypointGoal:
         object.__setattr__(self, "keypoints_local", local)
         object.__setattr__(self, "targets", targets)
         object.__setattr__(self, "grasp_local", tuple(float(v) for v in self.grasp_local))
+        if self.grasp_angles is not None:
+            angles = tuple(float(v) for v in self.grasp_angles)
+            if len(angles) != 3:
+                raise ValueError(f"grasp_angles needs 3 hinge angles, got {self.grasp_angles!r}")
+            object.__setattr__(self, "grasp_angles", angles)
 
 
 @dataclass(frozen=True)
@@ -119,8 +132,15 @@ class KeypointEnvConfig:
     reward: str = "keypoints"
     """``keypoints`` (IKER) or ``object_pose`` (the baseline)."""
     rewards: KeypointRewardConfig = field(default_factory=KeypointRewardConfig)
+    grasp_start: bool = True
+    """Grasp mode: start each episode at the heuristic grasp (open jaws around the grasp point,
+    closing); without it the policy must bring the TCP to the grasp point first."""
+    grasp_steps: int = 8
+    """Grasp start: control steps the wrist holds still while the jaws close."""
+    grasp_angle_noise: float = 0.05
+    """Grasp start: uniform noise on the grasp's wrist hinge angles (rad)."""
     grasp_radius: float = 0.02
-    """Grasp mode: the jaws close once the TCP is this close to the grasp point (m)."""
+    """Without ``grasp_start``: the jaws close once the TCP is this close to the grasp point (m)."""
     grasp_noise: float = 0.01
     """Uniform per-episode noise on the grasp point, per axis of the object's frame (m)."""
     init_position_noise: float = 0.02
@@ -164,8 +184,8 @@ def outside_workspace(task: Task, position: np.ndarray, margin: float) -> np.nda
 
 
 REWARD_TERMS = {
-    "keypoints": ("distance", "keypoints", "direction", "alignment", "success"),
-    "object_pose": ("distance", "position", "orientation", "direction", "success"),
+    "keypoints": ("distance", "carry", "keypoints", "direction", "alignment", "success"),
+    "object_pose": ("distance", "carry", "position", "orientation", "direction", "success"),
 }
 """The positive reward terms of each reward; both add the action, drop and workspace penalties."""
 
@@ -261,6 +281,10 @@ class KeypointEnv(BatchedEnv):
         self.goal_weights = np.stack([(np.arange(slots) == i).astype(float) for i in fill])
         self.goal_grasp = np.array([g.mode == "grasp" for g in self.goals])
         self.goal_grasp_local = np.array([g.grasp_local for g in self.goals], dtype=np.float64)
+        self.goal_has_angles = np.array([g.grasp_angles is not None for g in self.goals])
+        self.goal_grasp_angles = np.array(
+            [g.grasp_angles or (0.0, 0.0, 0.0) for g in self.goals], dtype=np.float64
+        )
         states = [g.initial_state for g in self.goals]
         self.start_wrist = np.array([s.wrist for s in states], dtype=np.float64)
         self.start_objects = {
@@ -306,12 +330,39 @@ class KeypointEnv(BatchedEnv):
         jaws = np.where(self.grasp_mode[ids, None], open_jaw_pose(), closed_jaw_pose())
         joints = {name: values[goals] for name, values in self.start_joints.items()}
         self.worlds.reset_worlds(ids, wrist, jaws, objects, joints)
-        self.jaws_closed[ids] = ~self.grasp_mode[ids]
+        if cfg.grasp_start and self.grasp_mode[ids].any():
+            self._place_at_grasp(ids, goals, wrist, jaws, objects, joints)
+        self.jaws_closed[ids] = ~self.grasp_mode[ids] | cfg.grasp_start
         self.wrist_target[ids] = wrist
         self.previous_keypoints[ids] = self.keypoints()[ids]
         self.previous_object_position[ids] = self.object_pose()[0][ids]
         self.episode_length_buf[torch.as_tensor(ids)] = 0
         self.episode_return[ids] = 0.0
+
+    def _place_at_grasp(
+        self,
+        ids: np.ndarray,
+        goals: np.ndarray,
+        wrist: np.ndarray,
+        jaws: np.ndarray,
+        objects: dict[str, np.ndarray],
+        joints: dict[str, np.ndarray],
+    ) -> None:
+        """The heuristic grasp's start for the grasp-mode worlds among ``ids`` (just reset with
+        ``wrist``): the wrist turns to the goal's grasp angles (with noise) and moves so that
+        the TCP lies on the randomized grasp point; the worlds are reset again there."""
+        cfg = self.config
+        grasping = self.grasp_mode[ids]
+        turn = grasping & self.goal_has_angles[goals]
+        noise = self.rng.uniform(-cfg.grasp_angle_noise, cfg.grasp_angle_noise, (ids.size, 3))
+        wrist[turn, 3:] = self.goal_grasp_angles[goals][turn] + noise[turn]
+        if turn.any():
+            self.worlds.reset_worlds(ids, wrist, jaws, objects, joints)
+        tcp = self.gripper_pose()[0][ids]
+        grasp = self.grasp_point(*self.object_pose())[ids]
+        wrist[grasping, :3] += (grasp - tcp)[grasping]
+        wrist[:, :3] = np.clip(wrist[:, :3], self.workspace_low, self.workspace_high)
+        self.worlds.reset_worlds(ids, wrist, jaws, objects, joints)
 
     # ----------------------------------------------------------------------------- state
     def keypoints(self) -> np.ndarray:
@@ -365,10 +416,14 @@ class KeypointEnv(BatchedEnv):
         measured = self.worlds.robot_joint_state()[0][:, :6]
         lead = np.array([cfg.target_lead] * 3 + [cfg.rotation_lead] * 3)
         base = np.clip(self.wrist_target, measured - lead, measured + lead)
+        if cfg.grasp_start:
+            # The heuristic grasp: the wrist holds still while the jaws close.
+            closing = self.grasp_mode & (self.episode_length_buf.numpy() < cfg.grasp_steps)
+            action = np.where(closing[:, None], 0.0, action)
         ctrl = self.action_spec.controls(base, action, cfg.position_scale, cfg.rotation_scale)
         ctrl[:, :3] = np.clip(ctrl[:, :3], self.workspace_low, self.workspace_high)
         self.wrist_target = ctrl[:, :6].copy()
-        # Grasp heuristic: close for good once the TCP reaches the grasp point.
+        # Without the grasp start: close for good once the TCP reaches the grasp point.
         tcp, _ = self.gripper_pose()
         grasp = self.grasp_point(*self.object_pose())
         near = np.linalg.norm(tcp - grasp, axis=-1) < cfg.grasp_radius

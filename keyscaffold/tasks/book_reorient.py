@@ -138,6 +138,19 @@ class BookReorient(IkerTask):
             objects={"book": (*(float(v) for v in book), *yaw_quaternion(yaw))},
         )
 
+    def grasp_hint(self, body: str) -> tuple[float, float, float] | None:
+        """The book is pinched at its overhanging edge (``_pinch``), in its frame: the book lies
+        with its local -y axis toward the table's front edge."""
+        if body == "book":
+            return (0.0, -(HY - PINCH_DEPTH + 0.02), 0.0)
+        return super().grasp_hint(body)
+
+    def grasp_angles(self, body, pose):
+        """The side grasp: fingers level pointing at the shelf, jaws closing vertically."""
+        if body == "book":
+            return tuple(float(v) for v in SIDE_GRASP)
+        return super().grasp_angles(body, pose)
+
     @staticmethod
     def _pinch(book: np.ndarray) -> np.ndarray:
         """Tool centre point pinching the overhanging edge of a book centred at ``book``."""

@@ -18,6 +18,7 @@ from typing import ClassVar, NamedTuple
 
 import numpy as np
 
+from keyscaffold.geometry import quaternion_yaw
 from keyscaffold.iker.keypoints import object_keypoints
 from keyscaffold.sim import objects
 from keyscaffold.tasks.base import KeypointSpec, Task
@@ -462,9 +463,23 @@ class IkerTask(Task):
 
         Shoes (bodies with a ``shoe_keypoints`` heel) are pinched at the heel counter.
         """
-        if any(kp.body == body and kp.name.endswith(" heel") for kp in self.keypoints):
+        if self._is_shoe(body):
             return (objects.SHOE_HEEL_X, 0.0, GRASP_HEIGHT)
         return None
+
+    def grasp_angles(self, body: str, pose: Sequence[float]) -> tuple[float, float, float] | None:
+        """Wrist hinge angles (rad) of the heuristic grasp of ``body`` lying at free-joint
+        ``pose`` (x, y, z, qw, qx, qy, qz), or None (the stage keeps the wrist's angles).
+
+        Shoes are pinched from above with the jaws closing along the shoe (``heel_grasp_yaw``).
+        """
+        if self._is_shoe(body):
+            return (0.0, 0.0, float(heel_grasp_yaw(quaternion_yaw(np.asarray(pose[3:])))))
+        return None
+
+    def _is_shoe(self, body: str) -> bool:
+        """Whether ``body`` is a shoe (it has a ``shoe_keypoints`` heel)."""
+        return any(kp.body == body and kp.name.endswith(" heel") for kp in self.keypoints)
 
     def oracle_code(self, stage: int, candidates: Candidates) -> str:
         """Source of ``get_interaction_data`` for ``stage``, written from ground truth.

@@ -231,9 +231,33 @@ def test_scripted_push_moves_the_box_toward_the_target(task):
     assert np.mean(direction_pushing) > 0.1 > abs(np.mean(direction_before))
 
 
+def test_grasp_start_holds_the_wrist_while_the_jaws_close_then_lifts(task):
+    goal = KeypointGoal(**{**vars(_goal("grasp", (0.0, 0.0, 0.1))), "grasp_angles": (0, 0, 0.5)})
+    config = _config(num_envs=1, episode_steps=200, grasp_angle_noise=0.0)
+    env = KeypointEnv(task, [goal], config)
+    # the episode starts at the heuristic grasp: TCP on the grasp point, turned to the goal's
+    # grasp angles, jaws open and closing
+    grasp = env.grasp_point(*env.object_pose())
+    assert np.linalg.norm(env.gripper_pose()[0] - grasp) < 1e-6
+    wrist, _ = env.worlds.robot_joint_state()
+    assert wrist[0, 5] == pytest.approx(0.5) and env.jaws_closed[0]
+    jaws_open = wrist[0, 6:].copy()
+    start = wrist[0, :6].copy()
+    for _ in range(config.grasp_steps):  # the policy's actions are ignored meanwhile
+        env.step(torch.ones(1, 6))
+    wrist, _ = env.worlds.robot_joint_state()
+    assert np.abs(wrist[0, :6] - start).max() < 0.003
+    assert (wrist[0, 6:] < jaws_open - 0.01).all()  # closing on the box
+    for _ in range(60):  # lift 10 cm
+        _, _, _, extras = env.step(_toward(env, grasp + [0.0, 0.0, 0.1], gain=0.5))
+    assert env.object_pose()[0][0, 2] - BOX_CENTER[2] > 0.08
+    assert env.success()[0] and extras["log"]["/reward/drop"] == 0.0
+
+
 def test_grasp_heuristic_closes_near_the_box_and_lifts_it(task):
     goal = _goal("grasp", (0.0, 0.0, 0.1))
-    env = KeypointEnv(task, [goal], _config(num_envs=1, episode_steps=200, grasp_noise=0.01))
+    config = _config(num_envs=1, episode_steps=200, grasp_noise=0.01, grasp_start=False)
+    env = KeypointEnv(task, [goal], config)
     grasp = env.grasp_point(*env.object_pose())
     assert np.abs(grasp - BOX_CENTER).max() <= 0.01 + 1e-9  # the randomized grasp point
     jaws_open = env.worlds.robot_joint_state()[0][0, 6:].copy()

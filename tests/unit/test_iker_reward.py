@@ -13,6 +13,7 @@ from keyscaffold.geometry import rotation_from_xyz_angles
 from keyscaffold.iker.reward import (
     KeypointRewardConfig,
     alignment_reward,
+    carry_reward,
     direction_reward,
     iker_reward_terms,
     kabsch,
@@ -49,7 +50,7 @@ def _two_keypoints() -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_keypoint_terms_by_hand():
-    config = KeypointRewardConfig()
+    config = KeypointRewardConfig(keypoint_sharpness=10.0)
     keypoints, targets = _two_keypoints()
     tcp = np.zeros((2, 3))
     grasp = np.array([[0.1, 0.0, 0.0], [0.0, 0.0, 0.0]])
@@ -64,6 +65,7 @@ def test_keypoint_terms_by_hand():
     )
     assert list(terms) == [
         "distance",
+        "carry",
         "keypoints",
         "direction",
         "alignment",
@@ -74,6 +76,7 @@ def test_keypoint_terms_by_hand():
     ]
     expected = {
         "distance": [0.5 * np.exp(-1.0), 0.5],
+        "carry": [0.5, 0.5],  # straight below the targets: free to come down
         "keypoints": [np.exp(-1.0), np.exp(-0.4)],
         "direction": [0.5 * 0.5, 0.5 * (-1.0 + 0.0) / 2],
         "alignment": [0.3, 0.3],  # the pair points along x, as its targets do
@@ -84,6 +87,28 @@ def test_keypoint_terms_by_hand():
     }
     for name, values in expected.items():
         np.testing.assert_allclose(terms[name], values, atol=1e-12, err_msg=name)
+
+
+def test_carry_asks_for_clearance_until_over_the_targets():
+    targets = np.array([[[0.5, 0.0, 0.3], [0.5, 0.1, 0.3]]] * 4)
+    keypoints = targets.copy()
+    keypoints[0, :, :] += [-0.4, 0.0, -0.3]  # far and low: the full height demand
+    keypoints[1, :, :] += [-0.4, 0.0, 0.1]  # far and high enough
+    keypoints[2, :, :] += [-0.04, 0.0, -0.3]  # half the radius away: half the demand
+    keypoints[3, :, :] += [0.0, 0.0, -0.3]  # straight below: no demand
+    carry = carry_reward(keypoints, targets, clearance=0.06, radius=0.08, sharpness=10.0)
+    low = np.exp(-10.0 * 0.36)
+    np.testing.assert_allclose(carry, [low, 1.0, 1.0 - 0.5 * (1.0 - low), 1.0], atol=1e-12)
+    # only held objects earn it
+    args = (np.zeros((4, 3)), np.zeros((4, 3)), keypoints, targets, np.zeros((4, 2, 3)))
+    rest = (np.zeros((4, 6)), np.array([True, True, False, False]), np.zeros(4, bool))
+    terms = iker_reward_terms(KeypointRewardConfig(), *args, *rest)
+    np.testing.assert_allclose(terms["carry"], [0.5 * low, 0.5, 0.0, 0.0], atol=1e-12)
+    # the gate: a held object's keypoint term pays only as far as it is high enough
+    kernel = np.exp(-3.0 * mean_keypoint_distance(keypoints, targets))
+    np.testing.assert_allclose(terms["keypoints"], kernel * [low, 1.0, 1.0, 1.0], atol=1e-12)
+    ungated = iker_reward_terms(KeypointRewardConfig(carry_gate=False), *args, *rest)
+    np.testing.assert_allclose(ungated["keypoints"], kernel, atol=1e-12)
 
 
 def test_zero_weight_switches_a_term_off_and_weights_scale():
@@ -233,6 +258,7 @@ def test_object_pose_terms_by_hand():
     )
     assert set(terms) == {
         "distance",
+        "carry",
         "position",
         "orientation",
         "direction",
