@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import time
 from pathlib import Path
 
 import keyscaffold  # noqa: F401  (sets the headless GL backend)
 from keyscaffold.evaluation.stats import wilson_interval
 from keyscaffold.iker.library import build_skill_library
-from keyscaffold.iker.loop import RESULT_FILE, run_iker
+from keyscaffold.iker.loop import resume_iker
 from keyscaffold.planning.oracle import split_seeds
 from keyscaffold.planning.plan import atomic_write_text
 from keyscaffold.provenance import provenance
@@ -33,15 +32,6 @@ from keyscaffold.rl.train import apply_overrides
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "iker_chain.json"
-
-
-def finished_run(folder: Path) -> dict | None:
-    """The ``iker.json`` of a finished IKER run in ``folder``, or None."""
-    result = folder / RESULT_FILE
-    if not result.exists():
-        return None
-    summary = json.loads(result.read_text())
-    return summary if "total_s" in summary.get("timing", {}) else None
 
 
 def run_row(summary: dict, perturb: float) -> dict:
@@ -96,19 +86,15 @@ def main(argv: list[str] | None = None) -> dict:
     for position, seed in enumerate(split_seeds("test", args.seed, args.runs)):
         perturb = args.perturb if position >= args.runs // 2 else 0.0
         folder = out / "runs" / f"seed_{seed}"
-        summary = finished_run(folder)
-        if summary is None:
-            if folder.exists():  # an interrupted run starts again
-                shutil.rmtree(folder)
-            summary = run_iker(
-                args.task,
-                folder,
-                planner="oracle",
-                seed=seed,
-                perturb=perturb,
-                env_config=env_config,
-                skills=library_dir,
-            )
+        summary = resume_iker(
+            args.task,
+            folder,
+            planner="oracle",
+            seed=seed,
+            perturb=perturb,
+            env_config=env_config,
+            skills=library_dir,
+        )
         runs.append(run_row(summary, perturb))
         print(json.dumps(runs[-1]))
     successes = sum(r["success"] for r in runs)

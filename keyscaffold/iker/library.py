@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from keyscaffold.iker.loop import RESULT_FILE, run_iker
+from keyscaffold.iker.loop import RESULT_FILE, resume_iker
 from keyscaffold.iker.skills import library_skill, skill_folder, train_skill, training_record
 from keyscaffold.planning.oracle import split_seeds
 from keyscaffold.planning.plan import atomic_write_text
@@ -72,28 +72,6 @@ def stage_goals(run_dir: Path) -> list[tuple[str, KeypointGoal]]:
         )
         goals.append((targets["skill"], goal))
     return goals
-
-
-def _scene_run(
-    task: str, folder: Path, seed: int, perturb: float, env_config: KeypointEnvConfig
-) -> dict:
-    """The ideal oracle run of ``seed`` in ``folder`` (a finished one is read back)."""
-    result = folder / RESULT_FILE
-    if result.exists():
-        summary = json.loads(result.read_text())
-        if "total_s" in summary.get("timing", {}):
-            return summary
-    if folder.exists():  # an interrupted run: start it again
-        shutil.rmtree(folder)
-    return run_iker(
-        task,
-        folder,
-        planner="oracle",
-        seed=seed,
-        perturb=perturb,
-        env_config=env_config,
-        execution="ideal",
-    )
 
 
 def build_skill_library(
@@ -146,8 +124,14 @@ def build_skill_library(
     scenes = []
     for position, scene_seed in enumerate(seeds):
         folder = out / "scenes" / f"seed_{scene_seed}"
-        summary = _scene_run(
-            task.name, folder, scene_seed, perturb if position % 2 else 0.0, env_config
+        summary = resume_iker(
+            task.name,
+            folder,
+            planner="oracle",
+            seed=scene_seed,
+            perturb=perturb if position % 2 else 0.0,
+            env_config=env_config,
+            execution="ideal",
         )
         scenes.append(
             {

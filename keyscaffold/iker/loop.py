@@ -47,6 +47,7 @@ Run folder::
 from __future__ import annotations
 
 import json
+import shutil
 import time
 import warnings
 from dataclasses import asdict, replace
@@ -379,6 +380,20 @@ def draw_stages(out: Path, summary: dict) -> Path | None:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def resume_iker(task_name: str, out: Path, **settings) -> dict:
+    """The finished IKER run in ``out`` (its ``iker.json`` read back), or ``run_iker(task_name,
+    out, **settings)``; an interrupted run found there is removed and started again."""
+    out = Path(out)
+    result = out / RESULT_FILE
+    if result.exists():
+        summary = json.loads(result.read_text())
+        if "total_s" in summary.get("timing", {}):
+            return summary
+    if out.exists():
+        shutil.rmtree(out)
+    return run_iker(task_name, out, **settings)
 
 
 def run_iker(

@@ -329,9 +329,21 @@ class KeypointEnv(BatchedEnv):
             pose[acted_on, 3:7] = _yaw_quaternion_product(pose[acted_on, 3:7], yaw[acted_on])
         jaws = np.where(self.grasp_mode[ids, None], open_jaw_pose(), closed_jaw_pose())
         joints = {name: values[goals] for name, values in self.start_joints.items()}
+        grasping = self.grasp_mode[ids] & cfg.grasp_start
+        if grasping.any():  # the heuristic grasp's wrist angles (with noise)
+            turn = grasping & self.goal_has_angles[goals]
+            noise = self.rng.uniform(-cfg.grasp_angle_noise, cfg.grasp_angle_noise, (ids.size, 3))
+            wrist[turn, 3:] = self.goal_grasp_angles[goals][turn] + noise[turn]
         self.worlds.reset_worlds(ids, wrist, jaws, objects, joints)
-        if cfg.grasp_start and self.grasp_mode[ids].any():
-            self._place_at_grasp(ids, goals, wrist, jaws, objects, joints)
+        if grasping.any():
+            rows = np.flatnonzero(grasping)
+            wrist[rows] = self._move_to_grasp(
+                ids[rows],
+                wrist[rows],
+                jaws[rows],
+                {name: pose[rows] for name, pose in objects.items()},
+                {name: values[rows] for name, values in joints.items()},
+            )
         self.jaws_closed[ids] = ~self.grasp_mode[ids] | cfg.grasp_start
         self.wrist_target[ids] = wrist
         self.previous_keypoints[ids] = self.keypoints()[ids]
@@ -339,30 +351,23 @@ class KeypointEnv(BatchedEnv):
         self.episode_length_buf[torch.as_tensor(ids)] = 0
         self.episode_return[ids] = 0.0
 
-    def _place_at_grasp(
+    def _move_to_grasp(
         self,
         ids: np.ndarray,
-        goals: np.ndarray,
         wrist: np.ndarray,
         jaws: np.ndarray,
         objects: dict[str, np.ndarray],
         joints: dict[str, np.ndarray],
-    ) -> None:
-        """The heuristic grasp's start for the grasp-mode worlds among ``ids`` (just reset with
-        ``wrist``): the wrist turns to the goal's grasp angles (with noise) and moves so that
-        the TCP lies on the randomized grasp point; the worlds are reset again there."""
-        cfg = self.config
-        grasping = self.grasp_mode[ids]
-        turn = grasping & self.goal_has_angles[goals]
-        noise = self.rng.uniform(-cfg.grasp_angle_noise, cfg.grasp_angle_noise, (ids.size, 3))
-        wrist[turn, 3:] = self.goal_grasp_angles[goals][turn] + noise[turn]
-        if turn.any():
-            self.worlds.reset_worlds(ids, wrist, jaws, objects, joints)
+    ) -> np.ndarray:
+        """Reset grasp-mode worlds ``ids`` (just reset with ``wrist``) again with the wrist moved
+        so that the TCP lies on the randomized grasp point (kept inside the workspace box);
+        returns the moved wrist poses, shape: (M, 6)."""
         tcp = self.gripper_pose()[0][ids]
         grasp = self.grasp_point(*self.object_pose())[ids]
-        wrist[grasping, :3] += (grasp - tcp)[grasping]
-        wrist[:, :3] = np.clip(wrist[:, :3], self.workspace_low, self.workspace_high)
+        wrist = wrist.copy()
+        wrist[:, :3] = np.clip(wrist[:, :3] + grasp - tcp, self.workspace_low, self.workspace_high)
         self.worlds.reset_worlds(ids, wrist, jaws, objects, joints)
+        return wrist
 
     # ----------------------------------------------------------------------------- state
     def keypoints(self) -> np.ndarray:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from keyscaffold.geometry import (
@@ -145,7 +147,7 @@ class BookReorient(IkerTask):
             return (0.0, -(HY - PINCH_DEPTH + 0.02), 0.0)
         return super().grasp_hint(body)
 
-    def grasp_angles(self, body, pose):
+    def grasp_angles(self, body: str, pose: Sequence[float]) -> tuple[float, float, float] | None:
         """The side grasp: fingers level pointing at the shelf, jaws closing vertically."""
         if body == "book":
             return tuple(float(v) for v in SIDE_GRASP)
