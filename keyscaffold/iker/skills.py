@@ -26,13 +26,21 @@ import numpy as np
 import torch
 from rich.progress import Progress
 
-from keyscaffold.iker.keypoints import CandidateSet
+from keyscaffold.iker.keypoints import CandidateSet, body_surface_samples
 from keyscaffold.iker.reward import kabsch
 from keyscaffold.iker.stage import StageSpec
 from keyscaffold.rl.keypoint_env import KeypointEnv, KeypointEnvConfig, KeypointGoal
 from keyscaffold.rl.train import TrainConfig, load_policy, train_env
 from keyscaffold.sim.batch import BatchedWorlds
-from keyscaffold.sim.embodiments.gripper import closed_jaw_pose, gripper_tcp, open_jaw_pose
+from keyscaffold.sim.embodiments.gripper import (
+    FINGER_HALF,
+    FINGERTIP_BELOW_TCP,
+    PAD_CENTER_DEPTH,
+    PALM_HALF,
+    closed_jaw_pose,
+    gripper_tcp,
+    open_jaw_pose,
+)
 from keyscaffold.tasks.base import InitialState, Task, TaskMonitor
 
 SETTLE_STEPS = 45
@@ -41,6 +49,10 @@ RELEASE_LIFT = 0.05
 """How far the wrist rises while the scene settles after an episode (m)."""
 IDEAL_CLEARANCE = 0.1
 """Ideal placement: the tool centre point ends this far above the moved grasp point (m)."""
+PUSH_FINGERTIP_CLEARANCE = 0.01
+"""Push pose: the fingertips' height above the pushed object's lowest point (m)."""
+PUSH_GAP = 0.01
+"""Push pose: the gap between the closed gripper and the object's back before the push (m)."""
 
 
 def fixture_bodies(task: Task) -> list[str]:
@@ -107,6 +119,65 @@ def grasp_angles(
     return angles(spec.object, state.objects[spec.object])
 
 
+def push_pose(
+    task: Task, body: str, state: InitialState, local: np.ndarray, targets: np.ndarray
+) -> tuple[tuple[float, float, float], tuple[float, float, float]] | None:
+    """Where the closed gripper starts a push (the heuristic pre-push pose), or None.
+
+    The push direction is the horizontal line from the chosen keypoints' centroid to their
+    targets' centroid. The tool centre point is put behind the object on that line through the
+    object's centre, low (the fingertips ``PUSH_FINGERTIP_CLEARANCE`` above the object's lowest
+    point) and ``PUSH_GAP`` short of touching: the fingers clear the object's back at their
+    heights and the palm clears it at its heights. The wrist is turned so that the gripper's x
+    axis points along the push (the palm's broad side leads).
+
+    Args:
+        task: The task (its model gives the object's surface).
+        body: The pushed object.
+        state: The scene the stage starts from.
+        local: The chosen keypoints in the object's frame, shape: (K, 3).
+        targets: Their world targets (m), shape: (K, 3).
+
+    Returns:
+        The tool centre point's start in the object's body frame (m) and the wrist hinge angles
+        (rad); None when the targets lie straight above or below the keypoints.
+    """
+    pose = np.asarray(state.objects[body], dtype=np.float64)
+    rotation = np.zeros(9)
+    mujoco.mju_quat2Mat(rotation, pose[3:])
+    rotation = rotation.reshape(3, 3)
+    keypoints = np.asarray(local, dtype=np.float64) @ rotation.T + pose[:3]
+    direction = np.asarray(targets, dtype=np.float64).mean(0) - keypoints.mean(0)
+    direction[2] = 0.0
+    if np.linalg.norm(direction) < 1e-6:
+        return None
+    direction /= np.linalg.norm(direction)
+    surface = body_surface_samples(_task_model(task), body)[0] @ rotation.T + pose[:3]
+    centre = surface.mean(0)
+    tcp_height = surface[:, 2].min() + PUSH_FINGERTIP_CLEARANCE + FINGERTIP_BELOW_TCP
+    behind = (centre - surface) @ direction  # how far each surface point lies behind the centre
+    palm_level = surface[:, 2] >= tcp_height + PAD_CENTER_DEPTH
+    reach = max(
+        behind[~palm_level].max(initial=0.0) + FINGER_HALF[0],
+        behind[palm_level].max(initial=0.0) + PALM_HALF[0],
+    )
+    tcp = centre - (reach + PUSH_GAP) * direction
+    tcp[2] = tcp_height
+    start = rotation.T @ (tcp - pose[:3])
+    yaw = float(np.arctan2(direction[1], direction[0]))
+    return tuple(float(v) for v in start), (0.0, 0.0, yaw)
+
+
+_MODELS: dict[str, mujoco.MjModel] = {}
+
+
+def _task_model(task: Task) -> mujoco.MjModel:
+    """The task's compiled model, built once per task name."""
+    if task.name not in _MODELS:
+        _MODELS[task.name] = task.build_model()
+    return _MODELS[task.name]
+
+
 def goal_from_spec(
     task: Task, state: InitialState, spec: StageSpec, candidates: CandidateSet
 ) -> KeypointGoal:
@@ -121,14 +192,20 @@ def goal_from_spec(
     if spec.done:
         raise ValueError("a stage that says done=True has no goal to train")
     local = keypoints_local(spec, candidates)
+    targets = np.asarray(spec.targets, dtype=np.float64)
+    contact, angles = grasp_local(task, spec, local), grasp_angles(task, spec, state)
+    if spec.mode == "push":
+        push = push_pose(task, spec.object, state, local, targets)
+        if push is not None:
+            contact, angles = push
     return KeypointGoal(
         initial_state=state,
         object=spec.object,
         keypoints_local=local,
-        targets=np.asarray(spec.targets, dtype=np.float64),
+        targets=targets,
         mode=spec.mode,
-        grasp_local=grasp_local(task, spec, local),
-        grasp_angles=grasp_angles(task, spec, state),
+        grasp_local=contact,
+        grasp_angles=angles,
     )
 
 

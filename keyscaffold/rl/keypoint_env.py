@@ -12,7 +12,9 @@ deltas faithfully in free space and under a held object's weight, while the push
 obstacle stays bounded by the actuator gain times the lead. The wrist position target is clipped
 to the task's workspace box.
 
-Jaws (not in the action): in ``push`` mode they stay closed. In ``grasp`` mode the heuristic
+Jaws (not in the action): in ``push`` mode they stay closed, and with ``push_start`` (the
+default) an episode whose goal carries a push pose (``keyscaffold.iker.skills.push_pose``: low,
+behind the object, facing the push) starts with the gripper there. In ``grasp`` mode the heuristic
 grasp takes the object (IKER's grasping subroutine; a grasp detector's job on a real robot): with
 ``grasp_start`` (the default) each episode starts with the open jaws around the object's grasp
 point (the goal's nominal grasp point plus a per-episode random offset in the object's frame),
@@ -80,7 +82,9 @@ class KeypointGoal:
         grasp_local: Nominal grasp point in the object's body frame (m), shape: (3,); the TCP
             closes the jaws near it (grasp mode) or approaches it (push mode).
         grasp_angles: Wrist hinge angles (rad) of the heuristic grasp, shape: (3,), or ``None``
-            to keep the start state's (grasp mode with ``KeypointEnvConfig.grasp_start``).
+            to keep the start state's (grasp mode with ``KeypointEnvConfig.grasp_start``). In
+            push mode, set together with ``grasp_local`` by the heuristic push pose: the episode
+            starts there (``KeypointEnvConfig.push_start``).
     """
 
     initial_state: InitialState
@@ -135,6 +139,10 @@ class KeypointEnvConfig:
     grasp_start: bool = True
     """Grasp mode: start each episode at the heuristic grasp (open jaws around the grasp point,
     closing); without it the policy must bring the TCP to the grasp point first."""
+    push_start: bool = True
+    """Push mode, for goals with a push pose (``grasp_angles`` set, ``iker.skills.push_pose``):
+    start each episode with the closed gripper at the push pose behind the object; without it
+    (or without a pose) the episode starts at the scene's wrist pose."""
     grasp_steps: int = 8
     """Grasp start: control steps the wrist holds still while the jaws close."""
     grasp_angle_noise: float = 0.05
@@ -329,14 +337,15 @@ class KeypointEnv(BatchedEnv):
             pose[acted_on, 3:7] = _yaw_quaternion_product(pose[acted_on, 3:7], yaw[acted_on])
         jaws = np.where(self.grasp_mode[ids, None], open_jaw_pose(), closed_jaw_pose())
         joints = {name: values[goals] for name, values in self.start_joints.items()}
-        grasping = self.grasp_mode[ids] & cfg.grasp_start
-        if grasping.any():  # the heuristic grasp's wrist angles (with noise)
-            turn = grasping & self.goal_has_angles[goals]
+        pushing = ~self.grasp_mode[ids] & self.goal_has_angles[goals] & cfg.push_start
+        starting = (self.grasp_mode[ids] & cfg.grasp_start) | pushing
+        if starting.any():  # the heuristic grasp's or push's wrist angles (with noise)
+            turn = starting & self.goal_has_angles[goals]
             noise = self.rng.uniform(-cfg.grasp_angle_noise, cfg.grasp_angle_noise, (ids.size, 3))
             wrist[turn, 3:] = self.goal_grasp_angles[goals][turn] + noise[turn]
         self.worlds.reset_worlds(ids, wrist, jaws, objects, joints)
-        if grasping.any():
-            rows = np.flatnonzero(grasping)
+        if starting.any():
+            rows = np.flatnonzero(starting)
             wrist[rows] = self._move_to_grasp(
                 ids[rows],
                 wrist[rows],
@@ -359,8 +368,8 @@ class KeypointEnv(BatchedEnv):
         objects: dict[str, np.ndarray],
         joints: dict[str, np.ndarray],
     ) -> np.ndarray:
-        """Reset grasp-mode worlds ``ids`` (just reset with ``wrist``) again with the wrist moved
-        so that the TCP lies on the randomized grasp point (kept inside the workspace box);
+        """Reset worlds ``ids`` (just reset with ``wrist``) again with the wrist moved so that
+        the TCP lies on the randomized grasp point or push pose (kept inside the workspace box);
         returns the moved wrist poses, shape: (M, 6)."""
         tcp = self.gripper_pose()[0][ids]
         grasp = self.grasp_point(*self.object_pose())[ids]

@@ -21,10 +21,12 @@ from keyscaffold.geometry import points_in_body_frames
 from keyscaffold.iker.codegen import CodeWork
 from keyscaffold.iker.keypoints import CandidateSet
 from keyscaffold.iker.loop import run_iker
+from keyscaffold.iker.skills import push_pose
 from keyscaffold.rl.keypoint_env import KeypointEnv, KeypointEnvConfig, KeypointGoal
 from keyscaffold.rl.train import PPOConfig, TrainConfig
 from keyscaffold.sim.objects import SHOE_HEEL_X
 from keyscaffold.tasks import make_task
+from keyscaffold.tasks.base import InitialState
 from keyscaffold.tasks.iker_common import GRASP_HEIGHT
 from keyscaffold.vlm.client import VLMConfig
 
@@ -113,11 +115,16 @@ def test_shoes_on_rack_goes_through_every_stage_to_done(tmp_path):
         assert (out / f"stage_{index}/policy/checkpoints/latest.pt").exists()
     assert (out / "stages.png").exists()
     assert _json(out / "iker.json")["stages"] == summary["stages"]
-    # The shoes are taken at the heel (the task's hint); the box is pushed at its keypoints'
-    # centroid; the rack is the fixture the candidates cover besides the objects.
+    # The shoes are taken at the heel (the task's hint); the box is pushed from behind, low,
+    # facing the push; the rack is the fixture the candidates cover besides the objects.
     box, shoe = (_json(out / f"stage_{i}/targets.json") for i in (0, 1))
     assert shoe["grasp_local"] == pytest.approx([SHOE_HEEL_X, 0.0, GRASP_HEIGHT])
-    assert box["grasp_local"] == pytest.approx(np.mean(box["keypoints_local"], axis=0))
+    box_start = InitialState.from_json(_json(out / "stage_0/state_start.json"))
+    local, targets = np.array(box["keypoints_local"]), np.array(box["targets"])
+    contact, angles = push_pose(make_task("shoes_on_rack"), "shoe_box", box_start, local, targets)
+    assert box["grasp_local"] == pytest.approx(contact)
+    assert box["grasp_angles"] == pytest.approx(angles)
+    assert np.linalg.norm(np.array(contact[:2]) - local.mean(0)[:2]) > 0.05  # behind, not inside
     bodies = set(CodeWork.open(out / "codegen").candidates(0, 0).bodies())
     assert bodies == {"shoe_rack", "shoe_box", "left_shoe", "right_shoe"}
     # The execution history grows: the request for the last stage would show all three.

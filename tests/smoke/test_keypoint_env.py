@@ -5,15 +5,17 @@ from __future__ import annotations
 import csv
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 
 from keyscaffold.iker.reward import KeypointRewardConfig
+from keyscaffold.iker.skills import PUSH_GAP, push_pose
 from keyscaffold.rl.keypoint_env import KeypointEnv, KeypointEnvConfig, KeypointGoal
 from keyscaffold.rl.train import PPOConfig, TrainConfig, train_env
-from keyscaffold.sim.embodiments.gripper import TCP_OFFSET, closed_jaw_pose
+from keyscaffold.sim.embodiments.gripper import FINGER_HALF, TCP_OFFSET, closed_jaw_pose
 from keyscaffold.sim.objects import SceneObject
 from keyscaffold.tasks.base import InitialState, KeypointSpec, Task
 
@@ -252,6 +254,31 @@ def test_grasp_start_holds_the_wrist_while_the_jaws_close_then_lifts(task):
         _, _, _, extras = env.step(_toward(env, grasp + [0.0, 0.0, 0.1], gain=0.5))
     assert env.object_pose()[0][0, 2] - BOX_CENTER[2] > 0.08
     assert env.success()[0] and extras["log"]["/reward/drop"] == 0.0
+
+
+def test_push_start_puts_the_closed_gripper_behind_the_box_and_a_push_reaches_the_targets(task):
+    state = InitialState(0, BoxTask.wrist_above((0.0, 0.0, 0.08)), BoxTask.box_at((0.0, 0.0)))
+    targets = BOX_CENTER + KEYPOINTS + [0.1, 0.0, 0.0]
+    contact, angles = push_pose(task, "box", state, KEYPOINTS, targets)
+    # behind the box's back face (x = -2.5 cm): a finger's half thickness and the gap; low
+    # enough that the fingertips clear the table by 1 cm; the gripper's x axis along the push
+    assert contact == pytest.approx((-BOX_HALF - FINGER_HALF[0] - PUSH_GAP, 0.0, 0.005))
+    assert angles == pytest.approx((0.0, 0.0, 0.0))
+    aside = push_pose(task, "box", state, KEYPOINTS, BOX_CENTER + KEYPOINTS + [0.0, 0.1, 0.0])
+    assert aside[1][2] == pytest.approx(np.pi / 2) and aside[0][1] < -BOX_HALF
+    assert push_pose(task, "box", state, KEYPOINTS, BOX_CENTER + KEYPOINTS + [0, 0, 0.1]) is None
+
+    goal = KeypointGoal(state, "box", KEYPOINTS, targets, "push", contact, angles)
+    env = KeypointEnv(task, [goal], _config(num_envs=1, episode_steps=200))
+    start = env.gripper_pose()[0][0]
+    assert start == pytest.approx(BOX_CENTER + contact, abs=1e-3)
+    assert env.object_pose()[0][0] == pytest.approx(BOX_CENTER, abs=1e-3)  # not touched
+    for _ in range(40):  # push along +x, 6 mm a step, to 1.5 cm short of the box's shift
+        env.step(_toward(env, start + [0.085, 0.0, 0.0], gain=0.6))
+    assert env.object_pose()[0][0, 0] - BOX_CENTER[0] > 0.06
+    assert env.success()[0]
+    off = replace(env.config, push_start=False)
+    assert KeypointEnv(task, [goal], off).gripper_pose()[0][0, 2] > BOX_CENTER[2] + 0.05
 
 
 def test_grasp_heuristic_closes_near_the_box_and_lifts_it(task):

@@ -40,6 +40,8 @@ PALM_BOTTOM = FLANGE[1] + 2 * PALM_HALF[2]
 """Depth of the palm's underside below the flange (m); the jaw bodies sit there."""
 PAD_CENTER_DEPTH = 2 * FINGER_HALF[2] - PAD_HALF[2]
 """Depth of the pad centres below the palm's underside (m)."""
+FINGERTIP_BELOW_TCP = 2 * FINGER_HALF[2] - PAD_CENTER_DEPTH
+"""Depth of the fingertips below the tool centre point (m)."""
 TCP_OFFSET = PALM_BOTTOM + PAD_CENTER_DEPTH
 """Depth of the tool centre point below the flange (m)."""
 
