@@ -487,6 +487,46 @@ def rotation_angle(rotation: np.ndarray) -> np.ndarray:
     return np.arccos(np.clip((trace - 1.0) / 2.0, -1.0, 1.0))
 
 
+def keypoint_turn(keypoints: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """The turn that best takes the keypoints onto their targets (the Kabsch fit's rotation), as
+    a rotation vector in world axes (axis times angle, rad), shape: (B, 3).
+
+    Args:
+        keypoints: Shape: (B, K, 3).
+        targets: Shape: (B, K, 3).
+    """
+    rotation, _ = kabsch(keypoints, targets)
+    return rotation_vector(rotation)
+
+
+def rotation_vector(rotation: np.ndarray) -> np.ndarray:
+    """Rotation vectors (unit axis times angle, rad) of rotation matrices, shape: (..., 3).
+
+    Args:
+        rotation: Shape: (..., 3, 3).
+    """
+    angle = rotation_angle(rotation)
+    r = rotation
+    # The skew part is sin(angle) times the axis.
+    skew = 0.5 * np.stack(
+        [r[..., 2, 1] - r[..., 1, 2], r[..., 0, 2] - r[..., 2, 0], r[..., 1, 0] - r[..., 0, 1]],
+        axis=-1,
+    )
+    sin = np.sin(angle)
+    scale = np.where(sin > 1e-6, angle / np.maximum(sin, 1e-6), 1.0)
+    vector = skew * scale[..., None]
+    # Near a half turn the skew part vanishes: the axis is a column of (R + I) / 2 = a a^T.
+    flip = (angle > np.pi / 2) & (sin < 1e-3)
+    if flip.any():
+        outer = 0.5 * (r[flip] + np.eye(3))
+        column = np.argmax(np.diagonal(outer, axis1=-2, axis2=-1), axis=-1)
+        axis = np.take_along_axis(outer, column[:, None, None], axis=-1)[..., 0]
+        axis /= np.linalg.norm(axis, axis=-1, keepdims=True)
+        axis *= np.where((axis * skew[flip]).sum(-1) < 0.0, -1.0, 1.0)[:, None]  # sin's sign
+        vector[flip] = axis * angle[flip][:, None]
+    return vector
+
+
 def target_object_pose(
     object_position: np.ndarray,
     object_rotation: np.ndarray,

@@ -51,6 +51,7 @@ from keyscaffold.iker.reward import (
     dropped_object,
     iker_reward_terms,
     keypoint_success,
+    keypoint_turn,
     mean_keypoint_distance,
     object_pose_reward_terms,
 )
@@ -552,6 +553,7 @@ class KeypointEnv(BatchedEnv):
             ("keypoints", k3),
             ("targets", k3),
             ("targets_minus_keypoints", k3),
+            ("turn_to_targets", 3),
             ("jaws", 2),
             ("grasp_mode", 1),
             ("jaws_closed", 1),
@@ -562,7 +564,8 @@ class KeypointEnv(BatchedEnv):
         """Observation groups ``policy`` and ``critic`` (the same vector), shape: (num_envs, D).
 
         The blocks are those of ``observation_layout``: poses in world coordinates, rotations as
-        their first two matrix columns, the jaw openings as fractions of the stroke.
+        their first two matrix columns, the turn that best takes the keypoints onto their targets
+        as a rotation vector (``keypoint_turn``), the jaw openings as fractions of the stroke.
         """
         n = self.num_envs
         joint_pos, joint_vel = self.worlds.robot_joint_state()
@@ -582,6 +585,7 @@ class KeypointEnv(BatchedEnv):
                 keypoints.reshape(n, -1),
                 self.world_targets.reshape(n, -1),
                 (self.world_targets - keypoints).reshape(n, -1),
+                keypoint_turn(keypoints, self.world_targets),
                 joint_pos[:, 6:] / JAW_TRAVEL,
                 self.grasp_mode[:, None].astype(np.float64),
                 self.jaws_closed[:, None].astype(np.float64),

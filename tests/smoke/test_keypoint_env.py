@@ -126,7 +126,7 @@ def test_shapes_layout_and_logs(task):
     obs = env.get_observations()
     width = sum(size for _, size in env.observation_layout())
     slots = env.config.keypoint_slots
-    assert width == 38 + 9 * slots
+    assert width == 41 + 9 * slots
     assert obs["policy"].shape == (3, width) and obs["critic"].shape == (3, width)
     assert env.keypoints().shape == (3, slots, 3)
     obs, reward, done, extras = env.step(torch.zeros(3, 6))

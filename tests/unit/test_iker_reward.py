@@ -18,10 +18,12 @@ from keyscaffold.iker.reward import (
     iker_reward_terms,
     kabsch,
     keypoint_success,
+    keypoint_turn,
     mean_keypoint_distance,
     object_pose_reward_terms,
     rotation_angle,
     rotation_between,
+    rotation_vector,
     target_object_pose,
 )
 
@@ -193,6 +195,29 @@ def test_kabsch_recovers_a_random_rigid_transform():
     np.testing.assert_allclose(fitted, rotation, atol=1e-10)
     np.testing.assert_allclose(shift, translation, atol=1e-10)
     np.testing.assert_allclose(np.linalg.det(fitted), 1.0)
+
+
+def test_rotation_vector_and_keypoint_turn():
+    rng = np.random.default_rng(1)
+    axes = rng.normal(size=(8, 3))
+    axes /= np.linalg.norm(axes, axis=1, keepdims=True)
+    angles = np.array([0.0, 1e-8, 0.3, 1.0, 2.0, 3.0, np.pi - 1e-5, np.pi])
+    vectors = axes * angles[:, None]
+    cos, sin = np.cos(angles)[:, None, None], np.sin(angles)[:, None, None]
+    skew = np.zeros((8, 3, 3))
+    skew[:, 0, 1], skew[:, 0, 2], skew[:, 1, 2] = -axes[:, 2], axes[:, 1], -axes[:, 0]
+    skew -= np.swapaxes(skew, 1, 2)
+    outer = axes[:, :, None] * axes[:, None, :]
+    matrices = cos * np.eye(3) + sin * skew + (1 - cos) * outer  # Rodrigues
+    found = rotation_vector(matrices)
+    np.testing.assert_allclose(found[:-1], vectors[:-1], atol=1e-5)
+    # a half turn: the axis up to its sign
+    np.testing.assert_allclose(np.abs(found[-1]), np.abs(vectors[-1]), atol=1e-6)
+    # the turn that takes keypoints onto targets turned a quarter about z
+    points = rng.normal(size=(1, 4, 3))
+    turned = points @ QUARTER_TURN_Z.T + [0.3, 0.0, 0.1]
+    np.testing.assert_allclose(keypoint_turn(points, turned), [[0.0, 0.0, np.pi / 2]], atol=1e-9)
+    np.testing.assert_allclose(keypoint_turn(points, points + 1.0), [[0.0, 0.0, 0.0]], atol=1e-9)
 
 
 def test_kabsch_degenerate_layouts():
