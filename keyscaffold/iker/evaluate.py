@@ -214,6 +214,9 @@ def heldout_evaluation(
             "keypoint_distance": float(result["episode_distance"][i]),
             "final_distance": float(result["final_distance"][i]),
             "task_success": bool(result["task_success"][i]),
+            "task_metrics": {
+                name: float(values[i]) for name, values in result["task_metrics"].items()
+            },
         }
         for i in range(env.num_envs)
     ]

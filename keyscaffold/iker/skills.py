@@ -312,7 +312,8 @@ def execute(
         Per world, shape (num_envs,): ``episode_distance`` and ``episode_success`` (mean
         keypoint distance and < 5 cm, at the episode's last step), ``outside`` (the object left
         the workspace), ``final_distance`` and ``final_success`` (after the release), and with a
-        monitor ``task_success`` (the task's ``evaluate`` at the very end).
+        monitor ``task_success`` (the task's ``evaluate`` at the very end) and
+        ``task_metrics`` (its other per-world values then, by name).
     """
     if env.config.terminate_outside:
         raise ValueError("execute needs an env without termination; see execution_config")
@@ -348,6 +349,11 @@ def execute(
     result["final_success"] = env.success().copy()
     if monitor is not None and monitor.result:
         result["task_success"] = monitor.result["success"].copy()
+        result["task_metrics"] = {
+            name: np.asarray(values, dtype=np.float64).copy()
+            for name, values in monitor.result.items()
+            if name != "success" and np.shape(values) == (env.num_envs,)
+        }
     return result
 
 

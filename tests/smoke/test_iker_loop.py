@@ -256,6 +256,8 @@ def test_heldout_benchmark_script_runs_end_to_end(tmp_path):
     assert len(detail["episodes"]) == 4 and detail["settings"]["keypoint_env"]["reward"] == (
         "object_pose"
     )
+    # the task's own measurements of each episode, beside its verdict
+    assert set(detail["episodes"][0]["task_metrics"]) == {"overhang"}
 
 
 def test_a_shoe_resting_on_the_floor_stays_inside_the_workspace():
