@@ -131,6 +131,10 @@ class _Judge:
         return None if not self.result else bool(self.result["success"][0])
 
 
+PERTURB_TRIES = 8
+"""Draws of a perturbation before the last one is kept (see ``_perturb``)."""
+
+
 def perturb_state(
     task: Task, state: InitialState, distance: float, rng: np.random.Generator
 ) -> tuple[InitialState, dict]:
@@ -296,7 +300,9 @@ class _Run:
                 renderer.close()
         self.judge.keep(monitor)
         self.frames = frames
+        metrics = result.pop("task_metrics", {})
         values = {key: value[0].item() for key, value in result.items()}
+        values["task_metrics"] = {name: float(value[0]) for name, value in metrics.items()}
         return values, world_state(self.task, env.worlds, 0, self.seed)
 
     def place(self, goal: KeypointGoal) -> tuple[dict, InitialState]:
@@ -699,6 +705,7 @@ def _act(
         "reused_policy": reused,
         "policy": policy_dir,
         "task_success": values.get("task_success"),
+        "task_metrics": values.get("task_metrics", {}),
     }
     run.work.record_outcome(run.seed, index, outcome)
     atomic_write_text(folder / "outcome.json", json.dumps(outcome, indent=2))
@@ -719,11 +726,22 @@ def _act(
 def _perturb(
     run: _Run, record: dict, index: int, state: InitialState, distance: float, folder: Path
 ) -> InitialState:
-    """Move one object after stage ``index`` and let the scene settle; recorded in ``record``."""
+    """Move one object after stage ``index`` and let the scene settle; recorded in ``record``.
+
+    A displacement into another object or the gripper is pushed back while the scene settles;
+    such a draw is replaced by a new one (up to ``PERTURB_TRIES`` draws; the record keeps how many)
+    until the object settles at least half the drawn distance from where it was.
+    """
     rng = np.random.default_rng([run.seed, index])
-    moved, perturbation = perturb_state(run.task, state, distance, rng)
-    settled = run.settle(moved, run.settle_steps)
-    perturbation["settled"] = list(settled.objects[perturbation["object"]])
+    for attempt in range(1, PERTURB_TRIES + 1):
+        moved, perturbation = perturb_state(run.task, state, distance, rng)
+        settled = run.settle(moved, run.settle_steps)
+        name = perturbation["object"]
+        shift = np.subtract(settled.objects[name][:2], state.objects[name][:2])
+        if np.linalg.norm(shift) >= 0.5 * np.linalg.norm(perturbation["offset"]):
+            break
+    perturbation["settled"] = list(settled.objects[name])
+    perturbation["draws"] = attempt
     record["perturbation"] = perturbation
     atomic_write_text(folder / "perturbation.json", json.dumps(perturbation, indent=2))
     atomic_write_text(folder / "state_end.json", _state_json(settled))

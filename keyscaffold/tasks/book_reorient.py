@@ -274,12 +274,26 @@ class BookReorient(IkerTask):
             # The book's axes: the widest spread runs top to bottom, the thinnest through the covers.
             values, vectors = np.linalg.eigh(offsets.T @ offsets)
             thin, tall = vectors[:, 0], vectors[:, 2]
-            current = np.column_stack([tall, thin, np.cross(tall, thin)])
             # Standing: top to bottom vertical, the covers facing along y, across the gap.
             up, across = np.array([0.0, 0.0, 1.0]), np.array([0.0, 1.0, 0.0])
             wanted = np.column_stack([up, across, np.cross(up, across)])
-            rotation = wanted @ current.T
-            targets = offsets @ rotation.T + np.array([{numbers(SLOT_CENTER)}, 0.0])
+            gap = np.array([{numbers(SLOT_CENTER)}, 0.0])
+            toward_shelf = (gap - centre) * np.array([1.0, 1.0, 0.0])
+            toward_shelf = toward_shelf / np.linalg.norm(toward_shelf)
+            # Either end may go up and either cover face +y: take the smallest turn, and of two
+            # equal turns the one that rolls about the line pointing at the shelf.
+            choices = []
+            for end in (1.0, -1.0):
+                for side in (1.0, -1.0):
+                    a, b = end * tall, side * thin
+                    turn = wanted @ np.column_stack([a, b, np.cross(a, b)]).T
+                    angle = np.arccos(np.clip((np.trace(turn) - 1.0) / 2.0, -1.0, 1.0))
+                    axis = np.array([turn[2, 1] - turn[1, 2], turn[0, 2] - turn[2, 0],
+                                     turn[1, 0] - turn[0, 1]])
+                    choices.append((int(np.round(angle / 0.5)), -float(axis @ toward_shelf),
+                                    len(choices), turn))
+            rotation = min(choices)[3]
+            targets = offsets @ rotation.T + gap
             """,
             rest,
             result_source("book", "book", "grasp"),
