@@ -395,7 +395,7 @@ def resume_iker(task_name: str, out: Path, **settings) -> dict:
     result = out / RESULT_FILE
     if result.exists():
         summary = json.loads(result.read_text())
-        if "total_s" in summary.get("timing", {}):
+        if "total_s" in summary.get("timing", {}) and "error" not in summary:
             return summary
     if out.exists():
         shutil.rmtree(out)
@@ -733,7 +733,7 @@ def _perturb(
     until the object settles at least half the drawn distance from where it was.
     """
     rng = np.random.default_rng([run.seed, index])
-    for attempt in range(1, PERTURB_TRIES + 1):
+    for draws in range(1, PERTURB_TRIES + 1):  # noqa: B007 (the count is recorded)
         moved, perturbation = perturb_state(run.task, state, distance, rng)
         settled = run.settle(moved, run.settle_steps)
         name = perturbation["object"]
@@ -741,7 +741,7 @@ def _perturb(
         if np.linalg.norm(shift) >= 0.5 * np.linalg.norm(perturbation["offset"]):
             break
     perturbation["settled"] = list(settled.objects[name])
-    perturbation["draws"] = attempt
+    perturbation["draws"] = draws
     record["perturbation"] = perturbation
     atomic_write_text(folder / "perturbation.json", json.dumps(perturbation, indent=2))
     atomic_write_text(folder / "state_end.json", _state_json(settled))
