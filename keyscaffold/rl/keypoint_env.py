@@ -45,6 +45,7 @@ import numpy as np
 import torch
 from tensordict import TensorDict
 
+from keyscaffold.geometry import turn_quaternions_about_z
 from keyscaffold.iker.reward import (
     SUCCESS_DISTANCE,
     KeypointRewardConfig,
@@ -169,14 +170,6 @@ class KeypointEnvConfig:
     def for_evaluation(self, num_envs: int) -> KeypointEnvConfig:
         """These settings for ``num_envs`` evaluation worlds."""
         return replace(self, num_envs=num_envs)
-
-
-def _yaw_quaternion_product(quaternion: np.ndarray, yaw: np.ndarray) -> np.ndarray:
-    """Quaternions (w, x, y, z) turned by ``yaw`` about the world z axis, shape: (B, 4)."""
-    half = yaw / 2.0
-    w1, z1 = np.cos(half), np.sin(half)
-    w, x, y, z = quaternion.T
-    return np.stack([w1 * w - z1 * z, w1 * x - z1 * y, w1 * y + z1 * x, w1 * z + z1 * w], axis=1)
 
 
 def _rotation_6d(rotation: np.ndarray) -> np.ndarray:
@@ -335,7 +328,7 @@ class KeypointEnv(BatchedEnv):
             )
             yaw = self.rng.uniform(-cfg.init_yaw_noise, cfg.init_yaw_noise, size=ids.size)
             pose[acted_on, :2] += shift[acted_on]
-            pose[acted_on, 3:7] = _yaw_quaternion_product(pose[acted_on, 3:7], yaw[acted_on])
+            pose[acted_on, 3:7] = turn_quaternions_about_z(pose[acted_on, 3:7], yaw[acted_on])
         jaws = np.where(self.grasp_mode[ids, None], open_jaw_pose(), closed_jaw_pose())
         joints = {name: values[goals] for name, values in self.start_joints.items()}
         pushing = ~self.grasp_mode[ids] & self.goal_has_angles[goals] & cfg.push_start
