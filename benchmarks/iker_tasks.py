@@ -70,7 +70,12 @@ def task_row(summary: dict, command: str) -> dict:
         "machine",
         "cores",
     )
-    return {**{key: summary[key] for key in keys}, "command": command}
+    later = ("checkpoint", "last_checkpoint", "validation")  # absent from older summaries
+    return {
+        **{key: summary[key] for key in keys},
+        **{key: summary[key] for key in later if key in summary},
+        "command": command,
+    }
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -81,6 +86,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--reward", choices=REWARDS, default="keypoints")
     parser.add_argument("--train-states", type=int, default=10)
     parser.add_argument("--test-states", type=int, default=20)
+    parser.add_argument(
+        "--val-states", type=int, default=5, help="validation states (0: test the last policy)"
+    )
     parser.add_argument("--trials", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--num-envs", type=int, default=None, help="default: KeypointEnvConfig's")
@@ -111,7 +119,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
         command = (
             f"python benchmarks/iker_tasks.py --tasks {name} --minutes {args.minutes:g} "
             f"--reward {args.reward} --train-states {args.train_states} "
-            f"--test-states {args.test_states} --trials {args.trials} --seed {args.seed}"
+            f"--test-states {args.test_states} --val-states {args.val_states} "
+            f"--trials {args.trials} --seed {args.seed}"
             + (f" --num-envs {args.num_envs}" if args.num_envs is not None else "")
             + (f" --max-iterations {args.max_iterations}" if args.max_iterations != 100_000 else "")
             + "".join(f" --set {item}" for item in variant)
@@ -122,6 +131,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             folder,
             num_train=args.train_states,
             num_test=args.test_states,
+            num_val=args.val_states,
             trials=args.trials,
             minutes=args.minutes,
             reward=args.reward,

@@ -6,7 +6,9 @@ policy on the training goals (one goal per state, start noise per episode) and r
 test goal ``trials`` times with different start noise. An episode succeeds when the mean keypoint
 distance to the targets is below 5 cm at its last step; the task's own ``evaluate`` is also
 judged, after the gripper lets go and the scene settles. Both rates come with 95% Wilson
-intervals.
+intervals. Training validates the policy on the goals of a few more states (the val split) and
+keeps the best one, which is what is tested; the run's last policy is tested too
+(``last_checkpoint``), so what keeping the best is worth is measured in every run.
 
 How many candidates the camera sees on the object varies with the scene, so goals differ in
 their number of keypoints; the env's keypoint slots take any number up to ``keypoint_slots``
@@ -19,6 +21,7 @@ Folder::
     heldout.json          rates, intervals, episodes, seeds, skipped states, training, provenance
     codegen_train/        the oracle's code for the training states (CodeWork folder)
     codegen_test_<b>/     the same for the test states, batch by batch of ``num_test`` seeds
+    codegen_val/          the same for the validation states
     policy/               the training run (train_env); an existing final checkpoint is reused
 """
 
@@ -111,6 +114,7 @@ def heldout_evaluation(
     num_train: int = 10,
     num_test: int = 20,
     trials: int = 2,
+    num_val: int = 5,
     minutes: float = 10.0,
     reward: str = "keypoints",
     seed: int = 0,
@@ -128,6 +132,8 @@ def heldout_evaluation(
         out: Result folder (see the module docstring); a finished training run in it is reused.
         num_train: Training states (train split seeds).
         num_test: Usable held-out states (test split seeds; disjoint from training).
+        num_val: Validation states (val split seeds, disjoint from both): the policy is
+            validated on them during training and the best one is tested (0: the last one).
         trials: Episodes per test state, each with different start noise.
         minutes: Training wall time.
         reward: ``keypoints`` (IKER) or ``object_pose`` (the baseline).
@@ -166,6 +172,13 @@ def heldout_evaluation(
     if not goals:
         raise ValueError(f"the oracle gave no usable goal for any training state: {failures}")
     skipped = {"train": failures}
+    val_goals, skipped["val"] = (
+        oracle_goals(
+            task, split_seeds("val", seed, num_val), out / "codegen_val", image_size, physics
+        )
+        if num_val > 0
+        else ({}, {})
+    )
 
     test_goals: dict[int, KeypointGoal] = {}
     test_skipped: dict[int, str] = {}
@@ -194,32 +207,49 @@ def heldout_evaluation(
             train,
             env_config,
             seed=seed,
-            description={"train_seeds": sorted(goals)},
+            description={"train_seeds": sorted(goals), "validation_seeds": sorted(val_goals)},
             show_progress=show_progress,
+            validation_goals=list(val_goals.values()),
         )
     train_s = time.perf_counter() - train_started
 
     test_seeds = sorted(test_goals)
     config = execution_config(env_config, len(test_seeds) * trials, noise=True)
     env = KeypointEnv(task, [test_goals[s] for s in test_seeds], config, seed=seed + 1)
-    policy = load_skill(run_dir, env)
-    env.assign_goals(np.repeat(np.arange(len(test_seeds)), trials))
-    monitor = TaskMonitor(task, env.worlds)
-    result = execute(env, policy, settle_steps, monitor=monitor, show_progress=show_progress)
-    episodes = [
-        {
-            "seed": test_seeds[i // trials],
-            "trial": i % trials,
-            "success": bool(result["episode_success"][i]),
-            "keypoint_distance": float(result["episode_distance"][i]),
-            "final_distance": float(result["final_distance"][i]),
-            "task_success": bool(result["task_success"][i]),
-            "task_metrics": {
-                name: float(values[i]) for name, values in result["task_metrics"].items()
-            },
+
+    def test(which: str) -> list[dict]:
+        """Every test goal ``trials`` times with the run's ``which`` checkpoint (same start
+        noise for every checkpoint)."""
+        policy = load_skill(run_dir, env, which)
+        env.rng = np.random.default_rng(seed + 1)
+        env.assign_goals(np.repeat(np.arange(len(test_seeds)), trials))
+        monitor = TaskMonitor(task, env.worlds)
+        result = execute(env, policy, settle_steps, monitor=monitor, show_progress=show_progress)
+        return [
+            {
+                "seed": test_seeds[i // trials],
+                "trial": i % trials,
+                "success": bool(result["episode_success"][i]),
+                "keypoint_distance": float(result["episode_distance"][i]),
+                "final_distance": float(result["final_distance"][i]),
+                "task_success": bool(result["task_success"][i]),
+                "task_metrics": {
+                    name: float(values[i]) for name, values in result["task_metrics"].items()
+                },
+            }
+            for i in range(env.num_envs)
+        ]
+
+    has_best = (run_dir / "checkpoints" / "best.pt").exists()
+    episodes = test("best")
+    last_checkpoint = None
+    if has_best:  # the same test with the run's last policy, to show what keeping the best is worth
+        last = test("latest")
+        last_checkpoint = {
+            "success_rate": sum(e["success"] for e in last) / len(last),
+            "success_ci95": list(wilson_interval(sum(e["success"] for e in last), len(last))),
+            "task_success_rate": sum(e["task_success"] for e in last) / len(last),
         }
-        for i in range(env.num_envs)
-    ]
     n = len(episodes)
     successes = sum(e["success"] for e in episodes)
     task_successes = sum(e["task_success"] for e in episodes)
@@ -237,6 +267,9 @@ def heldout_evaluation(
         "task_success_rate": task_successes / n,
         "task_success_ci95": list(wilson_interval(task_successes, n)),
         "mean_keypoint_distance": float(np.mean([e["keypoint_distance"] for e in episodes])),
+        "checkpoint": "best" if has_best else "latest",
+        "last_checkpoint": last_checkpoint,
+        "validation": {"seeds": sorted(val_goals), "trials": train.validation_trials},
         "train_minutes": minutes,
         "training": training_record(run_dir),
         "train_s": train_s,

@@ -19,6 +19,7 @@ Folder::
 
     library.json              task, skills (goals, seeds, training record), settings, provenance
     scenes/seed_<s>/          the ideal IKER run of each training seed (an IKER run folder)
+    scenes_val/seed_<s>/      the same for each validation seed
     <task>__<object>__<mode>/ each skill's training run (train_env); a finished one is reused
 
 A rerun reuses finished scenes and finished skills, so an interrupted build resumes.
@@ -79,6 +80,7 @@ def build_skill_library(
     out: Path,
     num_states: int = 10,
     minutes: float = 8.0,
+    num_val_states: int = 4,
     seed: int = 0,
     perturb: float = 0.0,
     train: TrainConfig | None = None,
@@ -93,6 +95,8 @@ def build_skill_library(
         out: The library folder (see the module docstring); finished parts are reused.
         num_states: Training seeds (the train split of ``seed``, disjoint from test seeds).
         minutes: Training wall time per skill.
+        num_val_states: Validation seeds (the val split): their ideal runs' stage goals
+            validate each skill during training, and its best policy is kept (``best.pt``).
         seed: Seed of the split and of training.
         perturb: Move one object up to this far (m) between the stages of every other scene
             (seeds at odd positions), so the goals include displaced scenes.
@@ -118,34 +122,39 @@ def build_skill_library(
     env_config = env_config or KeypointEnvConfig()
     started = time.perf_counter()
 
-    seeds = split_seeds("train", seed, num_states)
-    by_skill: dict[str, list[KeypointGoal]] = {}
-    skill_seeds: dict[str, list[int]] = {}
-    scenes = []
-    for position, scene_seed in enumerate(seeds):
-        folder = out / "scenes" / f"seed_{scene_seed}"
-        summary = resume_iker(
-            task.name,
-            folder,
-            planner="oracle",
-            seed=scene_seed,
-            perturb=perturb if position % 2 else 0.0,
-            env_config=env_config,
-            execution="ideal",
-        )
-        scenes.append(
-            {
-                "seed": scene_seed,
-                "success": summary["success"],
-                "stage_success": summary["stage_success"],
-                "failure": summary["failure"],
-            }
-        )
-        for key, goal in stage_goals(folder):
-            by_skill.setdefault(key, []).append(goal)
-            skill_seeds.setdefault(key, []).append(scene_seed)
+    def scene_goals(split: str, count: int) -> tuple[list[dict], dict, dict]:
+        """Ideal runs of ``count`` seeds of ``split``; their records, goals and seeds by skill."""
+        records, by_skill, skill_seeds = [], {}, {}
+        for position, scene_seed in enumerate(split_seeds(split, seed, count)):
+            folder = (
+                out / ("scenes" if split == "train" else f"scenes_{split}") / f"seed_{scene_seed}"
+            )
+            summary = resume_iker(
+                task.name,
+                folder,
+                planner="oracle",
+                seed=scene_seed,
+                perturb=perturb if position % 2 else 0.0,
+                env_config=env_config,
+                execution="ideal",
+            )
+            records.append(
+                {
+                    "seed": scene_seed,
+                    "success": summary["success"],
+                    "stage_success": summary["stage_success"],
+                    "failure": summary["failure"],
+                }
+            )
+            for key, goal in stage_goals(folder):
+                by_skill.setdefault(key, []).append(goal)
+                skill_seeds.setdefault(key, []).append(scene_seed)
+        return records, by_skill, skill_seeds
+
+    scenes, by_skill, skill_seeds = scene_goals("train", num_states)
     if not by_skill:
         raise ValueError(f"no scene of {task.name} gave a stage goal: {scenes}")
+    _, val_by_skill, val_seeds = scene_goals("val", num_val_states)
 
     skills = {}
     for number, (key, goals) in enumerate(sorted(by_skill.items())):
@@ -160,13 +169,20 @@ def build_skill_library(
                 replace(train, seed=seed + number),
                 env_config,
                 seed=seed + number,
-                description={"skill": key, "library": True, "scene_seeds": skill_seeds[key]},
+                description={
+                    "skill": key,
+                    "library": True,
+                    "scene_seeds": skill_seeds[key],
+                    "validation_seeds": val_seeds.get(key, []),
+                },
                 show_progress=show_progress,
+                validation_goals=val_by_skill.get(key),
             )
         skills[key] = {
             "folder": run_dir.name,
             "goals": len(goals),
             "scene_seeds": skill_seeds[key],
+            "validation_seeds": val_seeds.get(key, []),
             "training": training_record(run_dir),
         }
     library = {
@@ -175,6 +191,7 @@ def build_skill_library(
         "scenes": scenes,
         "settings": {
             "num_states": num_states,
+            "num_val_states": num_val_states,
             "minutes": minutes,
             "seed": seed,
             "perturb": perturb,

@@ -259,6 +259,7 @@ class _Run:
             seed=self.seed * 1000 + index,
             description={"skill": key, "stage": index},
             show_progress=self.show_progress,
+            validation_goals=[goal],
         )
         relative = str(run_dir.relative_to(self.out))
         self.skills[key] = relative

@@ -30,7 +30,8 @@ from keyscaffold.iker.keypoints import CandidateSet, body_surface_samples
 from keyscaffold.iker.reward import kabsch
 from keyscaffold.iker.stage import StageSpec
 from keyscaffold.rl.keypoint_env import KeypointEnv, KeypointEnvConfig, KeypointGoal
-from keyscaffold.rl.train import TrainConfig, load_policy, train_env
+from keyscaffold.rl.rollout import Validator
+from keyscaffold.rl.train import TrainConfig, checkpoint_file, load_policy, train_env
 from keyscaffold.sim.batch import BatchedWorlds
 from keyscaffold.sim.embodiments.gripper import (
     FINGER_HALF,
@@ -228,11 +229,16 @@ def train_skill(
     seed: int = 0,
     description: dict | None = None,
     show_progress: bool = False,
+    validation_goals: list[KeypointGoal] | None = None,
 ) -> Path:
     """Train one PPO policy on ``goals`` in a ``KeypointEnv``; returns the run folder.
 
     Start noise comes from ``env_config`` (``init_position_noise``, ``init_yaw_noise``,
-    ``grasp_noise``); ``run_dir/config.json`` records the env settings beside ``train``.
+    ``grasp_noise``); ``run_dir/config.json`` records the env settings beside ``train``. With
+    ``validation_goals`` the policy runs ``train.validation_trials`` episodes of each of them
+    every ``train.validation_interval`` iterations (same start noise every time, no
+    termination) and the one with the best keypoint success is kept as ``checkpoints/best.pt``,
+    which ``load_skill`` then uses.
     """
     env = KeypointEnv(task, goals, env_config, seed=seed)
     info = {
@@ -248,7 +254,14 @@ def train_skill(
         "train": asdict(train),
         **(description or {}),
     }
-    train_env(env, Path(run_dir), train, info, show_progress=show_progress)
+    validator = None
+    if validation_goals and train.validation_interval > 0:
+        trials = train.validation_trials
+        config = execution_config(env_config, len(validation_goals) * trials, noise=True)
+        validation_env = KeypointEnv(task, validation_goals, config, seed=seed + 1)
+        validator = Validator(validation_env, len(validation_goals), trials, seed=seed + 1)
+        info["validation"] = {"goals": len(validation_goals), "episodes": validator.num_episodes}
+    train_env(env, Path(run_dir), train, info, show_progress=show_progress, validator=validator)
     return Path(run_dir)
 
 
@@ -266,9 +279,10 @@ def training_record(run_dir: Path) -> dict:
     }
 
 
-def load_skill(run_dir: Path, env: KeypointEnv) -> Callable:
-    """The deterministic policy of a skill's run folder (its latest checkpoint) for ``env``."""
-    return load_policy(Path(run_dir), env)
+def load_skill(run_dir: Path, env: KeypointEnv, which: str = "best") -> Callable:
+    """The deterministic policy of a skill's run folder for ``env``: its best validated
+    checkpoint (the latest when the run kept none), or ``which`` (``latest``, ``final``)."""
+    return load_policy(checkpoint_file(Path(run_dir), which), env)
 
 
 def _release(

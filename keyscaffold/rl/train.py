@@ -304,7 +304,7 @@ def train(
     env = ScaffoldEnv(task, plans, config.env, seed=config.seed)
     validator = None
     if validation_plans and config.validation_interval > 0:
-        validator = Validator(
+        validator = Validator.for_plans(
             task, validation_plans, config.env, config.validation_trials, seed=config.seed
         )
     description = run_config_json(task, config, plans_dir, env)

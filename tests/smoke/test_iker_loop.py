@@ -239,7 +239,8 @@ def test_heldout_benchmark_script_runs_end_to_end(tmp_path):
     results = tmp_path / "iker_tasks.json"
     args = [
         "--tasks", "book_push", "--minutes", "0.05", "--reward", "object_pose",
-        "--train-states", "2", "--test-states", "2", "--trials", "2", "--num-envs", "4",
+        "--train-states", "2", "--test-states", "2", "--val-states", "1", "--trials", "2",
+        "--num-envs", "4",
         "--max-iterations", "1", "--image-size", "320", "--out", str(tmp_path / "runs"),
         "--results", str(results),
     ]  # fmt: skip
@@ -258,6 +259,11 @@ def test_heldout_benchmark_script_runs_end_to_end(tmp_path):
     )
     # the task's own measurements of each episode, beside its verdict
     assert set(detail["episodes"][0]["task_metrics"]) == {"overhang"}
+    # validated on a state of the val split; the best policy is tested, the last one beside it
+    (val_seed,) = detail["validation"]["seeds"]
+    assert val_seed not in detail["train_seeds"] + detail["test_seeds"]
+    assert (tmp_path / "runs/book_push/object_pose/policy/checkpoints/best.pt").exists()
+    assert row["checkpoint"] == "best" and 0.0 <= row["last_checkpoint"]["success_rate"] <= 1.0
 
 
 def test_a_shoe_resting_on_the_floor_stays_inside_the_workspace():
@@ -307,6 +313,7 @@ def test_a_skill_library_is_built_from_ideal_scenes_and_reused(tmp_path):
         "shoe_push",
         library,
         num_states=2,
+        num_val_states=1,
         minutes=1.0,
         train=TINY["train"],
         env_config=TINY["env_config"],
@@ -314,12 +321,16 @@ def test_a_skill_library_is_built_from_ideal_scenes_and_reused(tmp_path):
     (key,) = built["skills"]
     assert key == "shoe_push/right_shoe/push" and built["skills"][key]["goals"] == 2
     assert built["skills"][key]["training"]["iterations"] == 2
+    assert len(built["skills"][key]["validation_seeds"]) == 1
+    assert (library / "shoe_push__right_shoe__push/checkpoints/best.pt").exists()
     scene = library / "scenes" / f"seed_{built['scenes'][0]['seed']}"
     ((scene_key, goal),) = stage_goals(scene)
     assert scene_key == key and goal.mode == "push" and goal.targets.shape[1] == 3
     # a rebuild reuses the finished scenes and skill
     stamp = (library / "shoe_push__right_shoe__push/checkpoints/final.pt").stat().st_mtime
-    build_skill_library("shoe_push", library, num_states=2, minutes=1.0, **_tiny_library())
+    build_skill_library(
+        "shoe_push", library, num_states=2, num_val_states=1, minutes=1.0, **_tiny_library()
+    )
     assert (library / "shoe_push__right_shoe__push/checkpoints/final.pt").stat().st_mtime == stamp
     # a run with the library trains nothing and points at the library's policy
     out = tmp_path / "run"

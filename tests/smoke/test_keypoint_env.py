@@ -14,6 +14,7 @@ import torch
 from keyscaffold.iker.reward import KeypointRewardConfig
 from keyscaffold.iker.skills import PUSH_GAP, push_pose
 from keyscaffold.rl.keypoint_env import KeypointEnv, KeypointEnvConfig, KeypointGoal
+from keyscaffold.rl.rollout import Validator
 from keyscaffold.rl.train import PPOConfig, TrainConfig, train_env
 from keyscaffold.sim.embodiments.gripper import FINGER_HALF, TCP_OFFSET, closed_jaw_pose
 from keyscaffold.sim.objects import SceneObject
@@ -208,6 +209,20 @@ def test_success_comes_from_the_simulator(task):
     assert env.last_episode["success"].tolist() == [0.0, 1.0]
     assert extras["log"]["/reward/success"] == pytest.approx(0.5 * KeypointRewardConfig().success)
     assert not env.success().any()  # both worlds were reset
+
+
+def test_validator_scores_keypoint_policies_repeatably(task):
+    # a goal already met (targets on the keypoints) and one 10 cm away: a still policy meets one
+    met, far = _goal("push", (0.0, 0.0, 0.0)), _goal("push", (0.1, 0.0, 0.0))
+    env = KeypointEnv(
+        task, [met, far], _config(num_envs=4, episode_steps=5, init_position_noise=0.01)
+    )
+    validator = Validator(env, num_variants=2, trials=2, seed=3)
+    still = lambda obs: torch.zeros(obs["policy"].shape[0], 6)  # noqa: E731
+    assert validator(still) == validator(still) == pytest.approx(0.5)
+    assert env.last_episode["success"].tolist() == [1.0, 1.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match="needs 6 worlds"):
+        Validator(env, num_variants=3, trials=2, seed=3)
 
 
 def test_scripted_push_moves_the_box_toward_the_target(task):

@@ -37,7 +37,7 @@ def tiny_config(**changes) -> TrainConfig:
 
 def test_validator_repeats_the_same_episodes(task):
     plans = oracle_plans(task, "val", 0, 2)
-    validator = Validator(task, plans, tiny_config().env, trials=2, seed=3)
+    validator = Validator.for_plans(task, plans, tiny_config().env, trials=2, seed=3)
     assert validator.num_episodes == 4
     policy = lambda obs: torch.zeros(4, validator.env.num_actions)  # noqa: E731
     validator(policy)
