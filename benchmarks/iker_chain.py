@@ -55,6 +55,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--minutes", type=float, default=8.0, help="training minutes per skill")
     parser.add_argument("--runs", type=int, default=10, help="held-out seeded runs")
     parser.add_argument(
+        "--val-states", type=int, default=4, help="validation scenes of the library's skills"
+    )
+    parser.add_argument(
         "--perturb", type=float, default=0.05, help="displacement (m) in the second half of runs"
     )
     parser.add_argument("--seed", type=int, default=0)
@@ -65,7 +68,7 @@ def main(argv: list[str] | None = None) -> dict:
     started = time.perf_counter()
     command = (
         f"python benchmarks/iker_chain.py --task {args.task} --states {args.states} "
-        f"--minutes {args.minutes:g} --runs {args.runs} --perturb {args.perturb:g} "
+        f"--val-states {args.val_states} --minutes {args.minutes:g} --runs {args.runs} --perturb {args.perturb:g} "
         f"--seed {args.seed}" + "".join(f" --set {item}" for item in args.overrides)
     )
     env_config = apply_overrides(KeypointEnvConfig(), tuple(args.overrides))
@@ -75,6 +78,7 @@ def main(argv: list[str] | None = None) -> dict:
         args.task,
         library_dir,
         num_states=args.states,
+        num_val_states=args.val_states,
         minutes=args.minutes,
         seed=args.seed,
         perturb=args.perturb,
@@ -110,9 +114,14 @@ def main(argv: list[str] | None = None) -> dict:
         "num_perturbed": sum(1 for r in runs if r["perturb"] > 0),
         "library": {
             "states": args.states,
+            "val_states": args.val_states,
             "minutes_per_skill": args.minutes,
             "skills": {
-                key: {"goals": skill["goals"], "training": skill["training"]}
+                key: {
+                    "goals": skill["goals"],
+                    "training": skill["training"],
+                    "validation_seeds": skill.get("validation_seeds", []),
+                }
                 for key, skill in library["skills"].items()
             },
         },

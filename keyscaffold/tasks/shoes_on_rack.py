@@ -23,7 +23,6 @@ from keyscaffold.tasks.iker_common import (
     RACK_HALF_DEPTH,
     RACK_INNER_HALF_WIDTH,
     RACK_LEVELS,
-    SHOE_PAIR_SPACING,
     UPPER_SHELF,
     Candidates,
     ExpectedPose,
@@ -47,6 +46,10 @@ PAIR_ROOM = 0.24
 PANEL_GAP = 0.01
 """How close to the side panel the oracle pushes the box (m)."""
 PAIR_DISTANCE = 0.2
+"""Largest centre distance of two placed shoes that still stand as a pair (m)."""
+RACK_PAIR_SPACING = 0.16
+"""Centre distance the oracle gives the pair on the shelf (m): a 6.4 cm gap between the shoes,
+so that a shoe set down within the 5 cm keypoint tolerance does not land on its partner."""
 """Largest centre distance of two placed shoes that still stand as a pair (m)."""
 BOX_PUSH_HEIGHT = 0.03
 """Height of the tool centre point above the shelf while pushing the box (m); the palm's face
@@ -262,8 +265,8 @@ class ShoesOnRack(IkerTask):
         free = 2 * (RACK_INNER_HALF_WIDTH - BOX_HALF[1]) - PANEL_GAP
         free_mid = RACK_CENTER[1] - np.sign(shift[1]) * (RACK_INNER_HALF_WIDTH - free / 2)
         goals = {
-            "left_shoe": np.array([RACK_CENTER[0], free_mid - SHOE_PAIR_SPACING / 2, UPPER_SHELF]),
-            "right_shoe": np.array([RACK_CENTER[0], free_mid + SHOE_PAIR_SPACING / 2, UPPER_SHELF]),
+            "left_shoe": np.array([RACK_CENTER[0], free_mid - RACK_PAIR_SPACING / 2, UPPER_SHELF]),
+            "right_shoe": np.array([RACK_CENTER[0], free_mid + RACK_PAIR_SPACING / 2, UPPER_SHELF]),
         }
         start = np.array(state.wrist[:3])
         positions = {name: np.array(state.objects[name][:3]) for name in SHOES}
@@ -396,7 +399,7 @@ class ShoesOnRack(IkerTask):
             place = f"""
             # Its frame's origin over the middle of the shelf's depth, half the pair's spacing
             # left (-y) of the free part's middle, on the shelf; heading pi: the toes point to -x.
-            origin = np.array([{numbers([RACK_CENTER[0]])}, (low + high) / 2 - {SHOE_PAIR_SPACING / 2}, {UPPER_SHELF}])
+            origin = np.array([{numbers([RACK_CENTER[0]])}, (low + high) / 2 - {RACK_PAIR_SPACING / 2}, {UPPER_SHELF}])
             rotation = turn_about_z(np.pi)
             """
         else:
@@ -407,7 +410,7 @@ class ShoesOnRack(IkerTask):
             comment = (
                 "Put the right shoe on the upper shelf beside the left shoe, on its right (the "
                 "left shoe's -y; +y when its toes point into the rack), turned like it, their "
-                f"centres {SHOE_PAIR_SPACING:.2f} m apart."
+                f"centres {RACK_PAIR_SPACING:.2f} m apart."
             )
             place = f"""
             partner = {partner}
@@ -417,7 +420,7 @@ class ShoesOnRack(IkerTask):
             left_yaw, rotation, left_origin = object_frame(points[partner], partner_local, np.pi)
             # On the left shoe's right (its frame's -y), on the shelf, kept over the shelf's
             # depth and inside the free part.
-            origin = left_origin + rotation @ np.array([0.0, -{SHOE_PAIR_SPACING}, 0.0])
+            origin = left_origin + rotation @ np.array([0.0, -{RACK_PAIR_SPACING}, 0.0])
             origin[0] = np.clip(origin[0], {numbers([RACK_CENTER[0] - reach])}, {numbers([RACK_CENTER[0] + reach])})
             origin[1] = np.clip(origin[1], low + {numbers([margin])}, high - {numbers([margin])})
             origin[2] = {UPPER_SHELF}
