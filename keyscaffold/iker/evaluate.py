@@ -245,9 +245,10 @@ def heldout_evaluation(
     last_checkpoint = None
     if has_best:  # the same test with the run's last policy, to show what keeping the best is worth
         last = test("latest")
+        hits = sum(e["success"] for e in last)
         last_checkpoint = {
-            "success_rate": sum(e["success"] for e in last) / len(last),
-            "success_ci95": list(wilson_interval(sum(e["success"] for e in last), len(last))),
+            "success_rate": hits / len(last),
+            "success_ci95": list(wilson_interval(hits, len(last))),
             "task_success_rate": sum(e["task_success"] for e in last) / len(last),
         }
     n = len(episodes)
