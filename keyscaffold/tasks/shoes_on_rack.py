@@ -23,6 +23,7 @@ from keyscaffold.tasks.iker_common import (
     RACK_HALF_DEPTH,
     RACK_INNER_HALF_WIDTH,
     RACK_LEVELS,
+    SHELF_OVERHANG,
     UPPER_SHELF,
     Candidates,
     ExpectedPose,
@@ -50,7 +51,10 @@ PAIR_DISTANCE = 0.2
 RACK_PAIR_SPACING = 0.16
 """Centre distance the oracle gives the pair on the shelf (m): a 6.4 cm gap between the shoes,
 so that a shoe set down within the 5 cm keypoint tolerance does not land on its partner."""
-"""Largest centre distance of two placed shoes that still stand as a pair (m)."""
+PAIR_SPAN = RACK_PAIR_SPACING + 2 * objects.SHOE_HALF_WIDTH
+"""Shelf length the oracle's pair covers (m)."""
+ROOM_MARGIN = 0.03
+"""Free shelf beyond the pair's span below which the oracle pushes the box aside (again), m."""
 BOX_PUSH_HEIGHT = 0.03
 """Height of the tool centre point above the shelf while pushing the box (m); the palm's face
 pushes the box's end."""
@@ -325,6 +329,37 @@ class ShoesOnRack(IkerTask):
             wrist_orientation=orientation,
             grasp_waypoint=int(np.searchsorted(np.linspace(0, 1, num_waypoints), first_pinch)),
         )
+
+    def oracle_code(self, stage: int, candidates: Candidates) -> str:
+        """The code of the next stage the scene asks for, whatever the stage's number.
+
+        The scene, not the count of stages done, decides (``next_step``): an object displaced
+        between stages can undo an earlier stage (the box slid back toward the middle, a placed
+        shoe knocked over the shelf's edge), and the oracle then does that stage again, as a
+        model looking at the new picture would. The loop's stage limit bounds the repeats.
+        """
+        if stage < 0:
+            raise ValueError(f"stage numbers start at 0, got {stage}")
+        step = self.next_step(candidates)
+        return super().oracle_code(step, candidates)
+
+    def next_step(self, candidates: Candidates) -> int:
+        """Which stage the scene seen through ``candidates`` asks for: 0 while the free part of
+        the shelf is too short for the pair, then 1 or 2 for the first shoe (left, right) whose
+        candidates do not all lie over the upper shelf, else 3 (done)."""
+        box = candidate_indices(candidates, "shoe_box")
+        local = self.candidate_frame_positions(candidates, box, BOX_EXPECTED)
+        world = np.array([candidates[i][1] for i in box], dtype=np.float64)
+        middle = (world - local).mean(axis=0)  # the box keeps within a few degrees of its yaw
+        if free_shelf_length(middle[None], np.eye(3)[None])[0] < PAIR_SPAN + ROOM_MARGIN:
+            return 0
+        for step, name in enumerate(SHOES, start=1):
+            points = np.array([candidates[i][1] for i in candidate_indices(candidates, name)])
+            reach = (RACK_HALF_DEPTH + SHELF_OVERHANG, RACK_INNER_HALF_WIDTH + SHELF_OVERHANG)
+            over = np.abs(points[:, :2] - RACK_CENTER) <= reach
+            if not (over.all() and points[:, 2].min() > UPPER_SHELF - 0.01):
+                return step
+        return self.num_stages()
 
     def stage_code(self, stage: int, candidates: Candidates) -> str:
         """Stage 0 pushes the box against its nearer panel; stages 1 and 2 place the shoes.

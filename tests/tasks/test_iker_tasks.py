@@ -296,6 +296,37 @@ def test_shoes_on_rack_wants_the_box_aside_before_any_shoe():
     assert not result["success"][0], result  # all on the shelf, but out of order
 
 
+def test_shoes_on_rack_oracle_redoes_what_a_displacement_undid():
+    """The oracle's next stage follows the scene: box, left shoe, right shoe, done; a box slid
+    back toward the middle after it was pushed aside is pushed aside again."""
+    task = make_task("shoes_on_rack")
+    drive = _driver(task, 0)
+    for stage in range(task.num_stages()):
+        candidates = _candidates(task, drive)
+        assert task.next_step(candidates) == stage
+        _teleport(task, drive, _run_stage(task, stage, candidates), candidates)
+        _settle(drive)
+    candidates = _candidates(task, drive)
+    assert task.next_step(candidates) == task.num_stages()
+    assert "done" in task.oracle_code(task.num_stages(), candidates).lower()
+
+    drive = _driver(task, 0)
+    candidates = _candidates(task, drive)
+    _teleport(task, drive, _run_stage(task, 0, candidates), candidates)
+    _settle(drive)
+    candidates = _candidates(task, drive)
+    assert task.next_step(candidates) == 1
+    box = [i for i, (body, _) in enumerate(candidates) if body == "shoe_box"]
+    source = np.array([candidates[i][1] for i in box])
+    back = -0.08 * np.sign(source[:, 1].mean())  # 8 cm back toward the middle
+    slid = StageSpec("shoe_box", tuple(box), source + [0.0, back, 0.0], "push", False)
+    _teleport(task, drive, slid, candidates)
+    _settle(drive)
+    candidates = _candidates(task, drive)
+    assert task.next_step(candidates) == 0
+    assert _run_stage(task, 1, candidates).object == "shoe_box"  # whatever the stage's number
+
+
 @pytest.mark.parametrize(
     ("body", "expected", "position"),
     [
@@ -327,8 +358,10 @@ def test_oracle_code_refuses_stages_it_does_not_have_and_missing_objects():
     task = make_task("shoes_on_rack")
     drive = _driver(task, 0)
     candidates = _candidates(task, drive)
-    with pytest.raises(ValueError, match="stages 0..2"):
-        task.oracle_code(4, candidates)
+    with pytest.raises(ValueError, match="stages 0..0"):
+        make_task("shoe_place").oracle_code(2, candidates)
+    with pytest.raises(ValueError, match="start at 0"):
+        task.oracle_code(-1, candidates)
     with pytest.raises(ValueError, match="no candidate keypoint lies on 'shoe_box'"):
         task.oracle_code(0, [c for c in candidates if c[0] != "shoe_box"])
 
