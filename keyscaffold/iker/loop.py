@@ -724,22 +724,49 @@ def _act(
     return state
 
 
+PERTURB_SETTLE_TOLERANCE = 0.02
+"""How far (m) the settling may carry the displaced object off its height and the other objects
+off their places for the draw to count as a displacement (``_plausible_displacement``)."""
+
+
+def _plausible_displacement(
+    before: InitialState, moved: InitialState, settled: InitialState, name: str
+) -> bool:
+    """Whether moving ``name`` (``before`` -> ``moved``) and settling made a plain displacement:
+    the object came to rest within half the drawn offset of where it was put, at its height
+    (within ``PERTURB_SETTLE_TOLERANCE``), and no other object moved further than that. A draw
+    that overlaps another body is thrown out of the overlap by the contact solver: the box then
+    jumps back across the shelf or falls off it, which no person moving it would do."""
+    drawn = np.subtract(moved.objects[name][:2], before.objects[name][:2])
+    landed = np.subtract(settled.objects[name][:3], moved.objects[name][:3])
+    if np.linalg.norm(landed[:2]) > 0.5 * np.linalg.norm(drawn) + 1e-9:
+        return False
+    if abs(landed[2]) > PERTURB_SETTLE_TOLERANCE:
+        return False
+    others = [other for other in before.objects if other != name]
+    return all(
+        np.linalg.norm(np.subtract(settled.objects[o][:3], before.objects[o][:3]))
+        <= PERTURB_SETTLE_TOLERANCE
+        for o in others
+    )
+
+
 def _perturb(
     run: _Run, record: dict, index: int, state: InitialState, distance: float, folder: Path
 ) -> InitialState:
     """Move one object after stage ``index`` and let the scene settle; recorded in ``record``.
 
-    A displacement into another object or the gripper is pushed back while the scene settles;
-    such a draw is replaced by a new one (up to ``PERTURB_TRIES`` draws; the record keeps how many)
-    until the object settles at least half the drawn distance from where it was.
+    A displacement into another object or the gripper is pushed back, or thrown, while the
+    scene settles; such a draw is replaced by a new one (up to ``PERTURB_TRIES`` draws; the
+    record keeps how many) until it is a displacement a person could have made
+    (``_plausible_displacement``).
     """
     rng = np.random.default_rng([run.seed, index])
     for draws in range(1, PERTURB_TRIES + 1):  # noqa: B007 (the count is recorded)
         moved, perturbation = perturb_state(run.task, state, distance, rng)
         settled = run.settle(moved, run.settle_steps)
         name = perturbation["object"]
-        shift = np.subtract(settled.objects[name][:2], state.objects[name][:2])
-        if np.linalg.norm(shift) >= 0.5 * np.linalg.norm(perturbation["offset"]):
+        if _plausible_displacement(state, moved, settled, name):
             break
     perturbation["settled"] = list(settled.objects[name])
     perturbation["draws"] = draws

@@ -33,6 +33,7 @@ from keyscaffold.tasks.iker_common import (
     heel_grasp_yaw,
     matrix,
     numbers,
+    object_frames,
     rack_keypoints,
     result_source,
     shoe_keypoints,
@@ -55,6 +56,8 @@ PAIR_SPAN = RACK_PAIR_SPACING + 2 * objects.SHOE_HALF_WIDTH
 """Shelf length the oracle's pair covers (m)."""
 ROOM_MARGIN = 0.03
 """Free shelf beyond the pair's span below which the oracle pushes the box aside (again), m."""
+STANDING_TOLERANCE = 0.015
+"""How far a seen shoe keypoint may lie from its height on a shoe standing on the shelf (m)."""
 BOX_PUSH_HEIGHT = 0.03
 """Height of the tool centre point above the shelf while pushing the box (m); the palm's face
 pushes the box's end."""
@@ -344,22 +347,44 @@ class ShoesOnRack(IkerTask):
         return super().oracle_code(step, candidates)
 
     def next_step(self, candidates: Candidates) -> int:
-        """Which stage the scene seen through ``candidates`` asks for: 0 while the free part of
-        the shelf is too short for the pair, then 1 or 2 for the first shoe (left, right) whose
-        candidates do not all lie over the upper shelf, else 3 (done)."""
+        """Which stage the scene seen through ``candidates`` asks for.
+
+        0 while the free part of the shelf is too short for the pair (``PAIR_SPAN`` plus
+        ``ROOM_MARGIN``); then 1 while the left shoe does not stand on the upper shelf, 2 while
+        the right one does not stand there as its partner (on the left shoe's right, centres
+        within ``PAIR_DISTANCE``); else 3 (done). A shoe stands on the shelf when its fitted
+        frame (``_standing_frame``) lies over the shelf and every seen keypoint sits at its own
+        height above the shelf's top, give or take ``STANDING_TOLERANCE``: a shoe lying tilted
+        on a panel's edge or on the box does not count.
+        """
         box = candidate_indices(candidates, "shoe_box")
         local = self.candidate_frame_positions(candidates, box, BOX_EXPECTED)
         world = np.array([candidates[i][1] for i in box], dtype=np.float64)
         middle = (world - local).mean(axis=0)  # the box keeps within a few degrees of its yaw
         if free_shelf_length(middle[None], np.eye(3)[None])[0] < PAIR_SPAN + ROOM_MARGIN:
             return 0
-        for step, name in enumerate(SHOES, start=1):
-            points = np.array([candidates[i][1] for i in candidate_indices(candidates, name)])
-            reach = (RACK_HALF_DEPTH + SHELF_OVERHANG, RACK_INNER_HALF_WIDTH + SHELF_OVERHANG)
-            over = np.abs(points[:, :2] - RACK_CENTER) <= reach
-            if not (over.all() and points[:, 2].min() > UPPER_SHELF - 0.01):
+        frames = [self._standing_frame(candidates, name) for name in SHOES]
+        for step, (*_, standing) in enumerate(frames, start=1):
+            if not standing:
                 return step
+        (left_yaw, left, _), (_, right, _) = frames
+        relative = yaw_rotation(left_yaw).T @ (right - left)  # in the left shoe's frame
+        if relative[1] >= 0.0 or np.linalg.norm(relative[:2]) >= PAIR_DISTANCE:
+            return 2
         return self.num_stages()
+
+    def _standing_frame(self, candidates: Candidates, name: str) -> tuple[float, np.ndarray, bool]:
+        """Heading (rad) and frame origin (m) fitted to shoe ``name``'s candidates, and whether
+        it stands on the upper shelf (see ``next_step``)."""
+        indices = candidate_indices(candidates, name)
+        seen = np.array([candidates[i][1] for i in indices], dtype=np.float64)
+        local = self.candidate_frame_positions(candidates, indices, SHOE_ON_SHELF)
+        yaw, origin = object_frames(seen, local[None], SHOE_ON_SHELF.heading)
+        heights = seen[:, 2] - local[:, 2] - UPPER_SHELF  # 0 for a shoe standing on the shelf
+        reach = np.array([RACK_HALF_DEPTH, RACK_INNER_HALF_WIDTH]) + SHELF_OVERHANG
+        over = np.all(np.abs(origin[0, :2] - RACK_CENTER) <= reach)
+        standing = over and np.all(np.abs(heights) <= STANDING_TOLERANCE)
+        return float(yaw[0]), origin[0], bool(standing)
 
     def stage_code(self, stage: int, candidates: Candidates) -> str:
         """Stage 0 pushes the box against its nearer panel; stages 1 and 2 place the shoes.

@@ -355,3 +355,25 @@ def test_a_skill_library_is_built_from_ideal_scenes_and_reused(tmp_path):
 
 def _tiny_library() -> dict:
     return {"train": TINY["train"], "env_config": TINY["env_config"]}
+
+
+def test_a_displacement_that_the_contact_solver_throws_is_drawn_again():
+    """A draw counts when the object rests near where it was put, at its height, and nothing
+    else moved; one thrown out of an overlap (off the shelf, or back across it) does not."""
+    from keyscaffold.iker.loop import _plausible_displacement
+
+    def state(box, shoe):
+        return InitialState(
+            seed=0,
+            wrist=(0.0,) * 6,
+            objects={"box": (*box, 1, 0, 0, 0), "shoe": (*shoe, 1, 0, 0, 0)},
+        )
+
+    before = state((0.3, 0.0, 0.38), (0.6, 0.2, 0.0))
+    moved = state((0.3, 0.04, 0.38), (0.6, 0.2, 0.0))
+    assert _plausible_displacement(before, moved, state((0.3, 0.035, 0.38), (0.6, 0.2, 0.0)), "box")
+    thrown_back = state((0.3, -0.01, 0.38), (0.6, 0.2, 0.0))
+    fallen = state((0.3, 0.04, 0.18), (0.6, 0.2, 0.0))
+    pushed_other = state((0.3, 0.04, 0.38), (0.6, 0.25, 0.0))
+    for settled in (thrown_back, fallen, pushed_other):
+        assert not _plausible_displacement(before, moved, settled, "box")

@@ -309,6 +309,11 @@ def test_shoes_on_rack_oracle_redoes_what_a_displacement_undid():
     candidates = _candidates(task, drive)
     assert task.next_step(candidates) == task.num_stages()
     assert "done" in task.oracle_code(task.num_stages(), candidates).lower()
+    right = [i for i, (body, _) in enumerate(candidates) if body == "right_shoe"]
+    points = np.array([candidates[i][1] for i in right])
+    raised = StageSpec("right_shoe", tuple(right), points + [0.0, 0.0, 0.04], "grasp", False)
+    _teleport(task, drive, raised, candidates)  # held 4 cm up: over the shelf, not standing
+    assert task.next_step(_candidates(task, drive)) == 2
 
     drive = _driver(task, 0)
     candidates = _candidates(task, drive)
