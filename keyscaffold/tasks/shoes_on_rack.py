@@ -23,7 +23,6 @@ from keyscaffold.tasks.iker_common import (
     RACK_HALF_DEPTH,
     RACK_INNER_HALF_WIDTH,
     RACK_LEVELS,
-    SHELF_OVERHANG,
     UPPER_SHELF,
     Candidates,
     ExpectedPose,
@@ -381,8 +380,9 @@ class ShoesOnRack(IkerTask):
         local = self.candidate_frame_positions(candidates, indices, SHOE_ON_SHELF)
         yaw, origin = object_frames(seen, local[None], SHOE_ON_SHELF.heading)
         heights = seen[:, 2] - local[:, 2] - UPPER_SHELF  # 0 for a shoe standing on the shelf
-        reach = np.array([RACK_HALF_DEPTH, RACK_INNER_HALF_WIDTH]) + SHELF_OVERHANG
-        over = np.all(np.abs(origin[0, :2] - RACK_CENTER) <= reach)
+        # The task's own test on the fitted upright pose (every sole corner over the shelf)...
+        over = shoe_on_upper_shelf(origin, yaw_rotation(yaw[0])[None])[0]
+        # ...and every seen keypoint at its height: a tilted shoe's fit is upright, its points not.
         standing = over and np.all(np.abs(heights) <= STANDING_TOLERANCE)
         return float(yaw[0]), origin[0], bool(standing)
 
