@@ -9,7 +9,6 @@ resumes where it stopped. ``DIR/benchmark.json`` is written after every seed, th
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import warnings
@@ -24,7 +23,7 @@ from keyscaffold.evaluation.media import plot_seeds
 from keyscaffold.evaluation.stats import wilson_interval
 from keyscaffold.planning.plan import atomic_write_text
 from keyscaffold.provenance import provenance
-from keyscaffold.rl.train import TrainConfig, profile_config
+from keyscaffold.rl.train import TrainConfig, profile_config, training_record
 
 PROTOCOL_VERSION = 1
 
@@ -91,16 +90,16 @@ def _plan_sets(protocol: Protocol, out: Path) -> dict[str, Path | None]:
 
 
 def _training_summary(run: Path) -> dict:
-    """Iterations, minutes and the best validation success of a finished run."""
-    with (run / "metrics.csv").open() as handle:
-        rows = list(csv.DictReader(handle))
-    validated = [float(r["val_success"]) for r in rows if r.get("val_success")]
+    """Iterations, minutes, the best validation success and how fast a finished run learned."""
+    record = training_record(run)
     return {
-        "iterations": len(rows),
-        "train_minutes": round(float(rows[-1]["minutes"]), 2) if rows else 0.0,
-        "env_steps": int(rows[-1]["env_steps"]) if rows else 0,
-        "best_val_success": max(validated) if validated else None,
-        "validations": len(validated),
+        "iterations": record["iterations"],
+        "train_minutes": round(record["minutes"], 2),
+        "env_steps": record["env_steps"],
+        "best_val_success": record["best_val_success"],
+        "validations": record["validations"],
+        "minutes_to_best_val": record["minutes_to_best_val"],
+        "minutes_to_learned": record["minutes_to_learned"],
     }
 
 

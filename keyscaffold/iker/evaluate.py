@@ -45,13 +45,12 @@ from keyscaffold.iker.skills import (
     goal_from_spec,
     load_skill,
     train_skill,
-    training_record,
 )
 from keyscaffold.planning.oracle import split_seeds
 from keyscaffold.planning.plan import atomic_write_text
 from keyscaffold.provenance import provenance
 from keyscaffold.rl.keypoint_env import REWARDS, KeypointEnv, KeypointEnvConfig, KeypointGoal
-from keyscaffold.rl.train import TrainConfig, profile_config
+from keyscaffold.rl.train import TrainConfig, profile_config, training_record
 from keyscaffold.sim.render import SceneRenderer
 from keyscaffold.sim.scene import PhysicsConfig
 from keyscaffold.tasks import make_task

@@ -265,20 +265,6 @@ def train_skill(
     return Path(run_dir)
 
 
-def training_record(run_dir: Path) -> dict:
-    """Iterations, environment steps and minutes of a training run (its metrics.csv)."""
-    rows = (Path(run_dir) / "metrics.csv").read_text().strip().splitlines()
-    if len(rows) < 2:
-        return {"iterations": 0, "env_steps": 0, "minutes": 0.0}
-    head, last = rows[0].split(","), rows[-1].split(",")
-    row = dict(zip(head, last))
-    return {
-        "iterations": int(row["iteration"]) + 1,
-        "env_steps": int(float(row["env_steps"])),
-        "minutes": float(row["minutes"]),
-    }
-
-
 def load_skill(run_dir: Path, env: KeypointEnv, which: str = "best") -> Callable:
     """The deterministic policy of a skill's run folder for ``env``: its best validated
     checkpoint (the latest when the run kept none), or ``which`` (``latest``, ``final``)."""

@@ -268,6 +268,62 @@ class _MetricsLog:
         self.tb.close()
 
 
+LEARNED_SUCCESS = 0.8
+"""Training success (mean of ``LEARNED_WINDOW`` logged iterations) that ``training_record``
+reports the first minute of."""
+LEARNED_WINDOW = 10
+
+
+def training_record(run_dir: Path) -> dict:
+    """What a run's ``metrics.csv`` says about its training.
+
+    Returns:
+        ``iterations``, ``env_steps``, ``minutes`` (wall time of the last iteration),
+        ``validations`` (their count), ``best_val_success`` (None without validation),
+        ``minutes_to_best_val`` (the first validation that reached the best score) and
+        ``minutes_to_learned`` (the first minute at which training success, averaged over the
+        last ``LEARNED_WINDOW`` iterations that logged one, reached ``LEARNED_SUCCESS``; None if
+        it never did): how fast a run learned, beside how well.
+    """
+    with (Path(run_dir) / "metrics.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    record = {
+        "iterations": 0,
+        "env_steps": 0,
+        "minutes": 0.0,
+        "validations": 0,
+        "best_val_success": None,
+        "minutes_to_best_val": None,
+        "minutes_to_learned": None,
+    }
+    if not rows:
+        return record
+    last = rows[-1]
+    record.update(
+        iterations=int(last["iteration"]) + 1,
+        env_steps=int(float(last["env_steps"])),
+        minutes=float(last["minutes"]),
+    )
+    validated = [
+        (float(r["minutes"]), float(r["val_success"])) for r in rows if r.get("val_success")
+    ]
+    if validated:
+        best = max(score for _, score in validated)
+        record.update(
+            validations=len(validated),
+            best_val_success=best,
+            minutes_to_best_val=next(m for m, score in validated if score == best),
+        )
+    window: list[float] = []
+    for row in rows:
+        if row.get("success"):
+            window = [*window[-(LEARNED_WINDOW - 1) :], float(row["success"])]
+            if len(window) == LEARNED_WINDOW and np.mean(window) >= LEARNED_SUCCESS:
+                record["minutes_to_learned"] = float(row["minutes"])
+                break
+    return record
+
+
 def _collect(runner: OnPolicyRunner, env: ScaffoldEnv, obs, steps: int) -> tuple[object, dict]:
     """One rollout of ``steps`` per env; returns the last observations and averaged logs."""
     sums: dict[str, list[float]] = {}

@@ -62,3 +62,27 @@ def test_rotation_and_grip_exploration_noise_are_set_per_action():
     assert torch.allclose(std[:3], torch.tensor(config.ppo.init_noise_std))
     assert torch.allclose(std[spec.rotation_slice], torch.tensor(0.05))
     assert torch.allclose(std[spec.grip_slice], torch.tensor(config.ppo.closure_noise_std))
+
+
+def test_training_record_reads_how_fast_and_how_well_a_run_learned(tmp_path):
+    from keyscaffold.rl.train import LEARNED_WINDOW, training_record
+
+    head = "iteration,minutes,env_steps,success,reward_x,collect_s,update_s,val_success\n"
+    lines = [head]
+    for i in range(30):  # success 0 for 10 iterations, then 1; validation every 10
+        success = "" if i == 0 else ("0.0" if i < 10 else "1.0")
+        val = {9: "0.5", 19: "1.0", 29: "1.0"}.get(i, "")
+        lines.append(f"{i},{0.1 * (i + 1):.1f},{100 * (i + 1)},{success},0.1,0.2,0.1,{val}\n")
+    (tmp_path / "metrics.csv").write_text("".join(lines))
+    record = training_record(tmp_path)
+    assert record["iterations"] == 30 and record["env_steps"] == 3000
+    assert record["minutes"] == pytest.approx(3.0)
+    assert record["validations"] == 3 and record["best_val_success"] == 1.0
+    assert record["minutes_to_best_val"] == pytest.approx(2.0)  # the first 1.0, not the last
+    # the mean of the last LEARNED_WINDOW logged successes first reaches 0.8 at iteration 17
+    assert LEARNED_WINDOW == 10
+    assert record["minutes_to_learned"] == pytest.approx(1.8)
+
+    (tmp_path / "metrics.csv").write_text(head)  # a run that has not logged an iteration yet
+    empty = training_record(tmp_path)
+    assert empty["iterations"] == 0 and empty["minutes_to_learned"] is None
