@@ -55,6 +55,10 @@ PAIR_SPAN = RACK_PAIR_SPACING + 2 * objects.SHOE_HALF_WIDTH
 """Shelf length the oracle's pair covers (m)."""
 ROOM_MARGIN = 0.03
 """Free shelf beyond the pair's span below which the oracle pushes the box aside (again), m."""
+PUSH_SLACK = 0.02
+"""A box within this far (m) of where the push puts it (``PANEL_GAP`` from its nearer panel) is as
+far aside as a push gets it: the oracle then places the shoes, even where the box's yaw leaves a
+little less than ``PAIR_SPAN + ROOM_MARGIN`` of free shelf."""
 STANDING_TOLERANCE = 0.015
 """How far a seen shoe keypoint may lie from its height on a shoe standing on the shelf (m)."""
 BOX_PUSH_HEIGHT = 0.03
@@ -349,18 +353,22 @@ class ShoesOnRack(IkerTask):
         """Which stage the scene seen through ``candidates`` asks for.
 
         0 while the free part of the shelf is too short for the pair (``PAIR_SPAN`` plus
-        ``ROOM_MARGIN``); then 1 while the left shoe does not stand on the upper shelf, 2 while
+        ``ROOM_MARGIN``) and the box is not yet where a push puts it (``PUSH_SLACK``); then 1 while the left shoe does not stand on the upper shelf, 2 while
         the right one does not stand there as its partner (on the left shoe's right, centres
         within ``PAIR_DISTANCE``); else 3 (done). A shoe stands on the shelf when its fitted
         frame (``_standing_frame``) lies over the shelf and every seen keypoint sits at its own
         height above the shelf's top, give or take ``STANDING_TOLERANCE``: a shoe lying tilted
         on a panel's edge or on the box does not count.
         """
-        box = candidate_indices(candidates, "shoe_box")
-        local = self.candidate_frame_positions(candidates, box, BOX_EXPECTED)
-        world = np.array([candidates[i][1] for i in box], dtype=np.float64)
-        middle = (world - local).mean(axis=0)  # the box keeps within a few degrees of its yaw
-        if free_shelf_length(middle[None], np.eye(3)[None])[0] < PAIR_SPAN + ROOM_MARGIN:
+        yaw, middle, *_ = self._fitted_frame(candidates, "shoe_box", BOX_EXPECTED)
+        rotation = yaw_rotation(yaw)[None]
+        low, high = box_extent_y(middle[None], rotation)
+        to_panel = min(
+            low[0] - (RACK_CENTER[1] - RACK_INNER_HALF_WIDTH),
+            RACK_CENTER[1] + RACK_INNER_HALF_WIDTH - high[0],
+        )
+        short = free_shelf_length(middle[None], rotation)[0] < PAIR_SPAN + ROOM_MARGIN
+        if short and to_panel > PANEL_GAP + PUSH_SLACK:  # a push can still make room
             return 0
         frames = [self._standing_frame(candidates, name) for name in SHOES]
         for step, (*_, standing) in enumerate(frames, start=1):
@@ -372,19 +380,28 @@ class ShoesOnRack(IkerTask):
             return 2
         return self.num_stages()
 
+    def _fitted_frame(
+        self, candidates: Candidates, name: str, expected: ExpectedPose
+    ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+        """The upright pose fitted to body ``name``'s candidates, as the stage code fits it:
+        heading (rad), frame origin (m, (3,)), and the seen points' world and body-frame
+        positions (m, (K, 3) each)."""
+        indices = candidate_indices(candidates, name)
+        seen = np.array([candidates[i][1] for i in indices], dtype=np.float64)
+        local = self.candidate_frame_positions(candidates, indices, expected)
+        yaw, origin = object_frames(seen, local[None], expected.heading)
+        return float(yaw[0]), origin[0], seen, local
+
     def _standing_frame(self, candidates: Candidates, name: str) -> tuple[float, np.ndarray, bool]:
         """Heading (rad) and frame origin (m) fitted to shoe ``name``'s candidates, and whether
         it stands on the upper shelf (see ``next_step``)."""
-        indices = candidate_indices(candidates, name)
-        seen = np.array([candidates[i][1] for i in indices], dtype=np.float64)
-        local = self.candidate_frame_positions(candidates, indices, SHOE_ON_SHELF)
-        yaw, origin = object_frames(seen, local[None], SHOE_ON_SHELF.heading)
+        yaw, origin, seen, local = self._fitted_frame(candidates, name, SHOE_ON_SHELF)
         heights = seen[:, 2] - local[:, 2] - UPPER_SHELF  # 0 for a shoe standing on the shelf
         # The task's own test on the fitted upright pose (every sole corner over the shelf)...
-        over = shoe_on_upper_shelf(origin, yaw_rotation(yaw[0])[None])[0]
+        over = shoe_on_upper_shelf(origin[None], yaw_rotation(yaw)[None])[0]
         # ...and every seen keypoint at its height: a tilted shoe's fit is upright, its points not.
         standing = over and np.all(np.abs(heights) <= STANDING_TOLERANCE)
-        return float(yaw[0]), origin[0], bool(standing)
+        return yaw, origin, bool(standing)
 
     def stage_code(self, stage: int, candidates: Candidates) -> str:
         """Stage 0 pushes the box against its nearer panel; stages 1 and 2 place the shoes.
