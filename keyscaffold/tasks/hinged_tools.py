@@ -127,6 +127,7 @@ class CloseScissors(HingedToolTask):
 
     instruction = "close the scissors"
     tool = "scissors"
+    contact_bodies = ("scissors", "scissors_arm")
     keypoints = (
         KeypointSpec(
             "loop 1", "scissors", (-0.08, 0.012, 0.0), "the finger loop of the fixed blade"
@@ -162,6 +163,7 @@ class ClosePliers(HingedToolTask):
 
     instruction = "close the pliers"
     tool = "pliers"
+    contact_bodies = ("pliers", "pliers_arm")
     handle_length = 0.11
     blade_length = 0.045
     max_opening = 0.8

@@ -47,6 +47,9 @@ def test_task_declares_everything(name):
     doc = task.__class__.__doc__
     for part in ("Description:", "Randomizations:", "Success:"):
         assert part in doc
+    # The contact reward needs a sensed body the hand is meant to touch: one the keypoints lie on.
+    keypoint_bodies = {kp.body for kp in task.keypoints}
+    assert task.contact_bodies and set(task.contact_bodies) <= keypoint_bodies
     state = task.sample_initial_state(7)
     assert state == task.sample_initial_state(7)
     assert state != task.sample_initial_state(8)
