@@ -88,19 +88,22 @@ def main() -> None:
         print(markdown_table(json.loads(RESULTS.read_text())))
         return
     names = task_names() if args.tasks == "all" else [t for t in args.tasks.split(",") if t]
+    out = args.out.resolve()
     rows = {r["task"]: r for r in json.loads(RESULTS.read_text())} if RESULTS.exists() else {}
     for name in names:
         command = (
             f"python benchmarks/tasks.py --tasks {name} --minutes {args.minutes:g} "
             f"--seeds {args.seeds} --orientation-noise {args.orientation_noise:g}"
         )
+        if out != ROOT / "runs" / "tasks":
+            command += f" --out {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}"
         protocol = Protocol(
             task=name,
             seeds=args.seeds,
             minutes=args.minutes,
             orientation_noise=args.orientation_noise,
         )
-        folder = args.out / name
+        folder = out / name
         benchmark_command = (
             f"keyscaffold benchmark {name} --seeds {args.seeds} --minutes {args.minutes:g} "
             f"--orientation-noise {args.orientation_noise:g} --out {folder.relative_to(ROOT)}"
