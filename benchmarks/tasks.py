@@ -21,7 +21,7 @@ from pathlib import Path
 import keyscaffold  # noqa: F401  (sets the headless GL backend)
 from keyscaffold.planning.plan import atomic_write_text
 from keyscaffold.protocol import Protocol, run_protocol
-from keyscaffold.tasks import task_names
+from keyscaffold.tasks import scaffold_task_names, task_names
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "tasks.json"
@@ -87,7 +87,9 @@ def main() -> None:
     if args.table:
         print(markdown_table(json.loads(RESULTS.read_text())))
         return
-    names = task_names() if args.tasks == "all" else [t for t in args.tasks.split(",") if t]
+    names = (
+        scaffold_task_names() if args.tasks == "all" else [t for t in args.tasks.split(",") if t]
+    )
     out = args.out.resolve()
     rows = {r["task"]: r for r in json.loads(RESULTS.read_text())} if RESULTS.exists() else {}
     for name in names:

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import keyscaffold  # noqa: F401  (sets the headless GL backend)
 from keyscaffold.benchmark import run_benchmark
+from keyscaffold.planning.plan import atomic_write_text
 from keyscaffold.provenance import provenance
-from keyscaffold.tasks import task_names
+from keyscaffold.tasks import scaffold_task_names
 
 
 def main() -> None:
@@ -25,7 +26,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--tasks", default="", help="comma-separated task names, or 'all'")
     args = parser.parse_args()
-    names = task_names() if args.tasks == "all" else [t for t in args.tasks.split(",") if t]
+    names = (
+        scaffold_task_names() if args.tasks == "all" else [t for t in args.tasks.split(",") if t]
+    )
     command = f"python benchmarks/throughput.py --num-envs {args.num_envs} --seconds {args.seconds}"
     meta = provenance()
     out = Path(__file__).parent / "results"
@@ -33,7 +36,7 @@ def main() -> None:
     if not names:
         result = run_benchmark(num_envs=args.num_envs, seconds=args.seconds)
         result.update(command=command, **meta)
-        (out / "throughput.json").write_text(json.dumps(result, indent=2) + "\n")
+        atomic_write_text(out / "throughput.json", json.dumps(result, indent=2) + "\n")
         print(json.dumps(result))
         return
     rows = []
@@ -43,7 +46,7 @@ def main() -> None:
         rows.append(row)
         print(json.dumps(row), flush=True)
         # written after every task, so an interrupted run keeps what it measured
-        (out / "throughput_tasks.json").write_text(json.dumps(rows, indent=2) + "\n")
+        atomic_write_text(out / "throughput_tasks.json", json.dumps(rows, indent=2) + "\n")
 
 
 if __name__ == "__main__":

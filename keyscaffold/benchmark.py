@@ -16,6 +16,9 @@ from keyscaffold.rl.train import TrainConfig, _collect, make_runner
 from keyscaffold.sim.randomization import Randomization
 from keyscaffold.tasks import make_task
 
+RAW_HOVER_STEPS = 24
+"""Control steps of each rollout call of the held-pose baseline."""
+
 
 def _timed_loop(body, seconds: float) -> tuple[int, float]:
     """Call ``body`` until ``seconds`` pass; returns (calls, elapsed)."""
@@ -27,32 +30,73 @@ def _timed_loop(body, seconds: float) -> tuple[int, float]:
     return calls, elapsed
 
 
-def raw_steps_per_second(env: ScaffoldEnv, threads: int, seconds: float, chunk: int = 24) -> float:
-    """Physics steps/s of ``mujoco.rollout`` on the env's model and start states, no policy."""
-    model = env.worlds.model
-    batch = env.worlds.batch
+def _random_actions(env: ScaffoldEnv) -> torch.Tensor:
+    """The fixed random actions the env is stepped with, shape: (num_envs, num_actions)."""
+    rng = np.random.default_rng(0)
+    return torch.from_numpy(
+        rng.uniform(-0.3, 0.3, (env.num_envs, env.num_actions)).astype(np.float32)
+    )
+
+
+def _world_states(env: ScaffoldEnv) -> np.ndarray:
+    """Full physics state of every world, shape: (num_envs, S)."""
+    model, batch = env.worlds.model, env.worlds.batch
     spec = mujoco.mjtState.mjSTATE_FULLPHYSICS
     data = mujoco.MjData(model)
     state = np.empty((env.num_envs, mujoco.mj_stateSize(model, spec)))
     for world in range(env.num_envs):
         batch.get_data(world, data)
         mujoco.mj_getState(model, data, state[world], spec)
-    nstep = chunk * env.config.physics.substeps
-    control = np.repeat(np.array(batch.bind("ctrl"))[:, None], nstep, axis=1)
+    return state
+
+
+def recorded_physics(env: ScaffoldEnv, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every world's state now and the controls the env applies over the next ``steps`` control
+    steps with the benchmark's random actions (read as sent to the physics, before a reset of a
+    finished world overwrites them). Replayed from that state, they give the physics the env did,
+    contacts included; a world the env reset mid-way goes on from where it was instead.
+
+    Returns:
+        States, shape: (num_envs, S), and controls per physics step, shape:
+        (num_envs, steps * substeps, nu).
+    """
+    state, applied, actions = _world_states(env), [], _random_actions(env)
+    step = env.worlds.step
+    env.worlds.step = lambda ctrl: (applied.append(np.array(ctrl)), step(ctrl))[1]
+    try:
+        for _ in range(steps):
+            env.step(actions)
+    finally:
+        del env.worlds.step  # back to the class's method
+    control = np.repeat(np.stack(applied, axis=1), env.config.physics.substeps, axis=1)
+    return state, control
+
+
+def held_physics(env: ScaffoldEnv, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every world's state now with its current controls held for ``steps`` control steps: at a
+    reset, the hand hovering at its start pose and touching nothing (a lighter baseline)."""
+    nstep = steps * env.config.physics.substeps
+    control = np.array(env.worlds.batch.bind("ctrl"))[:, None].repeat(nstep, axis=1)
+    return _world_states(env), control
+
+
+def raw_steps_per_second(
+    model: mujoco.MjModel, state: np.ndarray, control: np.ndarray, threads: int, seconds: float
+) -> float:
+    """Physics steps/s of ``mujoco.rollout`` replaying ``control`` (B, N, nu) from ``state``
+    (B, S) on ``threads`` threads: the same physics with no policy and no Python per step."""
     datas = [mujoco.MjData(model) for _ in range(threads)]
+    nstep = control.shape[1]
     with mujoco.rollout.Rollout(nthread=threads) as runner:
         calls, elapsed = _timed_loop(
             lambda: runner.rollout(model, datas, state, control, nstep=nstep), seconds
         )
-    return calls * env.num_envs * nstep / elapsed
+    return calls * len(state) * nstep / elapsed
 
 
 def env_steps_per_second(env: ScaffoldEnv, seconds: float) -> float:
     """Physics steps/s of the env stepped with random actions (observation and reward included)."""
-    rng = np.random.default_rng(0)
-    actions = torch.from_numpy(
-        rng.uniform(-0.3, 0.3, (env.num_envs, env.num_actions)).astype(np.float32)
-    )
+    actions = _random_actions(env)
     calls, elapsed = _timed_loop(lambda: env.step(actions), seconds)
     return calls * env.num_envs * env.config.physics.substeps / elapsed
 
@@ -81,10 +125,16 @@ def run_benchmark(task: str = "move_apple", num_envs: int = 128, seconds: float 
     train_config = TrainConfig()
     env_config = replace(train_config.env, num_envs=num_envs)
     envs = {t: ScaffoldEnv(task, plans, replace(env_config, num_threads=t)) for t in (1, 2)}
-    raw = raw_steps_per_second(envs[2], 2, seconds)
+    model = envs[2].worlds.model
+    # Both baselines start from the freshly reset worlds: one holds the start pose, the other
+    # replays a whole episode of the env's own controls.
+    hover = held_physics(envs[2], RAW_HOVER_STEPS)
+    replay = recorded_physics(envs[2], envs[2].max_episode_length)
+    raw = raw_steps_per_second(model, *replay, 2, seconds)
+    raw_hover = raw_steps_per_second(model, *hover, 2, seconds)
     env2 = env_steps_per_second(envs[2], seconds)
     env1 = env_steps_per_second(envs[1], seconds)
-    raw1 = raw_steps_per_second(envs[1], 1, seconds)
+    raw1 = raw_steps_per_second(model, *replay, 1, seconds)
     randomized = ScaffoldEnv(
         task, plans, replace(env_config, randomization=Randomization(enabled=True))
     )
@@ -98,6 +148,8 @@ def run_benchmark(task: str = "move_apple", num_envs: int = 128, seconds: float 
         "env_steps_per_s": round(env2),
         "raw_steps_per_s": round(raw),
         "env_vs_raw_ratio": round(env2 / raw, 3),
+        "raw_hover_steps_per_s": round(raw_hover),
+        "env_vs_raw_hover_ratio": round(env2 / raw_hover, 3),
         "env_steps_per_s_1_thread": round(env1),
         "raw_steps_per_s_1_thread": round(raw1),
         "two_vs_one_worker_ratio": round(env2 / env1, 3),

@@ -26,6 +26,15 @@ from keyscaffold.tasks.base import (
     task_names,
 )
 
+
+def scaffold_task_names() -> list[str]:
+    """Registered tasks solved by tracking a trajectory scaffold (the dexterous-hand tasks), not
+    stage by stage in IKER mode."""
+    from keyscaffold.tasks.iker_common import IkerTask
+
+    return [name for name in task_names() if not isinstance(make_task(name), IkerTask)]
+
+
 __all__ = [
     "InitialState",
     "KeypointSpec",
@@ -33,5 +42,6 @@ __all__ = [
     "Task",
     "make_task",
     "register_task",
+    "scaffold_task_names",
     "task_names",
 ]
