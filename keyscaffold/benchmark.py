@@ -52,22 +52,24 @@ def _world_states(env: ScaffoldEnv) -> np.ndarray:
 
 def recorded_physics(env: ScaffoldEnv, steps: int) -> tuple[np.ndarray, np.ndarray]:
     """Every world's state now and the controls the env applies over the next ``steps`` control
-    steps with the benchmark's random actions (read as sent to the physics, before a reset of a
-    finished world overwrites them). Replayed from that state, they give the physics the env did,
-    contacts included; a world the env reset mid-way goes on from where it was instead.
+    steps with the benchmark's random actions, read as sent to the physics. Worlds do not end
+    early on lost tracking while recording, so replayed from that state, the controls give the
+    physics the env did, contacts included (``steps`` up to the episode length).
 
     Returns:
         States, shape: (num_envs, S), and controls per physics step, shape:
         (num_envs, steps * substeps, nu).
     """
     state, applied, actions = _world_states(env), [], _random_actions(env)
-    step = env.worlds.step
+    step, config = env.worlds.step, env.config
     env.worlds.step = lambda ctrl: (applied.append(np.array(ctrl)), step(ctrl))[1]
+    env.config = replace(config, terminate=False)  # no world restarts mid-way
     try:
         for _ in range(steps):
             env.step(actions)
     finally:
         del env.worlds.step  # back to the class's method
+        env.config = config
     control = np.repeat(np.stack(applied, axis=1), env.config.physics.substeps, axis=1)
     return state, control
 
