@@ -129,6 +129,8 @@ class PhysicsRandomizer:
         self.damping[rows, self.robot_dofs] = (
             self.base["damping"] * self.factors["robot_damping"][ids]
         )
+        # Derived constants (inverse weights, spring rest lengths, ...) follow the new masses.
+        self.worlds.batch.set_const(ids)
 
 
 def _subtree(model: mujoco.MjModel, root: int) -> np.ndarray:

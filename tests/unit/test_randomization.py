@@ -83,3 +83,33 @@ def test_bad_ranges_are_refused(apple):
         _env(task, plans, object_mass=(2.0, 1.0))
     with pytest.raises(ValueError, match="action_noise"):
         _env(task, plans, action_noise=-0.1)
+
+
+def test_derived_constants_follow_the_drawn_masses(apple, capfd):
+    task, plans = apple
+    env = _env(task, plans)
+    apple_id = env.worlds.index.body_ids["apple"]
+    invweight = env.worlds.batch.expanded("body_invweight0")
+    assert invweight is not None  # made per world by the randomizer's set_const
+    masses = env.randomizer.mass[:, apple_id]
+    # a lighter apple has the larger inverse weight
+    lighter, heavier = np.argmin(masses), np.argmax(masses)
+    assert invweight[lighter, apple_id, 0] > invweight[heavier, apple_id, 0]
+
+
+def test_light_objects_keep_the_physics_stable(capfd):
+    # With masses scaled but inverse weights left at the model's, the randomized hammer scene
+    # made MuJoCo report unstable simulations and silently reset those worlds.
+    task = make_task("hammer")
+    config = EnvConfig(
+        num_envs=128,
+        num_threads=2,
+        randomization=Randomization(enabled=True, object_mass=(0.3, 2.0)),
+    )
+    env = ScaffoldEnv(task, oracle_plans(task, "train", 0, 8), config, seed=0)
+    actions = torch.from_numpy(
+        np.random.default_rng(0).uniform(-0.3, 0.3, (128, env.num_actions)).astype(np.float32)
+    )
+    for _ in range(60):
+        env.step(actions)
+    assert "WARNING" not in capfd.readouterr().err
