@@ -25,6 +25,7 @@ from keyscaffold.tasks import scaffold_task_names, task_names
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "tasks.json"
+DEFAULT_OUT = ROOT / "runs" / "tasks"
 
 
 def task_row(summary: dict, command: str) -> dict:
@@ -81,7 +82,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0, help="training minutes per seed")
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--orientation-noise", type=float, default=0.0)
-    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "tasks")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--table", action="store_true", help="print the markdown table and stop")
     args = parser.parse_args()
     if args.table:
@@ -97,7 +98,7 @@ def main() -> None:
             f"python benchmarks/tasks.py --tasks {name} --minutes {args.minutes:g} "
             f"--seeds {args.seeds} --orientation-noise {args.orientation_noise:g}"
         )
-        if out != ROOT / "runs" / "tasks":
+        if out != DEFAULT_OUT:
             command += f" --out {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}"
         protocol = Protocol(
             task=name,

@@ -42,6 +42,11 @@ class HingedToolTask(Task):
     grasp_offset = np.array([-0.12, 0.0, 0.06])
     camera = CameraSpec(pos=(1.05, 0.0, 1.35), target=(0.5, 0.0, 0.9), fovy=45.0)
 
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        # The fingers press on both links: the tool's body and its hinged arm.
+        cls.contact_bodies = (cls.tool, f"{cls.tool}_arm")
+
     def scene_objects(self) -> list[objects.SceneObject]:
         return [
             objects.counter(),
@@ -127,7 +132,6 @@ class CloseScissors(HingedToolTask):
 
     instruction = "close the scissors"
     tool = "scissors"
-    contact_bodies = ("scissors", "scissors_arm")
     keypoints = (
         KeypointSpec(
             "loop 1", "scissors", (-0.08, 0.012, 0.0), "the finger loop of the fixed blade"
@@ -163,7 +167,6 @@ class ClosePliers(HingedToolTask):
 
     instruction = "close the pliers"
     tool = "pliers"
-    contact_bodies = ("pliers", "pliers_arm")
     handle_length = 0.11
     blade_length = 0.045
     max_opening = 0.8

@@ -85,7 +85,7 @@ def test_bad_ranges_are_refused(apple):
         _env(task, plans, action_noise=-0.1)
 
 
-def test_derived_constants_follow_the_drawn_masses(apple, capfd):
+def test_derived_constants_follow_the_drawn_masses(apple):
     task, plans = apple
     env = _env(task, plans)
     apple_id = env.worlds.index.body_ids["apple"]
