@@ -33,6 +33,11 @@ VARIANTS: dict[str, tuple[str, ...]] = {
         "ppo.rotation_noise_std=0.15",
         "env.orientation_curriculum=0.5",
     ),
+    "curriculum_full_residual": (
+        "env.wrist_rotation_scale=1.0",
+        "ppo.rotation_noise_std=0.075",
+        "env.orientation_curriculum=0.5",
+    ),
 }
 """Overrides of each variant, relative to the CPU profile."""
 
@@ -69,13 +74,23 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--iterations", type=int, default=0, help="stop at this iteration count")
+    parser.add_argument(
+        "--orientation-noise",
+        type=float,
+        default=math.pi / 8,
+        help="wrist-orientation noise of the plans (rad); rows without pi/8 get their own key",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "recipes")
     args = parser.parse_args()
     names = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = [v for v in names if v not in VARIANTS]
     if unknown:
         raise SystemExit(f"unknown variants {unknown}; choose from {', '.join(VARIANTS)}")
-    rows = {r["variant"]: r for r in json.loads(RESULTS.read_text())} if RESULTS.exists() else {}
+    rows = (
+        {r.get("key", r["variant"]): r for r in json.loads(RESULTS.read_text())}
+        if RESULTS.exists()
+        else {}
+    )
     for name in names:
         overrides = VARIANTS[name]
         minutes = args.minutes
@@ -86,16 +101,22 @@ def main() -> None:
             task="move_apple",
             seeds=args.seeds,
             minutes=minutes,
-            orientation_noise=math.pi / 8,
+            orientation_noise=args.orientation_noise,
             overrides=overrides,
         )
-        folder = args.out / name
+        key = (
+            name
+            if math.isclose(args.orientation_noise, math.pi / 8)
+            else (f"{name}_noise{args.orientation_noise:g}")
+        )
+        folder = args.out / key
         command = (
             f"keyscaffold benchmark move_apple --seeds {args.seeds} --minutes {minutes} "
-            f"--out {folder} --set {' '.join(overrides)}"
+            f"--out {folder} --orientation-noise {args.orientation_noise:g} "
+            f"--set {' '.join(overrides)}"
         )
         summary = run_protocol(protocol, folder, command=command)
-        rows[name] = recipe_row(name, summary)
+        rows[key] = {**recipe_row(name, summary), "key": key}
         atomic_write_text(RESULTS, json.dumps(list(rows.values()), indent=2) + "\n")
         print(f"{name}: success {summary['success_mean']:.2f} {summary['pooled_success_ci95']}")
 

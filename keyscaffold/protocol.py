@@ -163,15 +163,22 @@ def run_protocol(
     out = Path(out)
     settings_path = out / "protocol.json"
     current = json.loads(json.dumps(asdict(protocol)))
+    saved = None
     if settings_path.exists():
         saved = {"overrides": [], **json.loads(settings_path.read_text())}
-        if saved != current:
-            changed = sorted(k for k in current if saved.get(k) != current.get(k))
+        # More seeds extend a benchmark: the seeds it already has keep their runs.
+        changed = sorted(
+            k
+            for k in current
+            if saved.get(k) != current[k] and not (k == "seeds" and current[k] > saved[k])
+        )
+        if changed:
             raise ValueError(
                 f"{out} holds a benchmark with other settings ({', '.join(changed)} differ); "
-                "run it with the same settings to resume, or pick a new --out"
+                "run it with the same settings to resume (or more --seeds to add seeds), "
+                "or pick a new --out"
             )
-    else:
+    if saved != current:
         atomic_write_text(settings_path, json.dumps(asdict(protocol), indent=2))
     meta = provenance()
     plans = _plan_sets(protocol, out)

@@ -166,3 +166,13 @@ def test_benchmark_trains_seeds_and_resumes(tmp_path, capsys):
     assert "minutes" in capsys.readouterr().err
     assert run(*args[:-1], "ppo.rotation_noise_std=0.3") == 2
     assert "overrides" in capsys.readouterr().err
+    at = args.index("--seeds") + 1
+    assert run(*args[:at], "1", *args[at + 1 :]) == 2
+    assert "seeds" in capsys.readouterr().err
+    # more seeds extend the benchmark: the first two are read back, not trained again
+    assert run(*args[:at], "3", *args[at + 1 :]) == 0
+    assert final.stat().st_mtime_ns == stamp
+    extended = json.loads((out / "benchmark.json").read_text())
+    assert extended["seeds"] == [0, 1, 2] and extended["complete"]
+    assert extended["per_seed"][:2] == summary["per_seed"]
+    assert json.loads((out / "protocol.json").read_text())["seeds"] == 3
