@@ -19,6 +19,7 @@ import math
 from pathlib import Path
 
 import keyscaffold  # noqa: F401  (sets the headless GL backend)
+from keyscaffold.planning import PLAN_ORIENTATION_NOISE
 from keyscaffold.planning.plan import atomic_write_text
 from keyscaffold.protocol import Protocol, run_protocol
 
@@ -77,7 +78,7 @@ def main() -> None:
     parser.add_argument(
         "--orientation-noise",
         type=float,
-        default=math.pi / 8,
+        default=PLAN_ORIENTATION_NOISE,
         help="wrist-orientation noise of the plans (rad); rows without pi/8 get their own key",
     )
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "recipes")
@@ -106,7 +107,7 @@ def main() -> None:
         )
         key = (
             name
-            if math.isclose(args.orientation_noise, math.pi / 8)
+            if math.isclose(args.orientation_noise, PLAN_ORIENTATION_NOISE)
             else (f"{name}_noise{args.orientation_noise:g}")
         )
         folder = args.out / key

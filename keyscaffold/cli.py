@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Annotated, Literal, Union
 
 import tyro
 
+from keyscaffold.planning import PLAN_ORIENTATION_NOISE
 from keyscaffold.vlm.client import VLMConfig
 
 Task = Annotated[str, tyro.conf.Positional, tyro.conf.arg(metavar="TASK")]
@@ -52,7 +52,7 @@ class PlannerFlags:
         """The orientation noise ``planner``'s plans get."""
         if self.orientation_noise is not None:
             return self.orientation_noise
-        return 0.0 if planner in ("oracle", "replay") else math.pi / 8
+        return 0.0 if planner in ("oracle", "replay") else PLAN_ORIENTATION_NOISE
 
     def settings(self, planner: str = "vlm") -> dict:
         return {
@@ -249,7 +249,7 @@ class Benchmark:
     """Validation states that pick each run's best checkpoint (0: keep the last one)."""
     test_plans: int = 20
     trials_per_plan: int = 2
-    orientation_noise: float = math.pi / 8
+    orientation_noise: float = PLAN_ORIENTATION_NOISE
     """Wrist-orientation noise of the oracle plans (rad), as VLM plans carry by default."""
     plans_train: Path | None = None
     """Train on this plan set instead of oracle plans."""
@@ -385,17 +385,15 @@ def run_plan(cmd: Plan) -> None:
 
 
 def _warn_orientation_noise(planner: str, noise: float) -> None:
-    """Tell when VLM-trajectory plans carry more wrist-orientation noise than CPU training undoes."""
+    """Tell when trajectory plans carry more wrist-orientation noise than training can undo."""
     from keyscaffold.rl.train import cpu_profile
 
     residual = cpu_profile()[1].wrist_rotation_scale
     if planner in ("oracle", "vlm", "vlm-oracle-keypoints") and noise > residual:
         print(
             f"note: the plans' wrist-orientation noise (±{noise:.2f} rad) exceeds the CPU training "
-            f"profile's rotation residual (±{residual:.2f} rad); with the profile alone, move_apple "
-            "was not learned in 10 minutes (0.00). Train with the noise curriculum, which reached "
-            "0.62 (docs/training.md): keyscaffold train ... --set env.wrist_rotation_scale=0.5 "
-            "ppo.rotation_noise_std=0.15 env.orientation_curriculum=0.5"
+            f"profile's rotation residual (±{residual:.2f} rad): a policy cannot turn the wrist "
+            "back that far; widen it with --set env.wrist_rotation_scale=RAD"
         )
 
 

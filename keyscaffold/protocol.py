@@ -10,7 +10,6 @@ resumes where it stopped. ``DIR/benchmark.json`` is written after every seed, th
 from __future__ import annotations
 
 import json
-import math
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from keyscaffold.commands import evaluate_policy, make_plans, train_policy
 from keyscaffold.evaluation.failures import CATEGORIES
 from keyscaffold.evaluation.media import plot_seeds
 from keyscaffold.evaluation.stats import wilson_interval
+from keyscaffold.planning import PLAN_ORIENTATION_NOISE
 from keyscaffold.planning.plan import atomic_write_text
 from keyscaffold.provenance import provenance
 from keyscaffold.rl.train import TrainConfig, profile_config, training_record
@@ -43,7 +43,7 @@ class Protocol:
     test_plans: int = 20
     trials_per_plan: int = 2
     """Test episodes per held-out state, each with different start noise."""
-    orientation_noise: float = math.pi / 8
+    orientation_noise: float = PLAN_ORIENTATION_NOISE
     """Wrist-orientation noise of the oracle plans (rad); VLM plans carry pi/8 by default."""
     plans_train: str = ""
     """A plan set to train on instead of oracle plans (any planner)."""

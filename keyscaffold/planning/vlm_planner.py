@@ -33,7 +33,6 @@ every step and give the same plans for the same answers. Layout::
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,6 +42,7 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
+from keyscaffold.planning import PLAN_ORIENTATION_NOISE
 from keyscaffold.planning.answers import (
     FAILURE_KINDS,
     AnswerError,
@@ -108,7 +108,7 @@ class PlanningSettings(ModelParameters):
     image_size: int = 800
     pixel_coords: bool = False
     """Ask for pixel coordinates instead of 0..1000 normalized ones."""
-    orientation_noise: float = math.pi / 8
+    orientation_noise: float = PLAN_ORIENTATION_NOISE
     """Uniform noise on the task's default wrist orientation for VLM trajectories (rad)."""
     snap_radius_px: int = 16
     """A point off every task body is moved to the nearest body pixel within this radius."""

@@ -86,3 +86,17 @@ def test_training_record_reads_how_fast_and_how_well_a_run_learned(tmp_path):
     (tmp_path / "metrics.csv").write_text(head)  # a run that has not logged an iteration yet
     empty = training_record(tmp_path)
     assert empty["iterations"] == 0 and empty["minutes_to_learned"] is None
+
+
+def test_cpu_profile_can_undo_the_plans_orientation_noise():
+    # a residual narrower than the noise pinned the policy at its bound and stalled move_apple
+    # at 0.62 (docs/training.md); the noise grows over training, evaluation sees all of it
+    from keyscaffold.planning import PLAN_ORIENTATION_NOISE
+
+    config = profile_config("cpu")
+    assert config.env.wrist_rotation_scale >= 2 * PLAN_ORIENTATION_NOISE
+    assert 0 < config.env.orientation_curriculum < 1
+    assert config.env.for_evaluation(4).orientation_curriculum == 0
+    # the same turn in radians is explored as before the residual was widened (0.3 x 0.25 rad)
+    rotation_rad = config.ppo.rotation_noise_std * config.env.wrist_rotation_scale
+    assert rotation_rad == pytest.approx(0.075)
