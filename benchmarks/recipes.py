@@ -47,6 +47,18 @@ VARIANTS: dict[str, tuple[str, ...]] = {
         "ppo.rotation_noise_std=0.075",
         "env.orientation_curriculum=0.5",
     ),
+    "full_residual_randomized": (
+        "env.wrist_rotation_scale=1.0",
+        "ppo.rotation_noise_std=0.075",
+        "env.orientation_curriculum=0.5",
+        "env.randomization.enabled=true",
+    ),
+    "full_residual_4_epochs": (
+        "env.wrist_rotation_scale=1.0",
+        "ppo.rotation_noise_std=0.075",
+        "env.orientation_curriculum=0.5",
+        "ppo.num_learning_epochs=4",
+    ),
 }
 """Overrides of each variant. Each names every setting it tries, so it reproduces whatever the CPU
 profile's defaults become (``curriculum_full_residual`` is the profile's default now)."""

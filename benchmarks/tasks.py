@@ -44,6 +44,7 @@ def task_row(summary: dict, command: str) -> dict:
         "best_val_success": [r["best_val_success"] for r in seeds],
         "latest_success_rate": summary.get("latest_success_mean"),
         "orientation_noise": summary["settings"]["orientation_noise"],
+        "overrides": summary["settings"]["overrides"],
         "failure_breakdown": summary["failure_breakdown"],
         "command": command,
         "benchmark_command": summary["command"],
@@ -82,6 +83,13 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0, help="training minutes per seed")
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--orientation-noise", type=float, default=0.0)
+    parser.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="training overrides on top of the CPU profile (as `keyscaffold train --set`)",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--table", action="store_true", help="print the markdown table and stop")
     args = parser.parse_args()
@@ -98,6 +106,9 @@ def main() -> None:
             f"python benchmarks/tasks.py --tasks {name} --minutes {args.minutes:g} "
             f"--seeds {args.seeds} --orientation-noise {args.orientation_noise:g}"
         )
+        overrides = " ".join(args.set)
+        if overrides:
+            command += f" --set {overrides}"
         if out != DEFAULT_OUT:
             command += f" --out {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}"
         protocol = Protocol(
@@ -105,16 +116,23 @@ def main() -> None:
             seeds=args.seeds,
             minutes=args.minutes,
             orientation_noise=args.orientation_noise,
+            overrides=tuple(args.set),
         )
         folder = out / name
         benchmark_command = (
             f"keyscaffold benchmark {name} --seeds {args.seeds} --minutes {args.minutes:g} "
             f"--orientation-noise {args.orientation_noise:g} --out {folder.relative_to(ROOT)}"
+            + (f" --set {overrides}" if overrides else "")
             if folder.is_relative_to(ROOT)
             else ""
         )
         summary = run_protocol(protocol, folder, command=benchmark_command)
-        rows[name] = task_row(summary, command)
+        row = task_row(summary, command)
+        earlier = rows.get(name)
+        if earlier is not None and earlier["command"] != command:
+            # a run with other settings replaces the row; the one it replaces stays beside it
+            row["earlier"] = {k: v for k, v in earlier.items() if k != "earlier"}
+        rows[name] = row
         # written after every task, so an interrupted run keeps what it measured
         ordered = [rows[t] for t in task_names() if t in rows]
         atomic_write_text(RESULTS, json.dumps(ordered, indent=2) + "\n")

@@ -5,12 +5,15 @@ Usage:
         writes benchmarks/results/throughput.json (move_apple)
     .venv/bin/python benchmarks/throughput.py --tasks all [--seconds 2]
         writes benchmarks/results/throughput_tasks.json (one row per registered task)
+    --repeats 3 measures each row three times and reports the median of every figure (the
+    ratios of each repeat stay in the row); a task's previous row is kept under `earlier`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 from pathlib import Path
 
 import keyscaffold  # noqa: F401  (sets the headless GL backend)
@@ -19,34 +22,69 @@ from keyscaffold.planning.plan import atomic_write_text
 from keyscaffold.provenance import provenance
 from keyscaffold.tasks import scaffold_task_names
 
+RATIOS = (
+    "env_vs_raw_ratio",
+    "two_vs_one_worker_ratio",
+    "randomized_vs_plain_ratio",
+    "ppo_update_share",
+)
+
+
+def measure(repeats: int, **kwargs) -> dict:
+    """`run_benchmark` ``repeats`` times: the median of every number, and each repeat's ratios."""
+    runs = [run_benchmark(**kwargs) for _ in range(repeats)]
+    if repeats == 1:
+        return runs[0]
+    row = dict(runs[0])
+    for key, value in row.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            row[key] = type(value)(statistics.median(r[key] for r in runs))
+    row["repeats"] = [{k: r[k] for k in RATIOS if k in r} for r in runs]
+    return row
+
+
+def with_earlier(row: dict, previous: dict | None) -> dict:
+    """``row`` with the row it replaces (and that row's own earlier ones) under ``earlier``."""
+    if previous is None:
+        return row
+    older = previous.pop("earlier", [])
+    row["earlier"] = [previous, *(older if isinstance(older, list) else [older])]
+    return row
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--num-envs", type=int, default=128)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--tasks", default="", help="comma-separated task names, or 'all'")
+    parser.add_argument("--repeats", type=int, default=1, help="report the median of N runs")
     args = parser.parse_args()
     names = (
         scaffold_task_names() if args.tasks == "all" else [t for t in args.tasks.split(",") if t]
     )
     command = f"python benchmarks/throughput.py --num-envs {args.num_envs} --seconds {args.seconds}"
+    if args.repeats > 1:
+        command += f" --repeats {args.repeats}"
     meta = provenance()
     out = Path(__file__).parent / "results"
     out.mkdir(parents=True, exist_ok=True)
     if not names:
-        result = run_benchmark(num_envs=args.num_envs, seconds=args.seconds)
+        path = out / "throughput.json"
+        result = measure(args.repeats, num_envs=args.num_envs, seconds=args.seconds)
         result.update(command=command, **meta)
-        atomic_write_text(out / "throughput.json", json.dumps(result, indent=2) + "\n")
+        previous = json.loads(path.read_text()) if path.exists() else None
+        atomic_write_text(path, json.dumps(with_earlier(result, previous), indent=2) + "\n")
         print(json.dumps(result))
         return
-    rows = []
+    path = out / "throughput_tasks.json"
+    rows = {r["task"]: r for r in json.loads(path.read_text())} if path.exists() else {}
     for name in names:
-        row = run_benchmark(task=name, num_envs=args.num_envs, seconds=args.seconds)
+        row = measure(args.repeats, task=name, num_envs=args.num_envs, seconds=args.seconds)
         row.update(command=f"{command} --tasks {name}", **meta)
-        rows.append(row)
-        print(json.dumps(row), flush=True)
+        rows[name] = with_earlier(row, rows.get(name))
+        print(json.dumps({k: row[k] for k in ("task", *RATIOS) if k in row}), flush=True)
         # written after every task, so an interrupted run keeps what it measured
-        atomic_write_text(out / "throughput_tasks.json", json.dumps(rows, indent=2) + "\n")
+        atomic_write_text(path, json.dumps(list(rows.values()), indent=2) + "\n")
 
 
 if __name__ == "__main__":
