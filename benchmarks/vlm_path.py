@@ -5,8 +5,11 @@ keypoints' pixels and every trajectory question with the scripted motion, so the
 what the VLM path itself adds: keypoints on the visible surface (not the object's center) and the
 ±π/8 wrist-orientation noise. Plans, training and evaluation run through the real CLI.
 
-Usage: .venv/bin/python benchmarks/vlm_path.py [--minutes 12] [--train-plans 50] [--test-plans 20]
-        [--orientation-noise 0.3927]
+Usage: .venv/bin/python benchmarks/vlm_path.py [--minutes 15] [--train-plans 50] [--val-plans 10]
+        [--test-plans 20] [--orientation-noise 0.3927]
+
+As in `keyscaffold benchmark`, validation plans (from the same VLM path) pick the best checkpoint,
+which the evaluation uses.
 Writes benchmarks/results/vlm_path.json (and a run folder under runs/bench_vlm_path).
 """
 
@@ -32,28 +35,36 @@ from keyscaffold.provenance import provenance  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--minutes", type=float, default=12.0)
+    parser.add_argument("--minutes", type=float, default=15.0)
     parser.add_argument("--train-plans", type=int, default=50)
+    parser.add_argument("--val-plans", type=int, default=10, help="best checkpoint by these")
     parser.add_argument("--test-plans", type=int, default=20)
     parser.add_argument("--trials-per-plan", type=int, default=2)
     parser.add_argument("--orientation-noise", type=float, default=0.39269908169872414)
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "bench_vlm_path")
+    parser.add_argument(
+        "--set", nargs="*", default=[], metavar="KEY=VALUE", help="training overrides"
+    )
+    parser.add_argument("--result", default="", help="result file name (default by noise)")
     args = parser.parse_args()
     out = args.out
     noise = {"orientation_noise": args.orientation_noise}
     book = AnswerBook(
         PlanningSettings("move_apple", "train", 0, args.train_plans, model="m", **noise),
         out / "book" / "train",
-    ).merge(
-        AnswerBook(
-            PlanningSettings("move_apple", "test", 0, args.test_plans, model="m", **noise),
-            out / "book" / "test",
-        )
     )
+    for split, count in (("val", args.val_plans), ("test", args.test_plans)):
+        book = book.merge(
+            AnswerBook(
+                PlanningSettings("move_apple", split, 0, count, model="m", **noise),
+                out / "book" / split,
+            )
+        )
     with FakeVLMServer(lambda body: Reply(content=book.answer(body))) as server:
         vlm = ["--planner", "vlm", "--base-url", server.url, "--model", "m", "--no-use-cache"]
         vlm += ["--orientation-noise", str(args.orientation_noise), "--out", str(out / "plans")]
-        for split, count in (("train", args.train_plans), ("test", args.test_plans)):
+        splits = (("train", args.train_plans), ("val", args.val_plans), ("test", args.test_plans))
+        for split, count in splits:
             if cli(["plan", "move_apple", "--split", split, "--num-plans", str(count), *vlm]):
                 raise SystemExit("planning failed")
     plans = out / "plans" / "move_apple"
@@ -68,6 +79,9 @@ def main() -> None:
             str(out / "train"),
             "--minutes",
             str(args.minutes),
+            "--val-plans",
+            str(plans / "val/vlm"),
+            *(["--set", *args.set] if args.set else []),
         ]
     )
     cli(
@@ -91,12 +105,16 @@ def main() -> None:
         "num_episodes": summary["num_episodes"],
         "failure_breakdown": summary["failure_breakdown"]["counts"],
         "train_minutes": args.minutes,
+        "checkpoint": f"best of validation on {args.val_plans} VLM plans x 2 trials",
         "orientation_noise": args.orientation_noise,
+        "overrides": args.set,
         "wall_minutes": round((time.time() - start) / 60, 1),
         "command": " ".join(["python benchmarks/vlm_path.py", *sys.argv[1:]]),
         **provenance(),
     }
-    name = "vlm_path.json" if args.orientation_noise > 0.2 else "vlm_path_no_orientation_noise.json"
+    name = args.result or (
+        "vlm_path.json" if args.orientation_noise > 0.2 else "vlm_path_no_orientation_noise.json"
+    )
     path = ROOT / "benchmarks" / "results" / name
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

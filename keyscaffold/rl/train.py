@@ -53,6 +53,10 @@ class PPOConfig:
     rotation_noise_std: float | None = None
     """Initial exploration noise of the three wrist rotation residuals; default:
     ``init_noise_std``."""
+    actor_output_gain: float = 1.0
+    """Factor on the actor's last layer at initialization: below 1 the first policy's mean
+    residual is near zero, so early episodes follow the plan (0.01 is the usual small-output
+    initialization for PPO policies)."""
     obs_normalization: bool = True
 
 
@@ -220,6 +224,10 @@ def make_runner(env: ScaffoldEnv, ppo: PPOConfig, save_interval: int = 50) -> On
             distribution.std_param[env.action_spec.grip_slice] = ppo.closure_noise_std
         if ppo.rotation_noise_std is not None:
             distribution.std_param[env.action_spec.rotation_slice] = ppo.rotation_noise_std
+        if ppo.actor_output_gain != 1.0:
+            last = [m for m in runner.alg.get_policy().modules() if isinstance(m, torch.nn.Linear)]
+            last[-1].weight.mul_(ppo.actor_output_gain)
+            last[-1].bias.mul_(ppo.actor_output_gain)
     return runner
 
 

@@ -64,6 +64,23 @@ def test_rotation_and_grip_exploration_noise_are_set_per_action():
     assert torch.allclose(std[spec.grip_slice], torch.tensor(config.ppo.closure_noise_std))
 
 
+def test_actor_output_gain_shrinks_the_first_policys_mean_residual():
+    task = make_task("move_apple")
+    env = ScaffoldEnv(task, [oracle_plan(task, 0, 5)], profile_config("cpu", 4).env)
+    obs = env.get_observations()
+
+    def mean_action(gain: float) -> torch.Tensor:
+        torch.manual_seed(3)
+        config = profile_config("cpu", 4, (f"ppo.actor_output_gain={gain}",))
+        policy = make_runner(env, config.ppo).alg.get_policy()
+        with torch.no_grad():
+            return policy(obs, stochastic_output=False)
+
+    full, small = mean_action(1.0), mean_action(0.01)
+    assert full.abs().max() > 0.02
+    assert torch.allclose(small, 0.01 * full, atol=1e-6)
+
+
 def test_training_record_reads_how_fast_and_how_well_a_run_learned(tmp_path):
     from keyscaffold.rl.train import LEARNED_WINDOW, training_record
 
