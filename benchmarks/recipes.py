@@ -26,6 +26,13 @@ from keyscaffold.protocol import Protocol, run_protocol
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "recipes.json"
 
+FULL_RESIDUAL = (
+    "env.wrist_rotation_scale=1.0",
+    "ppo.rotation_noise_std=0.075",
+    "env.orientation_curriculum=0.5",
+)
+"""The CPU profile's rotation settings today, named so its variants reproduce if it changes."""
+
 VARIANTS: dict[str, tuple[str, ...]] = {
     "profile_before": (
         "env.wrist_rotation_scale=0.25",
@@ -42,23 +49,9 @@ VARIANTS: dict[str, tuple[str, ...]] = {
         "ppo.rotation_noise_std=0.15",
         "env.orientation_curriculum=0.5",
     ),
-    "curriculum_full_residual": (
-        "env.wrist_rotation_scale=1.0",
-        "ppo.rotation_noise_std=0.075",
-        "env.orientation_curriculum=0.5",
-    ),
-    "full_residual_randomized": (
-        "env.wrist_rotation_scale=1.0",
-        "ppo.rotation_noise_std=0.075",
-        "env.orientation_curriculum=0.5",
-        "env.randomization.enabled=true",
-    ),
-    "full_residual_4_epochs": (
-        "env.wrist_rotation_scale=1.0",
-        "ppo.rotation_noise_std=0.075",
-        "env.orientation_curriculum=0.5",
-        "ppo.num_learning_epochs=4",
-    ),
+    "curriculum_full_residual": FULL_RESIDUAL,
+    "full_residual_randomized": (*FULL_RESIDUAL, "env.randomization.enabled=true"),
+    "full_residual_4_epochs": (*FULL_RESIDUAL, "ppo.num_learning_epochs=4"),
 }
 """Overrides of each variant. Each names every setting it tries, so it reproduces whatever the CPU
 profile's defaults become (``curriculum_full_residual`` is the profile's default now)."""

@@ -21,6 +21,7 @@ from pathlib import Path
 import keyscaffold  # noqa: F401  (sets the headless GL backend)
 from keyscaffold.planning.plan import atomic_write_text
 from keyscaffold.protocol import Protocol, run_protocol
+from keyscaffold.provenance import keep_earlier
 from keyscaffold.tasks import scaffold_task_names, task_names
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,12 +128,10 @@ def main() -> None:
             else ""
         )
         summary = run_protocol(protocol, folder, command=benchmark_command)
-        row = task_row(summary, command)
-        earlier = rows.get(name)
-        if earlier is not None and earlier["command"] != command:
-            # a run with other settings replaces the row; the one it replaces stays beside it
-            row["earlier"] = {k: v for k, v in earlier.items() if k != "earlier"}
-        rows[name] = row
+        row, previous = task_row(summary, command), rows.get(name)
+        # a run with other settings replaces the row; the one it replaces stays beside it
+        same = previous is not None and previous["command"] == command
+        rows[name] = keep_earlier(row, None if same else previous)
         # written after every task, so an interrupted run keeps what it measured
         ordered = [rows[t] for t in task_names() if t in rows]
         atomic_write_text(RESULTS, json.dumps(ordered, indent=2) + "\n")

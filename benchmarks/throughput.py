@@ -19,7 +19,7 @@ from pathlib import Path
 import keyscaffold  # noqa: F401  (sets the headless GL backend)
 from keyscaffold.benchmark import run_benchmark
 from keyscaffold.planning.plan import atomic_write_text
-from keyscaffold.provenance import provenance
+from keyscaffold.provenance import keep_earlier, provenance
 from keyscaffold.tasks import scaffold_task_names
 
 RATIOS = (
@@ -38,17 +38,9 @@ def measure(repeats: int, **kwargs) -> dict:
     row = dict(runs[0])
     for key, value in row.items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            row[key] = type(value)(statistics.median(r[key] for r in runs))
+            median = statistics.median(r[key] for r in runs)
+            row[key] = round(median) if isinstance(value, int) else round(median, 3)
     row["repeats"] = [{k: r[k] for k in RATIOS if k in r} for r in runs]
-    return row
-
-
-def with_earlier(row: dict, previous: dict | None) -> dict:
-    """``row`` with the row it replaces (and that row's own earlier ones) under ``earlier``."""
-    if previous is None:
-        return row
-    older = previous.pop("earlier", [])
-    row["earlier"] = [previous, *(older if isinstance(older, list) else [older])]
     return row
 
 
@@ -73,7 +65,7 @@ def main() -> None:
         result = measure(args.repeats, num_envs=args.num_envs, seconds=args.seconds)
         result.update(command=command, **meta)
         previous = json.loads(path.read_text()) if path.exists() else None
-        atomic_write_text(path, json.dumps(with_earlier(result, previous), indent=2) + "\n")
+        atomic_write_text(path, json.dumps(keep_earlier(result, previous), indent=2) + "\n")
         print(json.dumps(result))
         return
     path = out / "throughput_tasks.json"
@@ -81,7 +73,7 @@ def main() -> None:
     for name in names:
         row = measure(args.repeats, task=name, num_envs=args.num_envs, seconds=args.seconds)
         row.update(command=f"{command} --tasks {name}", **meta)
-        rows[name] = with_earlier(row, rows.get(name))
+        rows[name] = keep_earlier(row, rows.get(name))
         print(json.dumps({k: row[k] for k in ("task", *RATIOS) if k in row}), flush=True)
         # written after every task, so an interrupted run keeps what it measured
         atomic_write_text(path, json.dumps(list(rows.values()), indent=2) + "\n")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -29,6 +30,8 @@ from vlm_answers import AnswerBook  # noqa: E402
 
 import keyscaffold  # noqa: E402,F401  (sets the headless GL backend)
 from keyscaffold.cli import main as cli  # noqa: E402
+from keyscaffold.planning import PLAN_ORIENTATION_NOISE  # noqa: E402
+from keyscaffold.planning.plan import atomic_write_text  # noqa: E402
 from keyscaffold.planning.vlm_planner import PlanningSettings  # noqa: E402
 from keyscaffold.provenance import provenance  # noqa: E402
 
@@ -40,7 +43,7 @@ def main() -> None:
     parser.add_argument("--val-plans", type=int, default=10, help="best checkpoint by these")
     parser.add_argument("--test-plans", type=int, default=20)
     parser.add_argument("--trials-per-plan", type=int, default=2)
-    parser.add_argument("--orientation-noise", type=float, default=0.39269908169872414)
+    parser.add_argument("--orientation-noise", type=float, default=PLAN_ORIENTATION_NOISE)
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "bench_vlm_path")
     parser.add_argument(
         "--set", nargs="*", default=[], metavar="KEY=VALUE", help="training overrides"
@@ -105,18 +108,18 @@ def main() -> None:
         "num_episodes": summary["num_episodes"],
         "failure_breakdown": summary["failure_breakdown"]["counts"],
         "train_minutes": args.minutes,
-        "checkpoint": f"best of validation on {args.val_plans} VLM plans x 2 trials",
+        "checkpoint": f"best on {args.val_plans} VLM validation plans",
         "orientation_noise": args.orientation_noise,
         "overrides": args.set,
         "wall_minutes": round((time.time() - start) / 60, 1),
         "command": " ".join(["python benchmarks/vlm_path.py", *sys.argv[1:]]),
         **provenance(),
     }
-    name = args.result or (
-        "vlm_path.json" if args.orientation_noise > 0.2 else "vlm_path_no_orientation_noise.json"
-    )
+    rad = args.orientation_noise
+    default = "vlm_path" if math.isclose(rad, PLAN_ORIENTATION_NOISE) else f"vlm_path_noise{rad:g}"
+    name = args.result or ("vlm_path_no_orientation_noise" if rad == 0 else default) + ".json"
     path = ROOT / "benchmarks" / "results" / name
-    path.write_text(json.dumps(result, indent=2) + "\n")
+    atomic_write_text(path, json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
 

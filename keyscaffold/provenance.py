@@ -33,3 +33,14 @@ def provenance() -> dict:
         "cores": os.cpu_count(),
         "python": platform.python_version(),
     }
+
+
+def keep_earlier(row: dict, previous: dict | None) -> dict:
+    """``row`` replacing ``previous`` in a results file, with ``previous`` (and the rows it had
+    replaced) kept under ``earlier``, newest first, so a new measurement loses no old one."""
+    if previous is None:
+        return row
+    previous = dict(previous)
+    older = previous.pop("earlier", [])
+    row["earlier"] = [previous, *(older if isinstance(older, list) else [older])]
+    return row
