@@ -49,6 +49,10 @@ class EnvConfig:
     orientation_curriculum: float = 0.0
     """Fraction of training over which the plans' wrist-orientation noise grows from none to
     full (0: full noise from the start). Evaluation always sees the plans as they are."""
+    rotation_limit_start: float = 0.0
+    """With the orientation curriculum: the wrist rotation residual is clipped to this many
+    radians at the start of training, and the limit widens with the noise to the full
+    ``wrist_rotation_scale`` (0: the full range from the start)."""
     action_spec: str = ""
     """The embodiment's action spec; empty for the task's own choice."""
     rewards: RewardConfig = field(default_factory=RewardConfig)
@@ -79,6 +83,8 @@ class ScaffoldEnv(BatchedEnv):
         "reward_action": "/reward/action",
         "tracking_limit": "/curriculum/tracking_limit",
         "orientation_noise": "/curriculum/orientation_noise",
+        "rotation_limit": "/curriculum/rotation_limit",
+        "contact_weight": "/curriculum/contact_weight",
     }
     """``metrics.csv`` columns and the ``extras["log"]`` keys they average."""
 
@@ -172,6 +178,8 @@ class ScaffoldEnv(BatchedEnv):
         # The orientation noise each plan carries; the curriculum removes part of it early on.
         self.plan_rotation_offset = np.stack([plan_orientation_offset(p) for p in self.plans])
         self.noise_scale = 0.0 if self.config.orientation_curriculum > 0 else 1.0
+        self._widen_rotation_limit()
+        self.rewards = self.config.rewards.at_progress(0.0)
         states = [p.initial_state for p in self.plans]
         for state in states:
             self.task.validate_state(self.worlds.index, state)
@@ -186,12 +194,23 @@ class ScaffoldEnv(BatchedEnv):
         }
 
     def set_training_progress(self, progress: float) -> None:
-        """Move the tracking-limit curriculum to ``progress`` in [0, 1] of training."""
+        """Move the curricula (tracking limit, orientation noise and rotation limit, contact
+        weight) to ``progress`` in [0, 1] of training."""
         progress = float(np.clip(progress, 0.0, 1.0))
         shrink = 1.0 - (1.0 - self.config.final_limit_fraction) * progress
         self.tracking_limit = self.task.start_limit * shrink
         if self.config.orientation_curriculum > 0:
             self.noise_scale = min(1.0, progress / self.config.orientation_curriculum)
+        self._widen_rotation_limit()
+        self.rewards = self.config.rewards.at_progress(progress)
+
+    def _widen_rotation_limit(self) -> None:
+        """The rotation residual's limit for the current orientation noise (None: no limit)."""
+        start, full = self.config.rotation_limit_start, self.config.wrist_rotation_scale
+        if start <= 0 or start >= full:
+            self.rotation_limit = None
+        else:
+            self.rotation_limit = start + (full - start) * self.noise_scale
 
     def assign_plans(self, plan_index: np.ndarray) -> None:
         """Pin world i to plan ``plan_index[i]`` (evaluation) and reset every world."""
@@ -246,6 +265,7 @@ class ScaffoldEnv(BatchedEnv):
             applied,
             self.config.wrist_position_scale,
             self.config.wrist_rotation_scale,
+            self.rotation_limit,
         )
         self.worlds.step(ctrl)
         self.worlds.check_finite()
@@ -255,7 +275,7 @@ class ScaffoldEnv(BatchedEnv):
         keypoints = self.keypoints()
         targets = self.plan_keypoints[self.plan_index, t]
         terms = reward_terms(
-            self.config.rewards, keypoints, targets, self.worlds.effector_contact_force(), action
+            self.rewards, keypoints, targets, self.worlds.effector_contact_force(), action
         )
         reward = sum(terms.values())
         self.episode_return += reward
@@ -298,6 +318,10 @@ class ScaffoldEnv(BatchedEnv):
         log: dict[str, float] = {f"/reward/{name}": float(v.mean()) for name, v in terms.items()}
         log["/curriculum/tracking_limit"] = self.tracking_limit
         log["/curriculum/orientation_noise"] = self.noise_scale
+        log["/curriculum/contact_weight"] = self.rewards.contact
+        log["/curriculum/rotation_limit"] = (
+            self.config.wrist_rotation_scale if self.rotation_limit is None else self.rotation_limit
+        )
         if done.any():
             ids = np.flatnonzero(done)
             success = evaluation["success"][ids]

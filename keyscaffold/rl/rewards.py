@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -17,6 +17,19 @@ class RewardConfig:
     """Sharpness of the tracking kernel (1/m)."""
     contact: float = 1.0
     """Weight of exp(-1 / (sum of fingertip contact forces clamped to [0, 1] + 1e-6))."""
+    contact_start: float = 0.0
+    """Contact weight at the start of training; it falls linearly to ``contact`` over the
+    first ``contact_decay`` of training (0: ``contact`` throughout)."""
+    contact_decay: float = 0.25
+    """Fraction of training over which the contact weight falls from ``contact_start``."""
+
+    def at_progress(self, progress: float) -> RewardConfig:
+        """These weights at ``progress`` in [0, 1] of training (the contact curriculum)."""
+        if self.contact_start <= 0:
+            return self
+        left = max(0.0, 1.0 - progress / self.contact_decay) if self.contact_decay > 0 else 0.0
+        return replace(self, contact=self.contact + (self.contact_start - self.contact) * left)
+
     action: float = 0.001
     """Weight of the squared action norm penalty."""
 

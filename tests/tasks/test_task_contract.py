@@ -155,6 +155,21 @@ def test_tracking_limit_curriculum(env_factory):
     assert env.tracking_limit == pytest.approx(task.start_limit / 2)
 
 
+def test_rotation_limit_widens_with_the_orientation_noise(env_factory):
+    _, make = env_factory
+    env = make(orientation_curriculum=0.5, rotation_limit_start=0.25, wrist_rotation_scale=1.0)
+    assert env.rotation_limit == pytest.approx(0.25)
+    env.set_training_progress(0.25)
+    assert env.noise_scale == pytest.approx(0.5) and env.rotation_limit == pytest.approx(0.625)
+    env.set_training_progress(0.5)
+    assert env.rotation_limit == pytest.approx(1.0)
+    _, _, _, extras = env.step(torch.ones(4, env.num_actions))
+    assert extras["log"]["/curriculum/rotation_limit"] == pytest.approx(1.0)
+    assert extras["log"]["/curriculum/contact_weight"] == pytest.approx(env.config.rewards.contact)
+    full = make(rotation_limit_start=0.25, wrist_rotation_scale=1.0)  # full noise from the start
+    assert full.rotation_limit == pytest.approx(1.0)
+
+
 @pytest.mark.parametrize("name", TASKS)
 def test_render_shows_every_keypoint_body(name):
     task = make_task(name)

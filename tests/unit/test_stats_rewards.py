@@ -57,6 +57,15 @@ def test_reward_terms_are_named_and_weighted():
     assert terms["action"][0] == pytest.approx(-3.5)
 
 
+def test_contact_weight_falls_from_its_start_value():
+    config = RewardConfig(contact=1.0, contact_start=4.0, contact_decay=0.25)
+    assert config.at_progress(0.0).contact == pytest.approx(4.0)
+    assert config.at_progress(0.125).contact == pytest.approx(2.5)
+    assert config.at_progress(0.25).contact == pytest.approx(1.0)
+    assert config.at_progress(0.9).contact == pytest.approx(1.0)
+    assert RewardConfig(contact=0.5).at_progress(0.0).contact == 0.5  # no curriculum
+
+
 def test_residual_composition():
     config = EnvConfig()
     spec = hand.FloatingHand().action_spec("closure")
@@ -75,6 +84,16 @@ def test_residual_composition():
     np.testing.assert_allclose(fingers[1], hand.open_finger_pose())
     np.testing.assert_allclose(fingers[2], hand.closed_finger_pose())
     np.testing.assert_allclose(fingers[3], hand.closed_finger_pose())
+
+
+def test_rotation_limit_clips_only_the_rotation_residual():
+    spec = hand.FloatingHand().action_spec("closure")
+    action = np.array([[1.0, -1.0, 0.5, 1.0, -1.0, 0.1, 0.0]])
+    free = spec.controls(np.zeros((1, 6)), action, 0.1, 1.0)
+    limited = spec.controls(np.zeros((1, 6)), action, 0.1, 1.0, rotation_limit=0.25)
+    np.testing.assert_allclose(limited[0, :3], free[0, :3])
+    np.testing.assert_allclose(limited[0, 3:6], [0.25, -0.25, 0.1])
+    np.testing.assert_allclose(limited[0, 6:], free[0, 6:])
 
 
 def test_per_finger_closure_moves_only_its_finger():

@@ -68,6 +68,7 @@ class ActionSpec:
         action: np.ndarray,
         position_scale: float,
         rotation_scale: float,
+        rotation_limit: float | None = None,
     ) -> np.ndarray:
         """Actuator targets of every world: plan wrist plus scaled residual, then grip targets.
 
@@ -76,6 +77,7 @@ class ActionSpec:
             action: Actions in [-1, 1], shape: (B, num_actions).
             position_scale: Wrist position residual at action 1 (m).
             rotation_scale: Wrist rotation residual at action 1 (rad).
+            rotation_limit: Largest wrist rotation residual per axis (rad); None: ``rotation_scale``.
 
         Returns:
             Shape: (B, 6 + J).
@@ -85,8 +87,10 @@ class ActionSpec:
                 f"action spec {self.name!r} takes {self.num_actions} actions "
                 f"({', '.join(self.names)}), got {action.shape[-1]}"
             )
-        scale = np.array([position_scale] * 3 + [rotation_scale] * 3)
-        wrist = plan_wrist + action[:, :WRIST_DOF] * scale
+        residual = action[:, :WRIST_DOF] * np.array([position_scale] * 3 + [rotation_scale] * 3)
+        if rotation_limit is not None and rotation_limit < rotation_scale:
+            residual[:, 3:] = np.clip(residual[:, 3:], -rotation_limit, rotation_limit)
+        wrist = plan_wrist + residual
         return np.concatenate([wrist, self.grip_targets(action[:, self.grip_slice])], axis=1)
 
 
