@@ -23,15 +23,15 @@ class RewardConfig:
     contact_decay: float = 0.25
     """Fraction of training over which the contact weight falls from ``contact_start``."""
 
+    action: float = 0.001
+    """Weight of the squared action norm penalty."""
+
     def at_progress(self, progress: float) -> RewardConfig:
         """These weights at ``progress`` in [0, 1] of training (the contact curriculum)."""
         if self.contact_start <= 0:
             return self
         left = max(0.0, 1.0 - progress / self.contact_decay) if self.contact_decay > 0 else 0.0
         return replace(self, contact=self.contact + (self.contact_start - self.contact) * left)
-
-    action: float = 0.001
-    """Weight of the squared action norm penalty."""
 
 
 def tracking_reward(keypoints: np.ndarray, targets: np.ndarray, sharpness: float) -> np.ndarray:
