@@ -18,7 +18,7 @@ from tensordict import TensorDict
 from keyscaffold.geometry import turn_quaternions_about_z
 from keyscaffold.planning.plan import KeypointPlan, plan_orientation_offset
 from keyscaffold.rl.batched_env import BatchedEnv
-from keyscaffold.rl.rewards import RewardConfig, reward_terms
+from keyscaffold.rl.rewards import RewardConfig, ramp, reward_terms
 from keyscaffold.sim.randomization import PhysicsRandomizer, Randomization
 from keyscaffold.sim.scene import PhysicsConfig
 from keyscaffold.tasks.base import Task, TaskMonitor
@@ -120,7 +120,6 @@ class ScaffoldEnv(BatchedEnv):
         )
         self._prepare_plans()
         self.episode_length_buf = torch.zeros(self.num_envs, dtype=torch.long)
-        self.tracking_limit = task.start_limit
         self.plan_index = np.zeros(self.num_envs, dtype=np.int64)
         # Each world's keypoint attachments (its plan's), gathered at reset, not every step.
         self.world_body_ids = self.plan_body_ids[self.plan_index]
@@ -177,9 +176,7 @@ class ScaffoldEnv(BatchedEnv):
         self.plan_keypoints, self.plan_wrist = np.stack(kp), np.stack(wrist)
         # The orientation noise each plan carries; the curriculum removes part of it early on.
         self.plan_rotation_offset = np.stack([plan_orientation_offset(p) for p in self.plans])
-        self.noise_scale = 0.0 if self.config.orientation_curriculum > 0 else 1.0
-        self._widen_rotation_limit()
-        self.rewards = self.config.rewards.at_progress(0.0)
+        self.set_training_progress(0.0)
         states = [p.initial_state for p in self.plans]
         for state in states:
             self.task.validate_state(self.worlds.index, state)
@@ -199,18 +196,13 @@ class ScaffoldEnv(BatchedEnv):
         progress = float(np.clip(progress, 0.0, 1.0))
         shrink = 1.0 - (1.0 - self.config.final_limit_fraction) * progress
         self.tracking_limit = self.task.start_limit * shrink
-        if self.config.orientation_curriculum > 0:
-            self.noise_scale = min(1.0, progress / self.config.orientation_curriculum)
-        self._widen_rotation_limit()
-        self.rewards = self.config.rewards.at_progress(progress)
-
-    def _widen_rotation_limit(self) -> None:
-        """The rotation residual's limit for the current orientation noise (None: no limit)."""
+        self.noise_scale = ramp(progress, self.config.orientation_curriculum)
+        # the rotation residual's limit widens with the noise (the full range without a start)
         start, full = self.config.rotation_limit_start, self.config.wrist_rotation_scale
-        if start <= 0 or start >= full:
-            self.rotation_limit = None
-        else:
-            self.rotation_limit = start + (full - start) * self.noise_scale
+        self.rotation_limit = (
+            full if start <= 0 else min(full, start + (full - start) * self.noise_scale)
+        )
+        self.rewards = self.config.rewards.at_progress(progress)
 
     def assign_plans(self, plan_index: np.ndarray) -> None:
         """Pin world i to plan ``plan_index[i]`` (evaluation) and reset every world."""
@@ -319,9 +311,7 @@ class ScaffoldEnv(BatchedEnv):
         log["/curriculum/tracking_limit"] = self.tracking_limit
         log["/curriculum/orientation_noise"] = self.noise_scale
         log["/curriculum/contact_weight"] = self.rewards.contact
-        log["/curriculum/rotation_limit"] = (
-            self.config.wrist_rotation_scale if self.rotation_limit is None else self.rotation_limit
-        )
+        log["/curriculum/rotation_limit"] = self.rotation_limit
         if done.any():
             ids = np.flatnonzero(done)
             success = evaluation["success"][ids]

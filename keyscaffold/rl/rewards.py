@@ -30,8 +30,14 @@ class RewardConfig:
         """These weights at ``progress`` in [0, 1] of training (the contact curriculum)."""
         if self.contact_start <= 0:
             return self
-        left = max(0.0, 1.0 - progress / self.contact_decay) if self.contact_decay > 0 else 0.0
+        left = 1.0 - ramp(progress, self.contact_decay)
         return replace(self, contact=self.contact + (self.contact_start - self.contact) * left)
+
+
+def ramp(progress: float, fraction: float) -> float:
+    """A curriculum's weight at ``progress`` in [0, 1] of training: rising linearly from 0 to 1
+    over the first ``fraction`` of training, 1 from the start when ``fraction`` <= 0."""
+    return min(1.0, progress / fraction) if fraction > 0 else 1.0
 
 
 def tracking_reward(keypoints: np.ndarray, targets: np.ndarray, sharpness: float) -> np.ndarray:

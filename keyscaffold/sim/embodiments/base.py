@@ -89,7 +89,8 @@ class ActionSpec:
             )
         residual = action[:, :WRIST_DOF] * np.array([position_scale] * 3 + [rotation_scale] * 3)
         if rotation_limit is not None and rotation_limit < rotation_scale:
-            residual[:, 3:] = np.clip(residual[:, 3:], -rotation_limit, rotation_limit)
+            rotation = self.rotation_slice
+            residual[:, rotation] = np.clip(residual[:, rotation], -rotation_limit, rotation_limit)
         wrist = plan_wrist + residual
         return np.concatenate([wrist, self.grip_targets(action[:, self.grip_slice])], axis=1)
 
