@@ -55,6 +55,9 @@ class EnvConfig:
     ``wrist_rotation_scale`` (0: the full range from the start)."""
     action_spec: str = ""
     """The embodiment's action spec; empty for the task's own choice."""
+    free_keypoints: str = ""
+    """How tracked keypoints on free objects follow them, ``rigid`` or ``carried`` (see
+    ``Task.free_keypoints``); empty for the task's own choice."""
     rewards: RewardConfig = field(default_factory=RewardConfig)
     physics: PhysicsConfig = field(default_factory=PhysicsConfig)
     randomization: Randomization = field(default_factory=Randomization)
@@ -124,6 +127,8 @@ class ScaffoldEnv(BatchedEnv):
         # Each world's keypoint attachments (its plan's), gathered at reset, not every step.
         self.world_body_ids = self.plan_body_ids[self.plan_index]
         self.world_local = self.plan_local[self.plan_index]
+        self.world_carried = self.plan_carried[self.plan_index]
+        self.world_offset = np.zeros_like(self.world_local)
         self.action_avg = np.zeros((self.num_envs, self.num_actions))
         self.initial_keypoints = np.zeros((self.num_envs, len(task.keypoints), 3))
         self.final_keypoints = np.zeros_like(self.initial_keypoints)
@@ -157,6 +162,13 @@ class ScaffoldEnv(BatchedEnv):
             [[body_ids[b] for b in plan.keypoint_bodies] for plan in self.plans], dtype=np.int64
         )
         self.plan_local = np.stack([np.asarray(p.keypoint_local, float) for p in self.plans])
+        # Keypoints carried with their free object's translation (off the object's origin).
+        mode = self.config.free_keypoints or self.task.free_keypoints
+        if mode not in ("rigid", "carried"):
+            raise ValueError(f"free_keypoints must be 'rigid' or 'carried', not {mode!r}")
+        free = np.isin(self.plan_body_ids, [body_ids[n] for n in self.task.movable_objects()])
+        off_origin = np.linalg.norm(self.plan_local, axis=-1) > 1e-9
+        self.plan_carried = free & off_origin & (mode == "carried")
         # Oracle plans track the task's own keypoints: then the worlds' cached keypoints serve both.
         self.plans_track_task_keypoints = bool(
             np.array_equal(
@@ -164,6 +176,7 @@ class ScaffoldEnv(BatchedEnv):
                 np.broadcast_to(self.worlds.keypoint_body_ids, self.plan_body_ids.shape),
             )
             and np.allclose(self.plan_local, self.worlds.keypoint_local[None])
+            and not self.plan_carried.any()
         )
         self._plan_keypoint_cache: tuple[int, np.ndarray] | None = None
         horizon = self.max_episode_length + max(LOOKAHEAD) + 1
@@ -215,6 +228,7 @@ class ScaffoldEnv(BatchedEnv):
         self.plan_index[ids] = plans
         self.world_body_ids[ids] = self.plan_body_ids[plans]
         self.world_local[ids] = self.plan_local[plans]
+        self.world_carried[ids] = self.plan_carried[plans]
         noise = self.config.init_position_noise
         if self.randomization:
             noise = max(noise, self.randomization.start_position)
@@ -234,6 +248,10 @@ class ScaffoldEnv(BatchedEnv):
         joints = np.repeat(self.robot.open_pose()[None], ids.size, 0)
         start_joints = {name: values[plans] for name, values in self.start_joints.items()}
         self.worlds.reset_worlds(ids, wrist, joints, objects, start_joints)
+        # a carried keypoint keeps the world offset from its object that it has at the start
+        rigid, origins = self._attached_points()
+        self.world_offset[ids] = (rigid - origins)[ids]
+        self._plan_keypoint_cache = None
         self.monitor.reset(ids)
         self.action_avg[ids] = 0.0
         self.episode_length_buf[torch.as_tensor(ids)] = 0
@@ -330,18 +348,27 @@ class ScaffoldEnv(BatchedEnv):
     def keypoints(self) -> np.ndarray:
         """World positions of the keypoints each world's plan tracks, shape: (num_envs, K, 3).
 
-        These are the plan's attachments (for VLM plans, where the detected points landed); task
-        success is judged on the task's own keypoints instead. Computed once per state change
+        These are the plan's attachments (for VLM plans, where the detected points landed;
+        ``carried`` ones follow their free object's translation only); task success is judged on
+        the task's own keypoints instead. Computed once per state change
         (read-only); when every plan tracks the task's own keypoints, the worlds' are returned.
         """
         if self.plans_track_task_keypoints:
             return self.worlds.keypoints()
         version = self.worlds.version
         if self._plan_keypoint_cache is None or self._plan_keypoint_cache[0] != version:
-            points = self.worlds.points(self.world_body_ids, self.world_local)
+            points, origins = self._attached_points()
+            points = np.where(self.world_carried[..., None], origins + self.world_offset, points)
             points.flags.writeable = False
             self._plan_keypoint_cache = (version, points)
         return self._plan_keypoint_cache[1]
+
+    def _attached_points(self) -> tuple[np.ndarray, np.ndarray]:
+        """World positions of each world's keypoint attachments and of their bodies' origins,
+        each of shape: (num_envs, K, 3)."""
+        points = self.worlds.points(self.world_body_ids, self.world_local)
+        origins = self.worlds.points(self.world_body_ids, np.zeros_like(self.world_local))
+        return points, origins
 
     def get_observations(self) -> TensorDict:
         """Observation groups ``policy`` and ``critic`` (the same vector), shape: (num_envs, D)."""

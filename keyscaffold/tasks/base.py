@@ -121,6 +121,12 @@ class Task(ABC):
     """Step-by-step description of the motion, given to the trajectory planner."""
     default_wrist_orientation: ClassVar[tuple[float, float, float]] = (0.0, 0.0, 0.0)
     """Wrist hinge angles (rad) that planned trajectories hold."""
+    free_keypoints: ClassVar[str] = "rigid"
+    """How a tracked keypoint on a free object follows it: ``rigid`` (fixed in the object's
+    frame, so it turns with the object) or ``carried`` (its offset from the object's frame is
+    taken at reset and carried along with the object's translation only). ``carried`` suits
+    objects whose turn the task ignores: a point detected on an apple's surface then does not
+    move when the apple rocks or rolls in the hand. Hinged and sliding parts are always rigid."""
 
     @abstractmethod
     def scene_objects(self) -> list[SceneObject]:

@@ -120,3 +120,41 @@ def test_detected_keypoint_never_makes_success_easier():
         env.step(torch.zeros(2, env.num_actions))
     assert not env.monitor.result["success"].any()
     assert env.monitor.result["apple_to_target"].min() > 0.1
+
+
+@pytest.mark.parametrize("mode", ["carried", "rigid"])
+def test_carried_keypoint_follows_its_objects_translation_only(mode):
+    task = MoveApple()
+    plan = oracle_plans(task, "train", 0, 1)[0]
+    surface = replace(plan, keypoint_local=np.array([[0.04, 0.0, 0.0], [0.0, 0.0, 0.01]]))
+    config = EnvConfig(num_envs=1, num_threads=1, init_position_noise=0.0, free_keypoints=mode)
+    env = ScaffoldEnv(task, [surface], config)
+    start = env.keypoints().copy()
+    apple = np.asarray(plan.initial_state.objects["apple"], float)
+    np.testing.assert_allclose(start[0, 0], apple[:3] + [0.04, 0.0, 0.0], atol=1e-6)
+
+    def place(pose):
+        objects = {n: v[:1].copy() for n, v in env.start_objects.items()}
+        objects["apple"] = np.array([pose])
+        joints = env.worlds.robot_joint_state()[0][:, 6:]
+        env.worlds.reset_worlds(np.array([0]), env.start_wrist[:1], joints, objects)
+
+    turned = np.concatenate(
+        [apple[:3] + [0.0, 0.1, 0.0], [np.cos(np.pi / 4), 0, 0, np.sin(np.pi / 4)]]
+    )
+    place(turned)  # the apple moved 10 cm and turned a quarter about z
+    moved = env.keypoints()[0, 0] - start[0, 0]
+    if mode == "carried":
+        np.testing.assert_allclose(moved, [0.0, 0.1, 0.0], atol=1e-6)
+    else:  # the surface point swung from +x to +y of the centre
+        np.testing.assert_allclose(moved, [-0.04, 0.14, 0.0], atol=1e-6)
+    np.testing.assert_allclose(env.keypoints()[0, 1], start[0, 1], atol=1e-9)  # the board stayed
+
+
+def test_free_keypoints_mode_is_checked():
+    with pytest.raises(ValueError, match="free_keypoints must be 'rigid' or 'carried'"):
+        ScaffoldEnv(
+            MoveApple(),
+            oracle_plans(MoveApple(), "train", 0, 1),
+            EnvConfig(num_envs=1, num_threads=1, free_keypoints="loose"),
+        )
