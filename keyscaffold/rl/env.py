@@ -248,10 +248,12 @@ class ScaffoldEnv(BatchedEnv):
         joints = np.repeat(self.robot.open_pose()[None], ids.size, 0)
         start_joints = {name: values[plans] for name, values in self.start_joints.items()}
         self.worlds.reset_worlds(ids, wrist, joints, objects, start_joints)
-        # a carried keypoint keeps the world offset from its object that it has at the start
-        rigid, origins = self._attached_points()
-        self.world_offset[ids] = (rigid - origins)[ids]
-        self._plan_keypoint_cache = None
+        if self.world_carried[ids].any():
+            # a carried keypoint keeps the world offset from its object that it has at the start
+            bodies = self.world_body_ids[ids]
+            self.world_offset[ids] = self.worlds.points(
+                bodies, self.world_local[ids], ids
+            ) - self.worlds.body_origins(bodies, ids)
         self.monitor.reset(ids)
         self.action_avg[ids] = 0.0
         self.episode_length_buf[torch.as_tensor(ids)] = 0
@@ -357,18 +359,13 @@ class ScaffoldEnv(BatchedEnv):
             return self.worlds.keypoints()
         version = self.worlds.version
         if self._plan_keypoint_cache is None or self._plan_keypoint_cache[0] != version:
-            points, origins = self._attached_points()
-            points = np.where(self.world_carried[..., None], origins + self.world_offset, points)
+            points = self.worlds.points(self.world_body_ids, self.world_local)
+            if self.world_carried.any():
+                carried = self.worlds.body_origins(self.world_body_ids) + self.world_offset
+                points = np.where(self.world_carried[..., None], carried, points)
             points.flags.writeable = False
             self._plan_keypoint_cache = (version, points)
         return self._plan_keypoint_cache[1]
-
-    def _attached_points(self) -> tuple[np.ndarray, np.ndarray]:
-        """World positions of each world's keypoint attachments and of their bodies' origins,
-        each of shape: (num_envs, K, 3)."""
-        points = self.worlds.points(self.world_body_ids, self.world_local)
-        origins = self.worlds.points(self.world_body_ids, np.zeros_like(self.world_local))
-        return points, origins
 
     def get_observations(self) -> TensorDict:
         """Observation groups ``policy`` and ``critic`` (the same vector), shape: (num_envs, D)."""

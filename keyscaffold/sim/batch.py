@@ -127,18 +127,36 @@ class BatchedWorlds:
             self._keypoint_cache = (self.version, points)
         return self._keypoint_cache[1]
 
-    def points(self, body_ids: np.ndarray, local: np.ndarray) -> np.ndarray:
+    def points(
+        self, body_ids: np.ndarray, local: np.ndarray, worlds: np.ndarray | None = None
+    ) -> np.ndarray:
         """World positions of points fixed in bodies that differ from world to world.
 
         Args:
-            body_ids: Body of each point in each world, shape: (num_worlds, K).
-            local: Points in their body frames, shape: (num_worlds, K, 3).
+            body_ids: Body of each point in each world, shape: (W, K).
+            local: Points in their body frames, shape: (W, K, 3).
+            worlds: The W worlds (default: every world).
 
         Returns:
-            Shape: (num_worlds, K, 3).
+            Shape: (W, K, 3).
         """
-        rows = np.arange(self.num_worlds)[:, None]
+        rows = self._rows(worlds)
         return points_in_body_frames(self._xpos[rows, body_ids], self._xmat[rows, body_ids], local)
+
+    def body_origins(self, body_ids: np.ndarray, worlds: np.ndarray | None = None) -> np.ndarray:
+        """World positions of the frames of bodies that differ from world to world.
+
+        Args:
+            body_ids: Shape: (W, K).
+            worlds: The W worlds (default: every world).
+
+        Returns:
+            Shape: (W, K, 3).
+        """
+        return self._xpos[self._rows(worlds), body_ids]
+
+    def _rows(self, worlds: np.ndarray | None) -> np.ndarray:
+        return (np.arange(self.num_worlds) if worlds is None else np.asarray(worlds))[:, None]
 
     def effector_positions(self) -> np.ndarray:
         """Positions of the robot's effector sites, shape: (num_worlds, E, 3)."""
