@@ -33,28 +33,35 @@ FULL_RESIDUAL = (
 )
 """The CPU profile's rotation settings today, named so its variants reproduce if it changes."""
 
+POSITION_10CM = "env.wrist_position_scale=0.1"
+"""The position residual of the variants measured before ±5 cm became the profile's default."""
+
 VARIANTS: dict[str, tuple[str, ...]] = {
     "profile_before": (
         "env.wrist_rotation_scale=0.25",
         "ppo.rotation_noise_std=0.3",
         "env.orientation_curriculum=0",
+        POSITION_10CM,
     ),
     "wide_rotation_small_noise": (
         "env.wrist_rotation_scale=0.5",
         "ppo.rotation_noise_std=0.1",
         "env.orientation_curriculum=0",
+        POSITION_10CM,
     ),
     "curriculum": (
         "env.wrist_rotation_scale=0.5",
         "ppo.rotation_noise_std=0.15",
         "env.orientation_curriculum=0.5",
+        POSITION_10CM,
     ),
-    "curriculum_full_residual": FULL_RESIDUAL,
-    "full_residual_randomized": (*FULL_RESIDUAL, "env.randomization.enabled=true"),
-    "full_residual_4_epochs": (*FULL_RESIDUAL, "ppo.num_learning_epochs=4"),
+    "curriculum_full_residual": (*FULL_RESIDUAL, POSITION_10CM),
+    "full_residual_randomized": (*FULL_RESIDUAL, POSITION_10CM, "env.randomization.enabled=true"),
+    "full_residual_4_epochs": (*FULL_RESIDUAL, POSITION_10CM, "ppo.num_learning_epochs=4"),
+    "position_residual_0.05": (*FULL_RESIDUAL, "env.wrist_position_scale=0.05"),
 }
 """Overrides of each variant. Each names every setting it tries, so it reproduces whatever the CPU
-profile's defaults become (``curriculum_full_residual`` is the profile's default now)."""
+profile's defaults become (``position_residual_0.05`` is the profile's default now)."""
 
 
 def recipe_row(variant: str, summary: dict) -> dict:

@@ -255,6 +255,8 @@ class Benchmark:
     """Train on this plan set instead of oracle plans."""
     plans_test: Path | None = None
     """Test on this plan set instead of oracle plans."""
+    plans_val: Path | None = None
+    """Pick the best checkpoint on this plan set instead of oracle plans (--val-plans 0: none)."""
     profile: Literal["cpu", "gpu"] = "cpu"
     num_envs: int | None = None
     set_: Annotated[tuple[str, ...], tyro.conf.arg(name="set")] = ()
@@ -525,6 +527,7 @@ def run_benchmark_protocol(cmd: Benchmark) -> None:
     settings.update(
         plans_train=str(cmd.plans_train or ""),
         plans_test=str(cmd.plans_test or ""),
+        plans_val=str(cmd.plans_val or ""),
         overrides=tuple(cmd.set_),
     )
     protocol = Protocol(**settings)

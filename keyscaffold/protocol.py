@@ -49,6 +49,8 @@ class Protocol:
     """A plan set to train on instead of oracle plans (any planner)."""
     plans_test: str = ""
     """A plan set to test on instead of oracle plans."""
+    plans_val: str = ""
+    """A plan set to validate on instead of oracle plans (e.g. held-out VLM plans)."""
     profile: str = "cpu"
     num_envs: int | None = None
     overrides: tuple[str, ...] = ()
@@ -73,20 +75,21 @@ class Protocol:
 
 
 def _plan_sets(protocol: Protocol, out: Path) -> dict[str, Path | None]:
+    """Train, validation and test plan sets: the given ones, oracle plans for the rest."""
     settings = {"orientation_noise": protocol.orientation_noise}
-
-    def oracle(split: str, count: int) -> Path:
-        return make_plans(protocol.task, count, split, 0, 20, out / "plans", settings=settings)
-
-    return {
-        "train": Path(protocol.plans_train)
-        if protocol.plans_train
-        else oracle("train", protocol.train_plans),
-        "val": oracle("val", protocol.val_plans) if protocol.val_plans else None,
-        "test": Path(protocol.plans_test)
-        if protocol.plans_test
-        else oracle("test", protocol.test_plans),
-    }
+    counts = {"train": protocol.train_plans, "val": protocol.val_plans, "test": protocol.test_plans}
+    given = {"train": protocol.plans_train, "val": protocol.plans_val, "test": protocol.plans_test}
+    sets: dict[str, Path | None] = {}
+    for split, count in counts.items():
+        if split == "val" and not count:
+            sets[split] = None  # no validation: the run keeps its last checkpoint
+        elif given[split]:
+            sets[split] = Path(given[split])
+        else:
+            sets[split] = make_plans(
+                protocol.task, count, split, 0, 20, out / "plans", settings=settings
+            )
+    return sets
 
 
 def _training_summary(run: Path) -> dict:
@@ -165,7 +168,7 @@ def run_protocol(
     current = json.loads(json.dumps(asdict(protocol)))
     saved = None
     if settings_path.exists():
-        saved = {"overrides": [], **json.loads(settings_path.read_text())}
+        saved = {"overrides": [], "plans_val": "", **json.loads(settings_path.read_text())}
         # More seeds extend a benchmark: the seeds it already has keep their runs.
         changed = sorted(
             k

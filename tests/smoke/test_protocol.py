@@ -176,3 +176,15 @@ def test_benchmark_trains_seeds_and_resumes(tmp_path, capsys):
     assert extended["seeds"] == [0, 1, 2] and extended["complete"]
     assert extended["per_seed"][:2] == summary["per_seed"]
     assert json.loads((out / "protocol.json").read_text())["seeds"] == 3
+
+
+def test_benchmark_plan_sets_take_the_given_ones(tmp_path):
+    from keyscaffold.protocol import Protocol, _plan_sets
+
+    given = Protocol("move_apple", train_plans=1, val_plans=1, test_plans=1, plans_val="vlm/val")
+    sets = _plan_sets(given, tmp_path)
+    assert str(sets["val"]) == "vlm/val"
+    assert sets["train"].parent.name == "train" and sets["test"].parent.name == "test"
+    assert len(load_plan_set(sets["train"])) == 1
+    # --val-plans 0 turns validation off even when a validation set is given
+    assert _plan_sets(replace(given, val_plans=0), tmp_path)["val"] is None
