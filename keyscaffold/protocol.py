@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -158,6 +158,13 @@ def summarize(protocol: Protocol, rows: list[dict], command: str, meta: dict) ->
     return summary
 
 
+def saved_settings(path: Path) -> dict:
+    """A benchmark's ``protocol.json`` as plain data; settings added to ``Protocol`` after it was
+    written take their defaults, so older benchmarks still resume."""
+    defaults = {f.name: f.default for f in fields(Protocol) if f.default is not MISSING}
+    return json.loads(json.dumps({**defaults, **json.loads(Path(path).read_text())}))
+
+
 def run_protocol(
     protocol: Protocol, out: Path, command: str = "", show_progress: bool = True
 ) -> dict:
@@ -168,7 +175,7 @@ def run_protocol(
     current = json.loads(json.dumps(asdict(protocol)))
     saved = None
     if settings_path.exists():
-        saved = {"overrides": [], "plans_val": "", **json.loads(settings_path.read_text())}
+        saved = saved_settings(settings_path)
         # More seeds extend a benchmark: the seeds it already has keep their runs.
         changed = sorted(
             k

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import numpy as np
 import pytest
@@ -188,3 +188,14 @@ def test_benchmark_plan_sets_take_the_given_ones(tmp_path):
     assert len(load_plan_set(sets["train"])) == 1
     # --val-plans 0 turns validation off even when a validation set is given
     assert _plan_sets(replace(given, val_plans=0), tmp_path)["val"] is None
+
+
+def test_an_older_benchmark_folder_resumes_with_new_settings_at_their_defaults(tmp_path):
+    from keyscaffold.protocol import Protocol, saved_settings
+
+    written = asdict(Protocol("move_apple"))
+    for added_later in ("plans_val", "overrides"):
+        del written[added_later]
+    (tmp_path / "protocol.json").write_text(json.dumps(written))
+    saved = saved_settings(tmp_path / "protocol.json")
+    assert saved == json.loads(json.dumps(asdict(Protocol("move_apple"))))
