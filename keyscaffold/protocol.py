@@ -103,6 +103,7 @@ def _training_summary(run: Path) -> dict:
         "validations": record["validations"],
         "minutes_to_best_val": record["minutes_to_best_val"],
         "minutes_to_learned": record["minutes_to_learned"],
+        "restarts": record["restarts"],
     }
 
 

@@ -24,7 +24,7 @@ from keyscaffold.rl.rollout import Validator
 from keyscaffold.tasks.base import Task
 
 METRICS_HEAD = ("iteration", "minutes", "env_steps", "success")
-METRICS_TAIL = ("collect_s", "update_s", "val_success")
+METRICS_TAIL = ("collect_s", "update_s", "val_success", "attempt")
 """Columns of ``metrics.csv`` every run has; the env's ``metric_logs`` columns sit between."""
 
 
@@ -108,6 +108,17 @@ class TrainConfig:
     end) and keep the best policy as ``checkpoints/best.pt``."""
     validation_trials: int = 2
     """Episodes per validation plan, each with different start noise."""
+    restart_without_contact: int = 500
+    """Start over with a fresh policy (new weights, optimizer, normalizer and curricula, in what
+    is left of the same budget) when the contact reward, divided by its weight, has not passed
+    ``contact_found`` within this many iterations of the current attempt; 0: never. A run either
+    finds the grasp in its first few hundred iterations or settles on keeping the hand off the
+    object for good (docs/training.md, "Finding the grasp"). Off for envs without a contact
+    term."""
+    contact_found: float = 0.05
+    """Contact reward per step, divided by its weight, that counts as having found the grasp."""
+    max_restarts: int = 2
+    """Fresh starts a run may make (``restart_without_contact``)."""
     ppo: PPOConfig = field(default_factory=lambda: cpu_profile()[0])
     env: EnvConfig = field(default_factory=lambda: cpu_profile()[1])
 
@@ -317,9 +328,17 @@ def training_record(run_dir: Path) -> dict:
         "best_val_success": None,
         "minutes_to_best_val": None,
         "minutes_to_learned": None,
+        "restarts": 0,
+        "attempt_start_iteration": 0,
     }
     if not rows:
         return record
+    attempts = [int(r["attempt"]) if r.get("attempt") else 0 for r in rows]
+    record.update(
+        restarts=attempts[-1],
+        attempt_start_iteration=int(rows[attempts.index(attempts[-1])]["iteration"]),
+    )
+    rows = [r for r, a in zip(rows, attempts, strict=True) if a == attempts[-1]]
     last = rows[-1]
     record.update(
         iterations=int(last["iteration"]) + 1,
@@ -433,7 +452,12 @@ def train_env(
         loaded = torch.load(latest, weights_only=False)
         runner.alg.load(loaded, None, strict=True)
         info = loaded["infos"]
-        loop = _LoopState(info["iteration"] + 1, info["elapsed_s"], info.get("best_val", -1.0))
+        loop = _LoopState(
+            info["iteration"] + 1,
+            info["elapsed_s"],
+            info.get("best_val", -1.0),
+            **{k: info[k] for k in _ATTEMPT_FIELDS if k in info},
+        )
         env.rng.bit_generator.state = info["env_rng"]
         torch.set_rng_state(info["torch_rng"])
     else:
@@ -444,11 +468,52 @@ def train_env(
 
 @dataclass
 class _LoopState:
-    """Where a training run stands: next iteration, elapsed wall time, best validation success."""
+    """Where a training run stands: next iteration, elapsed wall time, best validation success,
+    and the current attempt (``TrainConfig.restart_without_contact``): its number, the iteration
+    and wall time it began at, and whether it has found contact."""
 
     iteration: int = 0
     elapsed_s: float = 0.0
     best_val: float = -1.0
+    attempt: int = 0
+    attempt_iteration: int = 0
+    attempt_elapsed_s: float = 0.0
+    found_contact: bool = False
+
+
+_ATTEMPT_FIELDS = ("attempt", "attempt_iteration", "attempt_elapsed_s", "found_contact")
+
+
+def _raw_contact(logs: dict) -> float | None:
+    """The iteration's contact reward per step divided by its weight; None without one."""
+    weight = logs.get("/curriculum/contact_weight", 1.0)
+    if "/reward/contact" not in logs or weight <= 0:
+        return None
+    return logs["/reward/contact"] / weight
+
+
+def _attempt_progress(config: TrainConfig, loop: _LoopState, iteration: int, elapsed: float):
+    """Training progress in [0, 1] of the current attempt, which has what was left of the
+    iteration and wall-time budgets when it began."""
+    by_iterations = (iteration - loop.attempt_iteration) / max(
+        config.max_iterations - loop.attempt_iteration, 1
+    )
+    budget_s = config.minutes * 60.0
+    by_time = (elapsed - loop.attempt_elapsed_s) / max(budget_s - loop.attempt_elapsed_s, 1e-9)
+    return max(by_iterations, by_time)
+
+
+def _should_restart(config: TrainConfig, loop: _LoopState, iteration: int, contact) -> bool:
+    """Whether the attempt that logged ``contact`` at ``iteration`` has missed its chance."""
+    if contact is not None and contact > config.contact_found:
+        loop.found_contact = True
+    return (
+        contact is not None
+        and config.restart_without_contact > 0
+        and not loop.found_contact
+        and loop.attempt < config.max_restarts
+        and iteration + 1 - loop.attempt_iteration >= config.restart_without_contact
+    )
 
 
 def _loop(
@@ -476,6 +541,7 @@ def _loop(
             "iteration": done,
             "elapsed_s": elapsed,
             "best_val": loop.best_val,
+            **{k: getattr(loop, k) for k in _ATTEMPT_FIELDS},
             "env_rng": env.rng.bit_generator.state,
             "torch_rng": torch.get_rng_state(),
         }
@@ -504,7 +570,7 @@ def _loop(
             "train", total=budget_s, it=iteration, success=0.0, completed=elapsed
         )
         while iteration < config.max_iterations and elapsed < budget_s:
-            env.set_training_progress(max(iteration / config.max_iterations, elapsed / budget_s))
+            env.set_training_progress(_attempt_progress(config, loop, iteration, elapsed))
             t0 = time.perf_counter()
             obs, logs = _collect(runner, env, obs, config.ppo.num_steps_per_env)
             t1 = time.perf_counter()
@@ -527,11 +593,26 @@ def _loop(
                 "collect_s": t1 - t0,
                 "update_s": t2 - t1,
                 "val_success": val_success,
+                "attempt": loop.attempt,
             }
             metrics.write(row, losses)
             if row["success"] != "":
                 progress.update(bar, success=row["success"])
             progress.update(bar, completed=min(elapsed, budget_s), it=iteration)
+            if not last and _should_restart(config, loop, iteration, _raw_contact(logs)):
+                progress.console.print(
+                    f"no contact after {iteration + 1 - loop.attempt_iteration} iterations: "
+                    f"starting over with a fresh policy (restart {loop.attempt + 1} of "
+                    f"{config.max_restarts})"
+                )
+                torch.manual_seed(config.seed + 1000 * (loop.attempt + 1))
+                runner = make_runner(env, config.ppo, config.save_interval)
+                runner.alg.train_mode()
+                obs = env.reset()
+                loop.attempt += 1
+                loop.attempt_iteration, loop.attempt_elapsed_s = iteration + 1, elapsed
+                loop.best_val = -1.0  # best.pt is the new attempt's from its first validation
+                save_checkpoint(runner, latest, loop_state(iteration))
             state = loop_state(iteration)
             if (iteration + 1) % config.save_interval == 0:
                 save_checkpoint(runner, latest, state)
