@@ -59,6 +59,11 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "full_residual_randomized": (*FULL_RESIDUAL, POSITION_10CM, "env.randomization.enabled=true"),
     "full_residual_4_epochs": (*FULL_RESIDUAL, POSITION_10CM, "ppo.num_learning_epochs=4"),
     "position_residual_0.05": (*FULL_RESIDUAL, "env.wrist_position_scale=0.05"),
+    "position_residual_0.05_randomized": (
+        *FULL_RESIDUAL,
+        "env.wrist_position_scale=0.05",
+        "env.randomization.enabled=true",
+    ),
 }
 """Overrides of each variant. Each names every setting it tries, so it reproduces whatever the CPU
 profile's defaults become (``position_residual_0.05`` is the profile's default now)."""
