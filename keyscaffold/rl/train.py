@@ -599,7 +599,8 @@ def _loop(
             if row["success"] != "":
                 progress.update(bar, success=row["success"])
             progress.update(bar, completed=min(elapsed, budget_s), it=iteration)
-            if not last and _should_restart(config, loop, iteration, _raw_contact(logs)):
+            restart = not last and _should_restart(config, loop, iteration, _raw_contact(logs))
+            if restart:
                 progress.console.print(
                     f"no contact after {iteration + 1 - loop.attempt_iteration} iterations: "
                     f"starting over with a fresh policy (restart {loop.attempt + 1} of "
@@ -612,9 +613,8 @@ def _loop(
                 loop.attempt += 1
                 loop.attempt_iteration, loop.attempt_elapsed_s = iteration + 1, elapsed
                 loop.best_val = -1.0  # best.pt is the new attempt's from its first validation
-                save_checkpoint(runner, latest, loop_state(iteration))
             state = loop_state(iteration)
-            if (iteration + 1) % config.save_interval == 0:
+            if restart or (iteration + 1) % config.save_interval == 0:
                 save_checkpoint(runner, latest, state)
             iteration += 1
     if validator is not None and validated_at is None and iteration > 0:

@@ -107,31 +107,24 @@ def test_train_eval_resume(plan_root, tmp_path):
 def test_a_run_without_contact_starts_over_and_resumes_its_attempt(plan_root, tmp_path):
     """A contact threshold no run reaches forces the fresh start after 2 iterations; the attempt
     is logged, survives a resume, and the run stops starting over at max_restarts."""
-    run_dir = tmp_path / "run"
     train_plans = str(plan_root / "move_apple/train/oracle")
-    never = ["restart_without_contact=2", "contact_found=100", "max_restarts=1"]
-    args = ["train", "move_apple", "--plans", train_plans, "--out", str(run_dir), "--num-envs", "8"]
-    assert run(*args, "--max-iterations", "4", "--set", *never) == 0
+
+    def train(out, iterations, *settings):
+        base = ["train", "move_apple", "--plans", train_plans, "--out", str(out), "--num-envs"]
+        return run(*base, "8", "--max-iterations", str(iterations), *settings)
+
+    run_dir = tmp_path / "run"
+    never = ["--set", "restart_without_contact=2", "contact_found=100", "max_restarts=1"]
+    assert train(run_dir, 4, *never) == 0
     record = training_record(run_dir)
     assert (record["restarts"], record["attempt_start_iteration"]) == (1, 2)
-    assert run(*args, "--max-iterations", "6", "--resume", "--set", *never) == 0
+    assert train(run_dir, 6, "--resume", *never) == 0
     with (run_dir / "metrics.csv").open(newline="") as handle:
         attempts = [int(r["attempt"]) for r in csv.DictReader(handle)]
     assert attempts == [0, 0, 1, 1, 1, 1]  # one restart allowed, kept across the resume
     # A threshold every run passes: no restart.
-    found = ["restart_without_contact=2", "contact_found=-1"]
     assert (
-        run(
-            *args[:-3],
-            str(tmp_path / "found"),
-            "--num-envs",
-            "8",
-            "--max-iterations",
-            "4",
-            "--set",
-            *found,
-        )
-        == 0
+        train(tmp_path / "found", 4, "--set", "restart_without_contact=2", "contact_found=-1") == 0
     )
     assert training_record(tmp_path / "found")["restarts"] == 0
 
