@@ -33,10 +33,14 @@ FULL_RESIDUAL = (
 )
 """The CPU profile's rotation settings today, named so its variants reproduce if it changes."""
 
+CRITIC_BEFORE = "ppo.critic_hidden_dims=256,128,64"
+"""The critic of the variants measured before the smaller critic became the profile's default
+(the actor's layers)."""
+
 POSITION_10CM = "env.wrist_position_scale=0.1"
 """The position residual of the variants measured before ±5 cm became the profile's default."""
 
-VARIANTS: dict[str, tuple[str, ...]] = {
+_VARIANTS_BEFORE: dict[str, tuple[str, ...]] = {
     "profile_before": (
         "env.wrist_rotation_scale=0.25",
         "ppo.rotation_noise_std=0.3",
@@ -65,8 +69,17 @@ VARIANTS: dict[str, tuple[str, ...]] = {
         "env.randomization.enabled=true",
     ),
 }
+
+VARIANTS: dict[str, tuple[str, ...]] = {
+    **{name: (*overrides, CRITIC_BEFORE) for name, overrides in _VARIANTS_BEFORE.items()},
+    "small_critic": (
+        *FULL_RESIDUAL,
+        "env.wrist_position_scale=0.05",
+        "ppo.critic_hidden_dims=128,64",
+    ),
+}
 """Overrides of each variant. Each names every setting it tries, so it reproduces whatever the CPU
-profile's defaults become (``position_residual_0.05`` is the profile's default now)."""
+profile's defaults become (``small_critic`` is the profile's default now)."""
 
 
 def recipe_row(variant: str, summary: dict) -> dict:

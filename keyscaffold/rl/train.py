@@ -45,6 +45,9 @@ class PPOConfig:
     max_grad_norm: float = 1.0
     learning_rate: float = 3e-4
     hidden_dims: tuple[int, ...] = (512, 512, 512)
+    """Hidden layers of the actor (and of the critic unless ``critic_hidden_dims`` is given)."""
+    critic_hidden_dims: tuple[int, ...] = ()
+    """Hidden layers of the critic; empty: the actor's ``hidden_dims``."""
     init_noise_std: float = 1.0
     """Initial exploration noise of the wrist residuals."""
     closure_noise_std: float | None = None
@@ -74,6 +77,7 @@ def cpu_profile() -> tuple[PPOConfig, EnvConfig]:
     ppo = PPOConfig(
         num_mini_batches=4,
         hidden_dims=(256, 128, 64),
+        critic_hidden_dims=(128, 64),
         init_noise_std=0.3,
         closure_noise_std=1.0,
         rotation_noise_std=0.075,
@@ -213,7 +217,7 @@ def runner_config(ppo: PPOConfig, save_interval: int) -> dict:
                 "init_std": ppo.init_noise_std,
             },
         },
-        "critic": dict(model),
+        "critic": {**model, "hidden_dims": list(ppo.critic_hidden_dims or ppo.hidden_dims)},
         "algorithm": {
             "class_name": "PPO",
             "num_learning_epochs": ppo.num_learning_epochs,
