@@ -33,9 +33,9 @@ FULL_RESIDUAL = (
 )
 """The CPU profile's rotation settings today, named so its variants reproduce if it changes."""
 
-CRITIC_BEFORE = "ppo.critic_hidden_dims=256,128,64"
-"""The critic of the variants measured before the smaller critic became the profile's default
-(the actor's layers)."""
+UPDATE_BEFORE = ("ppo.critic_hidden_dims=256,128,64", "ppo.num_mini_batches=4")
+"""The critic (the actor's layers) and mini-batch count of the variants measured before the
+cheaper update became the profile's default."""
 
 POSITION_10CM = "env.wrist_position_scale=0.1"
 """The position residual of the variants measured before ±5 cm became the profile's default."""
@@ -71,15 +71,22 @@ _VARIANTS_BEFORE: dict[str, tuple[str, ...]] = {
 }
 
 VARIANTS: dict[str, tuple[str, ...]] = {
-    **{name: (*overrides, CRITIC_BEFORE) for name, overrides in _VARIANTS_BEFORE.items()},
+    **{name: (*overrides, *UPDATE_BEFORE) for name, overrides in _VARIANTS_BEFORE.items()},
     "small_critic": (
         *FULL_RESIDUAL,
         "env.wrist_position_scale=0.05",
         "ppo.critic_hidden_dims=128,64",
+        "ppo.num_mini_batches=4",
+    ),
+    "small_critic_2_minibatches": (
+        *FULL_RESIDUAL,
+        "env.wrist_position_scale=0.05",
+        "ppo.critic_hidden_dims=128,64",
+        "ppo.num_mini_batches=2",
     ),
 }
 """Overrides of each variant. Each names every setting it tries, so it reproduces whatever the CPU
-profile's defaults become (``small_critic`` is the profile's default now)."""
+profile's defaults become (``small_critic_2_minibatches`` is the profile's default now)."""
 
 
 def recipe_row(variant: str, summary: dict) -> dict:
