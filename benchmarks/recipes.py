@@ -86,7 +86,7 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     ),
 }
 """Overrides of each variant. Each names every setting it tries, so it reproduces whatever the CPU
-profile's defaults become (``small_critic_2_minibatches`` is the profile's default now)."""
+profile's defaults become (``small_critic`` is the profile's default now)."""
 
 
 def recipe_row(variant: str, summary: dict) -> dict:

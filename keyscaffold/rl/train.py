@@ -75,7 +75,7 @@ def cpu_profile() -> tuple[PPOConfig, EnvConfig]:
     instead of finding the grasp). docs/training.md has the measurements.
     """
     ppo = PPOConfig(
-        num_mini_batches=2,
+        num_mini_batches=4,
         hidden_dims=(256, 128, 64),
         critic_hidden_dims=(128, 64),
         init_noise_std=0.3,

@@ -117,3 +117,23 @@ def test_cpu_profile_can_undo_the_plans_orientation_noise():
     # the same turn in radians is explored as before the residual was widened (0.3 x 0.25 rad)
     rotation_rad = config.ppo.rotation_noise_std * config.env.wrist_rotation_scale
     assert rotation_rad == pytest.approx(0.075)
+
+
+def _layer_widths(module: torch.nn.Module) -> list[int]:
+    return [m.out_features for m in module.modules() if isinstance(m, torch.nn.Linear)]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "critic"),
+    [
+        (("ppo.hidden_dims=32,16", "ppo.critic_hidden_dims=24"), [24, 1]),
+        (("ppo.hidden_dims=32,16", "ppo.critic_hidden_dims=()"), [32, 16, 1]),  # the actor's
+    ],
+)
+def test_the_critic_takes_its_own_layers_or_the_actors(overrides, critic):
+    task = make_task("move_apple")
+    config = profile_config("cpu", 4, overrides)
+    env = ScaffoldEnv(task, [oracle_plan(task, 0, 5)], config.env)
+    runner = make_runner(env, config.ppo)
+    assert _layer_widths(runner.alg.actor) == [32, 16, env.num_actions]
+    assert _layer_widths(runner.alg.critic) == critic
