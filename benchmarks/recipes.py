@@ -34,8 +34,7 @@ FULL_RESIDUAL = (
 """The CPU profile's rotation settings today, named so its variants reproduce if it changes."""
 
 UPDATE_BEFORE = ("ppo.critic_hidden_dims=256,128,64", "ppo.num_mini_batches=4")
-"""The critic (the actor's layers) and mini-batch count of the variants measured before the
-cheaper update became the profile's default."""
+"""The critic (the actor's layers) and mini-batch count the variants were measured with."""
 
 POSITION_10CM = "env.wrist_position_scale=0.1"
 """The position residual of the variants measured before ±5 cm became the profile's default."""
@@ -86,7 +85,7 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     ),
 }
 """Overrides of each variant. Each names every setting it tries, so it reproduces whatever the CPU
-profile's defaults become (``small_critic`` is the profile's default now)."""
+profile's defaults become (``position_residual_0.05`` is the profile's default now)."""
 
 
 def recipe_row(variant: str, summary: dict) -> dict:
@@ -107,6 +106,7 @@ def recipe_row(variant: str, summary: dict) -> dict:
         "best_val_success": [s["best_val_success"] for s in seeds],
         "iterations": [s["iterations"] for s in seeds],
         "train_minutes": [s["train_minutes"] for s in seeds],
+        "update_share": [s.get("update_share") for s in seeds],
         "failure_breakdown": summary["failure_breakdown"],
         "command": summary["command"],
         "commit": summary["commit"],

@@ -104,6 +104,7 @@ def _training_summary(run: Path) -> dict:
         "minutes_to_best_val": record["minutes_to_best_val"],
         "minutes_to_learned": record["minutes_to_learned"],
         "restarts": record["restarts"],
+        "update_share": record["update_share"] and round(record["update_share"], 3),
     }
 
 

@@ -77,7 +77,6 @@ def cpu_profile() -> tuple[PPOConfig, EnvConfig]:
     ppo = PPOConfig(
         num_mini_batches=4,
         hidden_dims=(256, 128, 64),
-        critic_hidden_dims=(128, 64),
         init_noise_std=0.3,
         closure_noise_std=1.0,
         rotation_noise_std=0.075,
@@ -320,7 +319,10 @@ def training_record(run_dir: Path) -> dict:
         ``minutes_to_best_val`` (the first validation that reached the best score) and
         ``minutes_to_learned`` (the first minute at which training success, averaged over the
         last ``LEARNED_WINDOW`` iterations that logged one, reached ``LEARNED_SUCCESS``; None if
-        it never did): how fast a run learned, beside how well.
+        it never did): how fast a run learned, beside how well; ``restarts`` and
+        ``attempt_start_iteration`` (``TrainConfig.restart_without_contact``); ``update_share``
+        (the PPO update's share of rollout plus update time over every attempt; None for a
+        run that logged no timings).
     """
     with (Path(run_dir) / "metrics.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -334,9 +336,14 @@ def training_record(run_dir: Path) -> dict:
         "minutes_to_learned": None,
         "restarts": 0,
         "attempt_start_iteration": 0,
+        "update_share": None,
     }
     if not rows:
         return record
+    timed = [(float(r["collect_s"]), float(r["update_s"])) for r in rows if r.get("update_s")]
+    if timed:
+        update = sum(u for _, u in timed)
+        record["update_share"] = update / (sum(c for c, _ in timed) + update)
     attempts = [int(r["attempt"]) if r.get("attempt") else 0 for r in rows]
     record.update(
         restarts=attempts[-1],

@@ -99,10 +99,12 @@ def test_training_record_reads_how_fast_and_how_well_a_run_learned(tmp_path):
     # the mean of the last LEARNED_WINDOW logged successes first reaches 0.8 at iteration 17
     assert LEARNED_WINDOW == 10
     assert record["minutes_to_learned"] == pytest.approx(1.8)
+    assert record["update_share"] == pytest.approx(0.1 / 0.3)  # collect 0.2 s, update 0.1 s
 
     (tmp_path / "metrics.csv").write_text(head)  # a run that has not logged an iteration yet
     empty = training_record(tmp_path)
     assert empty["iterations"] == 0 and empty["minutes_to_learned"] is None
+    assert empty["update_share"] is None
 
 
 def test_cpu_profile_can_undo_the_plans_orientation_noise():

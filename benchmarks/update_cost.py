@@ -1,0 +1,86 @@
+"""Seconds per PPO update of the CPU profile and of cheaper variants, measured in one run.
+
+Usage:
+    .venv/bin/python benchmarks/update_cost.py [--rounds 12]
+        writes benchmarks/results/update_cost.json
+
+Every variant updates on one rollout of its own (128 move_apple worlds x 24 steps, 3,072
+samples) collected from the same start; the updates of all variants are interleaved round by
+round, so a busy machine slows them alike, and each reports the median of its rounds after two
+warm-up rounds. The variants are `--set` overrides of the CPU profile; what they do to success
+is in docs/training.md ("Where the time goes").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+import keyscaffold  # noqa: F401  (sets the headless GL backend)
+from keyscaffold.planning.oracle import oracle_plans
+from keyscaffold.planning.plan import atomic_write_text
+from keyscaffold.provenance import provenance
+from keyscaffold.rl.env import ScaffoldEnv
+from keyscaffold.rl.train import _collect, make_runner, profile_config
+from keyscaffold.tasks import make_task
+
+VARIANTS: dict[str, tuple[str, ...]] = {
+    "profile": (),
+    "critic_128_64": ("ppo.critic_hidden_dims=128,64",),
+    "2_mini_batches": ("ppo.num_mini_batches=2",),
+    "critic_128_64_2_mini_batches": ("ppo.critic_hidden_dims=128,64", "ppo.num_mini_batches=2"),
+    "4_epochs": ("ppo.num_learning_epochs=4",),
+}
+
+
+def measure(rounds: int) -> tuple[dict[str, float], int]:
+    """Median seconds per update of each variant over ``rounds`` interleaved rounds, and the
+    samples each update learns from."""
+    task = make_task("move_apple")
+    plans = oracle_plans(task, "train", 0, 16)
+    profile = profile_config("cpu")
+    env = ScaffoldEnv(task, plans, profile.env)
+    runners = {}
+    for name, overrides in VARIANTS.items():
+        torch.manual_seed(0)
+        runner = make_runner(env, profile_config("cpu", overrides=overrides).ppo)
+        runner.alg.train_mode()
+        _collect(runner, env, env.reset(), profile.ppo.num_steps_per_env)
+        runners[name] = runner
+    times: dict[str, list[float]] = {name: [] for name in runners}
+    for _ in range(rounds + 2):
+        for name, runner in runners.items():
+            start = time.perf_counter()
+            runner.alg.update()  # leaves the rollout in storage: the next round reuses it
+            times[name].append(time.perf_counter() - start)
+    medians = {name: round(statistics.median(ts[2:]), 4) for name, ts in times.items()}
+    return medians, env.num_envs * profile.ppo.num_steps_per_env
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=12)
+    args = parser.parse_args()
+    seconds, samples = measure(args.rounds)
+    base = seconds["profile"]
+    result = {
+        "task": "move_apple",
+        "samples_per_update": samples,
+        "update_s_median": seconds,
+        "vs_profile": {name: round(s / base, 3) for name, s in seconds.items()},
+        "overrides": {name: list(o) for name, o in VARIANTS.items()},
+        "command": f"python benchmarks/update_cost.py --rounds {args.rounds}",
+        **provenance(),
+    }
+    path = Path(__file__).parent / "results" / "update_cost.json"
+    atomic_write_text(path, json.dumps(result, indent=2) + "\n")
+    print(json.dumps(seconds))
+
+
+if __name__ == "__main__":
+    main()
