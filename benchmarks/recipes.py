@@ -33,6 +33,9 @@ FULL_RESIDUAL = (
 )
 """The CPU profile's rotation settings today, named so its variants reproduce if it changes."""
 
+POSITION_5CM = (*FULL_RESIDUAL, "env.wrist_position_scale=0.05")
+"""The CPU profile's rotation and position residual settings today (``position_residual_0.05``)."""
+
 UPDATE_BEFORE = ("ppo.critic_hidden_dims=256,128,64", "ppo.num_mini_batches=4")
 """The critic (the actor's layers) and mini-batch count the variants were measured with."""
 
@@ -61,25 +64,15 @@ _VARIANTS_BEFORE: dict[str, tuple[str, ...]] = {
     "curriculum_full_residual": (*FULL_RESIDUAL, POSITION_10CM),
     "full_residual_randomized": (*FULL_RESIDUAL, POSITION_10CM, "env.randomization.enabled=true"),
     "full_residual_4_epochs": (*FULL_RESIDUAL, POSITION_10CM, "ppo.num_learning_epochs=4"),
-    "position_residual_0.05": (*FULL_RESIDUAL, "env.wrist_position_scale=0.05"),
-    "position_residual_0.05_randomized": (
-        *FULL_RESIDUAL,
-        "env.wrist_position_scale=0.05",
-        "env.randomization.enabled=true",
-    ),
+    "position_residual_0.05": POSITION_5CM,
+    "position_residual_0.05_randomized": (*POSITION_5CM, "env.randomization.enabled=true"),
 }
 
 VARIANTS: dict[str, tuple[str, ...]] = {
     **{name: (*overrides, *UPDATE_BEFORE) for name, overrides in _VARIANTS_BEFORE.items()},
-    "small_critic": (
-        *FULL_RESIDUAL,
-        "env.wrist_position_scale=0.05",
-        "ppo.critic_hidden_dims=128,64",
-        "ppo.num_mini_batches=4",
-    ),
+    "small_critic": (*POSITION_5CM, "ppo.critic_hidden_dims=128,64", "ppo.num_mini_batches=4"),
     "small_critic_2_minibatches": (
-        *FULL_RESIDUAL,
-        "env.wrist_position_scale=0.05",
+        *POSITION_5CM,
         "ppo.critic_hidden_dims=128,64",
         "ppo.num_mini_batches=2",
     ),

@@ -95,6 +95,7 @@ def _plan_sets(protocol: Protocol, out: Path) -> dict[str, Path | None]:
 def _training_summary(run: Path) -> dict:
     """Iterations, minutes, the best validation success and how fast a finished run learned."""
     record = training_record(run)
+    share = record["update_share"]
     return {
         "iterations": record["iterations"],
         "train_minutes": round(record["minutes"], 2),
@@ -104,7 +105,7 @@ def _training_summary(run: Path) -> dict:
         "minutes_to_best_val": record["minutes_to_best_val"],
         "minutes_to_learned": record["minutes_to_learned"],
         "restarts": record["restarts"],
-        "update_share": record["update_share"] and round(record["update_share"], 3),
+        "update_share": None if share is None else round(share, 3),
     }
 
 
