@@ -36,8 +36,12 @@ FULL_RESIDUAL = (
 POSITION_5CM = (*FULL_RESIDUAL, "env.wrist_position_scale=0.05")
 """The CPU profile's rotation and position residual settings today (``position_residual_0.05``)."""
 
-UPDATE_BEFORE = ("ppo.critic_hidden_dims=256,128,64", "ppo.num_mini_batches=4")
-"""The critic (the actor's layers) and mini-batch count the variants were measured with."""
+FLOAT32_UPDATE = ("ppo.mixed_precision=off", "ppo.fused_optimizer=false")
+"""The update's number format and Adam before bfloat16 autocast became the profile's default."""
+
+UPDATE_BEFORE = ("ppo.critic_hidden_dims=256,128,64", "ppo.num_mini_batches=4", *FLOAT32_UPDATE)
+"""The critic (the actor's layers), mini-batch count and update the variants were measured
+with."""
 
 POSITION_10CM = "env.wrist_position_scale=0.1"
 """The position residual of the variants measured before ±5 cm became the profile's default."""
@@ -70,11 +74,24 @@ _VARIANTS_BEFORE: dict[str, tuple[str, ...]] = {
 
 VARIANTS: dict[str, tuple[str, ...]] = {
     **{name: (*overrides, *UPDATE_BEFORE) for name, overrides in _VARIANTS_BEFORE.items()},
-    "small_critic": (*POSITION_5CM, "ppo.critic_hidden_dims=128,64", "ppo.num_mini_batches=4"),
+    "small_critic": (
+        *POSITION_5CM,
+        "ppo.critic_hidden_dims=128,64",
+        "ppo.num_mini_batches=4",
+        *FLOAT32_UPDATE,
+    ),
     "small_critic_2_minibatches": (
         *POSITION_5CM,
         "ppo.critic_hidden_dims=128,64",
         "ppo.num_mini_batches=2",
+        *FLOAT32_UPDATE,
+    ),
+    "bf16_update": (
+        *POSITION_5CM,
+        "ppo.critic_hidden_dims=256,128,64",
+        "ppo.num_mini_batches=4",
+        "ppo.mixed_precision=bf16",
+        "ppo.fused_optimizer=true",
     ),
 }
 """Overrides of each variant. Each names every setting it tries, so it reproduces whatever the CPU

@@ -8,7 +8,8 @@ Every variant updates on one rollout of its own (128 move_apple worlds x 24 step
 samples) collected from the same start; the updates of all variants are interleaved round by
 round, so a busy machine slows them alike, and each reports the median of its rounds after two
 warm-up rounds. The variants are `--set` overrides of the CPU profile; what they do to success
-is in docs/training.md ("Where the time goes").
+is in docs/training.md ("Where the time goes"). ``float32_loop_adam`` is the profile's update
+before bfloat16 autocast and the fused Adam (``profile_before`` in earlier results).
 """
 
 from __future__ import annotations
@@ -26,11 +27,13 @@ from keyscaffold.planning.oracle import oracle_plans
 from keyscaffold.planning.plan import atomic_write_text
 from keyscaffold.provenance import provenance
 from keyscaffold.rl.env import ScaffoldEnv
-from keyscaffold.rl.train import _collect, make_runner, profile_config
+from keyscaffold.rl.train import _collect, make_runner, profile_config, update_autocast
 from keyscaffold.tasks import make_task
 
 VARIANTS: dict[str, tuple[str, ...]] = {
     "profile": (),
+    "float32_loop_adam": ("ppo.mixed_precision=off", "ppo.fused_optimizer=false"),
+    "float32_fused_adam": ("ppo.mixed_precision=off",),
     "critic_128_64": ("ppo.critic_hidden_dims=128,64",),
     "2_mini_batches": ("ppo.num_mini_batches=2",),
     "critic_128_64_2_mini_batches": ("ppo.critic_hidden_dims=128,64", "ppo.num_mini_batches=2"),
@@ -71,6 +74,7 @@ def main() -> None:
     result = {
         "task": "move_apple",
         "samples_per_update": samples,
+        "profile_update_bf16": update_autocast(profile_config("cpu").ppo),
         "update_s_median": seconds,
         "vs_profile": {name: round(s / base, 3) for name, s in seconds.items()},
         "overrides": {name: list(o) for name, o in VARIANTS.items()},

@@ -61,6 +61,28 @@ class PPOConfig:
     residual is near zero, so early episodes follow the plan (0.01 is the usual small-output
     initialization for PPO policies)."""
     obs_normalization: bool = True
+    mixed_precision: str = "off"
+    """Number format of the PPO update's forward pass and losses (the rollout always runs in
+    float32): ``off`` (float32), ``bf16`` (bfloat16 autocast; weights, gradients and Adam stay
+    float32) or ``auto`` (``bf16`` where the CPU computes bfloat16 natively, e.g. avx512_bf16 or
+    AMX, else ``off``; on a GPU: ``off``)."""
+    fused_optimizer: bool = True
+    """Adam updates every parameter tensor in one fused kernel instead of a loop over tensors
+    (the same arithmetic)."""
+
+
+MIXED_PRECISION = ("off", "bf16", "auto")
+
+
+def update_autocast(ppo: PPOConfig, device: str = "cpu") -> bool:
+    """Whether the PPO update of ``ppo`` runs under bfloat16 autocast on ``device``."""
+    if ppo.mixed_precision not in MIXED_PRECISION:
+        raise ValueError(
+            f"ppo.mixed_precision={ppo.mixed_precision!r}: use one of {', '.join(MIXED_PRECISION)}"
+        )
+    if ppo.mixed_precision == "auto":
+        return device == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return ppo.mixed_precision == "bf16"
 
 
 def cpu_profile() -> tuple[PPOConfig, EnvConfig]:
@@ -80,6 +102,7 @@ def cpu_profile() -> tuple[PPOConfig, EnvConfig]:
         init_noise_std=0.3,
         closure_noise_std=1.0,
         rotation_noise_std=0.075,
+        mixed_precision="auto",
     )
     env = EnvConfig(
         num_envs=128,
@@ -231,6 +254,7 @@ def runner_config(ppo: PPOConfig, save_interval: int) -> dict:
             "use_clipped_value_loss": ppo.use_clipped_value_loss,
             "schedule": "adaptive",
             "desired_kl": ppo.desired_kl,
+            "use_mixed_precision": update_autocast(ppo),
         },
     }
 
@@ -239,6 +263,9 @@ def make_runner(env: ScaffoldEnv, ppo: PPOConfig, save_interval: int = 50) -> On
     """An rsl_rl runner over ``env`` that writes no logs of its own."""
     with contextlib.redirect_stdout(io.StringIO()):  # rsl_rl prints the networks
         runner = OnPolicyRunner(env, runner_config(ppo, save_interval), log_dir=None, device="cpu")
+    if ppo.fused_optimizer:
+        params = [p for group in runner.alg.optimizer.param_groups for p in group["params"]]
+        runner.alg.optimizer = torch.optim.Adam(params, lr=ppo.learning_rate, fused=True)
     distribution = runner.alg.get_policy().distribution
     with torch.no_grad():
         if ppo.closure_noise_std is not None:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
 from keyscaffold.planning.oracle import oracle_plan
 from keyscaffold.rl.env import ScaffoldEnv
-from keyscaffold.rl.train import apply_overrides, make_runner, profile_config
+from keyscaffold.rl.train import (
+    _collect,
+    apply_overrides,
+    make_runner,
+    profile_config,
+    update_autocast,
+)
 from keyscaffold.tasks import make_task
 
 
@@ -139,3 +146,41 @@ def test_the_critic_takes_its_own_layers_or_the_actors(overrides, critic):
     runner = make_runner(env, config.ppo)
     assert _layer_widths(runner.alg.actor) == [32, 16, env.num_actions]
     assert _layer_widths(runner.alg.critic) == critic
+
+
+def _update_on_one_rollout(config) -> tuple[object, dict]:
+    task = make_task("move_apple")
+    env = ScaffoldEnv(task, [oracle_plan(task, 0, 5)], config.env)
+    torch.manual_seed(0)
+    runner = make_runner(env, config.ppo)
+    runner.alg.train_mode()
+    _collect(runner, env, env.reset(), 4)
+    return runner, runner.alg.update()
+
+
+def test_the_bf16_update_autocasts_and_keeps_float32_weights_and_a_fused_adam():
+    config = profile_config("cpu", 4, ("ppo.hidden_dims=32,16", "ppo.mixed_precision=bf16"))
+    runner, losses = _update_on_one_rollout(config)
+    assert runner.alg.use_mixed_precision
+    assert runner.alg.optimizer.defaults["fused"]
+    assert all(p.dtype == torch.float32 for p in runner.alg.actor.parameters())
+    assert all(np.isfinite(v) for v in losses.values())
+    # float32 with the fused Adam is the per-tensor loop's arithmetic; bf16 lands close to both
+    fused, _ = _update_on_one_rollout(apply_overrides(config, ("ppo.mixed_precision=off",)))
+    loop = apply_overrides(config, ("ppo.mixed_precision=off", "ppo.fused_optimizer=false"))
+    reference, _ = _update_on_one_rollout(loop)
+    assert not reference.alg.use_mixed_precision
+    assert not reference.alg.optimizer.defaults["fused"]
+    pairs = list(zip(fused.alg.actor.parameters(), reference.alg.actor.parameters(), strict=True))
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in pairs)
+    bf16 = zip(runner.alg.actor.parameters(), reference.alg.actor.parameters(), strict=True)
+    assert all(torch.allclose(a, b, atol=2e-3) for a, b in bf16)
+
+
+def test_mixed_precision_auto_follows_the_hardware_and_bad_values_are_refused():
+    auto = profile_config("cpu", 4).ppo
+    assert auto.mixed_precision == "auto"
+    assert update_autocast(auto) == bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    assert not update_autocast(auto, device="cuda")
+    with pytest.raises(ValueError, match="off, bf16, auto"):
+        update_autocast(profile_config("cpu", 4, ("ppo.mixed_precision=fp8",)).ppo)
