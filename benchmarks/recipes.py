@@ -39,9 +39,26 @@ POSITION_5CM = (*FULL_RESIDUAL, "env.wrist_position_scale=0.05")
 FLOAT32_UPDATE = ("ppo.mixed_precision=off", "ppo.fused_optimizer=false")
 """The update's number format and Adam before bfloat16 autocast became the profile's default."""
 
-UPDATE_BEFORE = ("ppo.critic_hidden_dims=256,128,64", "ppo.num_mini_batches=4", *FLOAT32_UPDATE)
-"""The critic (the actor's layers), mini-batch count and update the variants were measured
-with."""
+CONTACT_FOUND = "success_found=-1"
+"""The fresh start's rule before a training success was needed as well: contact alone."""
+
+UPDATE_BEFORE = (
+    "ppo.critic_hidden_dims=256,128,64",
+    "ppo.num_mini_batches=4",
+    *FLOAT32_UPDATE,
+    CONTACT_FOUND,
+)
+"""The critic (the actor's layers), mini-batch count, update and fresh-start rule the variants
+were measured with."""
+
+BF16_UPDATE = (
+    *POSITION_5CM,
+    "ppo.critic_hidden_dims=256,128,64",
+    "ppo.num_mini_batches=4",
+    "ppo.mixed_precision=bf16",
+    "ppo.fused_optimizer=true",
+)
+"""The profile's update since 2026-11-22: bfloat16 autocast and a fused Adam."""
 
 POSITION_10CM = "env.wrist_position_scale=0.1"
 """The position residual of the variants measured before ±5 cm became the profile's default."""
@@ -79,20 +96,17 @@ VARIANTS: dict[str, tuple[str, ...]] = {
         "ppo.critic_hidden_dims=128,64",
         "ppo.num_mini_batches=4",
         *FLOAT32_UPDATE,
+        CONTACT_FOUND,
     ),
     "small_critic_2_minibatches": (
         *POSITION_5CM,
         "ppo.critic_hidden_dims=128,64",
         "ppo.num_mini_batches=2",
         *FLOAT32_UPDATE,
+        CONTACT_FOUND,
     ),
-    "bf16_update": (
-        *POSITION_5CM,
-        "ppo.critic_hidden_dims=256,128,64",
-        "ppo.num_mini_batches=4",
-        "ppo.mixed_precision=bf16",
-        "ppo.fused_optimizer=true",
-    ),
+    "bf16_update": (*BF16_UPDATE, CONTACT_FOUND),
+    "bf16_update_grasp_with_success": (*BF16_UPDATE, "success_found=0"),
 }
 """Overrides of each variant. Each names every setting it tries, so it reproduces whatever the CPU
 profile's defaults become (``position_residual_0.05`` is the profile's default now)."""

@@ -124,7 +124,15 @@ def test_a_run_without_contact_starts_over_and_resumes_its_attempt(plan_root, tm
     assert attempts == [0, 0, 1, 1, 1, 1]  # one restart allowed, kept across the resume
     # A threshold every run passes: no restart.
     assert (
-        train(tmp_path / "found", 4, "--set", "restart_without_contact=2", "contact_found=-1") == 0
+        train(
+            tmp_path / "found",
+            4,
+            "--set",
+            "restart_without_contact=2",
+            "contact_found=-1",
+            "success_found=-1",
+        )
+        == 0
     )
     assert training_record(tmp_path / "found")["restarts"] == 0
 
