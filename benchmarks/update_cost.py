@@ -8,8 +8,8 @@ Every variant updates on one rollout of its own (128 move_apple worlds x 24 step
 samples) collected from the same start; the updates of all variants are interleaved round by
 round, so a busy machine slows them alike, and each reports the median of its rounds after two
 warm-up rounds. The variants are `--set` overrides of the CPU profile; what they do to success
-is in docs/training.md ("Where the time goes"). ``float32_loop_adam`` is the profile's update
-before bfloat16 autocast and the fused Adam (``profile_before`` in earlier results).
+is in docs/training.md ("Where the time goes"). ``loop_adam`` is the profile's update before the
+fused Adam; ``native_bf16`` says whether this CPU computes bfloat16 natively.
 """
 
 from __future__ import annotations
@@ -32,13 +32,17 @@ from keyscaffold.tasks import make_task
 
 VARIANTS: dict[str, tuple[str, ...]] = {
     "profile": (),
-    "float32_loop_adam": ("ppo.mixed_precision=off", "ppo.fused_optimizer=false"),
-    "float32_fused_adam": ("ppo.mixed_precision=off",),
+    "loop_adam": ("ppo.fused_optimizer=false",),
+    "bf16": ("ppo.mixed_precision=bf16",),
     "critic_128_64": ("ppo.critic_hidden_dims=128,64",),
     "2_mini_batches": ("ppo.num_mini_batches=2",),
     "critic_128_64_2_mini_batches": ("ppo.critic_hidden_dims=128,64", "ppo.num_mini_batches=2"),
     "4_epochs": ("ppo.num_learning_epochs=4",),
+    "bf16_2_mini_batches": ("ppo.mixed_precision=bf16", "ppo.num_mini_batches=2"),
 }
+
+
+AUTO = ("ppo.mixed_precision=auto",)
 
 
 def measure(rounds: int) -> tuple[dict[str, float], int]:
@@ -74,7 +78,7 @@ def main() -> None:
     result = {
         "task": "move_apple",
         "samples_per_update": samples,
-        "profile_update_bf16": update_autocast(profile_config("cpu").ppo),
+        "native_bf16": update_autocast(profile_config("cpu", overrides=AUTO).ppo),
         "update_s_median": seconds,
         "vs_profile": {name: round(s / base, 3) for name, s in seconds.items()},
         "overrides": {name: list(o) for name, o in VARIANTS.items()},

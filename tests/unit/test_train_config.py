@@ -178,8 +178,8 @@ def test_the_bf16_update_autocasts_and_keeps_float32_weights_and_a_fused_adam():
 
 
 def test_mixed_precision_auto_follows_the_hardware_and_bad_values_are_refused():
-    auto = profile_config("cpu", 4).ppo
-    assert auto.mixed_precision == "auto"
+    assert profile_config("cpu", 4).ppo.mixed_precision == "off"
+    auto = profile_config("cpu", 4, ("ppo.mixed_precision=auto",)).ppo
     assert update_autocast(auto) == bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     assert not update_autocast(auto, device="cuda")
     with pytest.raises(ValueError, match="off, bf16, auto"):
