@@ -89,7 +89,7 @@ def cpu_profile() -> tuple[PPOConfig, EnvConfig]:
     """PPO and env settings chosen by measurement to learn fastest on two CPU cores.
 
     Narrower networks, 4 mini-batches and a fused Adam keep the PPO update near a third of an
-    iteration. The update stays float32: ``ppo.mixed_precision=auto`` makes it 34% cheaper on a
+    iteration. The update stays float32: ``ppo.mixed_precision=auto`` makes it 38% cheaper on a
     CPU with native bfloat16, but found the grasp less often (docs/training.md).
     Exploration is small on the wrist (0.3 of the position residual, 0.075 rad of rotation) and
     full on the hand closure, so grasps happen early; the rotation residual spans the original
