@@ -39,14 +39,17 @@ POSITION_5CM = (*FULL_RESIDUAL, "env.wrist_position_scale=0.05")
 FLOAT32_UPDATE = ("ppo.mixed_precision=off", "ppo.fused_optimizer=false")
 """The update's number format and Adam before bfloat16 autocast became the profile's default."""
 
-CONTACT_FOUND = "success_found=-1"
+CONTACT_FOUND = ("contact_found=0.05", "success_found=-1")
 """The fresh start's rule before a training success was needed as well: contact alone."""
+
+GRASP_WITH_SUCCESS = ("contact_found=0.05", "success_found=0")
+"""The fresh start's rule before contact was dropped from it: contact and a training success."""
 
 UPDATE_BEFORE = (
     "ppo.critic_hidden_dims=256,128,64",
     "ppo.num_mini_batches=4",
     *FLOAT32_UPDATE,
-    CONTACT_FOUND,
+    *CONTACT_FOUND,
 )
 """The critic (the actor's layers), mini-batch count, update and fresh-start rule the variants
 were measured with."""
@@ -96,17 +99,17 @@ VARIANTS: dict[str, tuple[str, ...]] = {
         "ppo.critic_hidden_dims=128,64",
         "ppo.num_mini_batches=4",
         *FLOAT32_UPDATE,
-        CONTACT_FOUND,
+        *CONTACT_FOUND,
     ),
     "small_critic_2_minibatches": (
         *POSITION_5CM,
         "ppo.critic_hidden_dims=128,64",
         "ppo.num_mini_batches=2",
         *FLOAT32_UPDATE,
-        CONTACT_FOUND,
+        *CONTACT_FOUND,
     ),
-    "bf16_update": (*BF16_UPDATE, CONTACT_FOUND),
-    "bf16_update_grasp_with_success": (*BF16_UPDATE, "success_found=0"),
+    "bf16_update": (*BF16_UPDATE, *CONTACT_FOUND),
+    "bf16_update_grasp_with_success": (*BF16_UPDATE, *GRASP_WITH_SUCCESS),
 }
 """Overrides of each variant. Each names every setting it tries, so it reproduces whatever the CPU
 profile's defaults become (``position_residual_0.05`` is the profile's default now)."""

@@ -26,6 +26,10 @@ class BatchedEnv(VecEnv):
     metric_logs: dict[str, str] = {}
     """``metrics.csv`` columns and the ``extras["log"]`` keys they average."""
 
+    fresh_start: bool = False
+    """Whether training may start over with a fresh policy when the task has not been found
+    early (``TrainConfig.restart_without_contact``)."""
+
     def set_training_progress(self, progress: float) -> None:
         """Move the env's curricula to ``progress`` in [0, 1] of training (none by default)."""
 

@@ -79,6 +79,8 @@ class EnvConfig:
 class ScaffoldEnv(BatchedEnv):
     """Residual plan tracking on the task's floating robot, over a set of plans."""
 
+    fresh_start = True
+
     metric_logs = {
         "tracked_to_end": "/episode/tracked_to_end",
         "reward_tracking": "/reward/tracking",

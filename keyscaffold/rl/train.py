@@ -137,17 +137,20 @@ class TrainConfig:
     """Episodes per validation plan, each with different start noise."""
     restart_without_contact: int = 500
     """Start over with a fresh policy (new weights, optimizer, normalizer and curricula, in what
-    is left of the same budget) when the contact reward, divided by its weight, has not passed
-    ``contact_found`` in an iteration whose training episodes also passed ``success_found``
-    within this many iterations of the current attempt; 0: never. A run either finds the grasp in
-    its first few hundred iterations or settles for good on keeping the hand off the object, or
-    on pushing it along the table (docs/training.md, "Finding the grasp"). Off for envs without
-    a contact term."""
-    contact_found: float = 0.05
-    """Contact reward per step, divided by its weight, that counts as having found the grasp."""
+    is left of the same budget) when no iteration within this many iterations of the current
+    attempt has shown the task found (``success_found``, and ``contact_found`` when set); 0:
+    never. A run either finds the task in its first few hundred iterations or settles for good
+    on keeping the hand off the object, or on pushing it along the table (docs/training.md,
+    "Finding the grasp"). Only for envs that allow it (``BatchedEnv.fresh_start``: the scaffold
+    env, not the IKER env)."""
+    contact_found: float = -1.0
+    """Contact reward per step, divided by its weight, that an iteration must also exceed to
+    count as having found the task; below 0 (the default): contact is not asked for. A task
+    whose grip needs little fingertip force (the pliers close at about 0.01) succeeds without
+    ever passing the 0.05 that a carried apple reaches."""
     success_found: float = 0.0
     """Success rate of the training episodes that end in an iteration which that iteration must
-    exceed, with its contact, to count as having found the grasp; below 0: contact alone."""
+    exceed to count as having found the task; below 0: success is not asked for."""
     max_restarts: int = 2
     """Fresh starts a run may make (``restart_without_contact``)."""
     ppo: PPOConfig = field(default_factory=lambda: cpu_profile()[0])
@@ -513,7 +516,8 @@ def train_env(
 class _LoopState:
     """Where a training run stands: next iteration, elapsed wall time, best validation success,
     and the current attempt (``TrainConfig.restart_without_contact``): its number, the iteration
-    and wall time it began at, and whether it has found contact."""
+    and wall time it began at, and whether it has found the task (``found_contact``, the name
+    checkpoints keep)."""
 
     iteration: int = 0
     elapsed_s: float = 0.0
@@ -546,16 +550,24 @@ def _attempt_progress(config: TrainConfig, loop: _LoopState, iteration: int, ela
     return max(by_iterations, by_time)
 
 
+def _task_found(config: TrainConfig, contact: float | None, success: float | None) -> bool:
+    """Whether an iteration that logged ``contact`` (None: the env has no contact term) and the
+    training-episode ``success`` (None: no episode ended) shows the task found: each threshold
+    of ``config`` at 0 or above must be exceeded."""
+    if config.success_found >= 0 and (success is None or success <= config.success_found):
+        return False
+    return config.contact_found < 0 or (contact is not None and contact > config.contact_found)
+
+
 def _should_restart(
-    config: TrainConfig, loop: _LoopState, iteration: int, contact, success
+    config: TrainConfig, loop: _LoopState, iteration: int, contact, success, allowed: bool = True
 ) -> bool:
-    """Whether the attempt that logged ``contact`` and the training-episode ``success`` (None
-    when no episode ended) at ``iteration`` has missed its chance."""
-    succeeded = config.success_found < 0 or (success is not None and success > config.success_found)
-    if contact is not None and contact > config.contact_found and succeeded:
+    """Whether the attempt that logged ``contact`` and ``success`` at ``iteration`` has missed
+    its chance to find the task (records ``loop.found_contact`` when it has found it)."""
+    if _task_found(config, contact, success):
         loop.found_contact = True
     return (
-        contact is not None
+        allowed
         and config.restart_without_contact > 0
         and not loop.found_contact
         and loop.attempt < config.max_restarts
@@ -647,11 +659,16 @@ def _loop(
                 progress.update(bar, success=row["success"])
             progress.update(bar, completed=min(elapsed, budget_s), it=iteration)
             restart = not last and _should_restart(
-                config, loop, iteration, _raw_contact(logs), logs.get("/episode/success")
+                config,
+                loop,
+                iteration,
+                _raw_contact(logs),
+                logs.get("/episode/success"),
+                env.fresh_start,
             )
             if restart:
                 progress.console.print(
-                    f"no grasp found after {iteration + 1 - loop.attempt_iteration} iterations: "
+                    f"task not found after {iteration + 1 - loop.attempt_iteration} iterations: "
                     f"starting over with a fresh policy (restart {loop.attempt + 1} of "
                     f"{config.max_restarts})"
                 )
