@@ -44,6 +44,8 @@ def task_row(summary: dict, command: str) -> dict:
         "env_steps": [r["env_steps"] for r in seeds],
         "best_val_success": [r["best_val_success"] for r in seeds],
         "latest_success_rate": summary.get("latest_success_mean"),
+        "restarts": [r.get("restarts") for r in seeds],
+        "update_share": [r.get("update_share") for r in seeds],
         "orientation_noise": summary["settings"]["orientation_noise"],
         "overrides": summary["settings"]["overrides"],
         "failure_breakdown": summary["failure_breakdown"],
@@ -56,12 +58,18 @@ def task_row(summary: dict, command: str) -> dict:
     }
 
 
+def _joined(values: list | None, form: str) -> str:
+    """Per-seed values of a row, comma-separated; empty for rows that predate the field."""
+    return ", ".join(form.format(v) for v in values or () if v is not None)
+
+
 def markdown_table(rows: list[dict]) -> str:
     """The docs/results.md table of tasks.json rows."""
     lines = [
         "| task | success | 95% CI | episodes | seeds | train min | iterations | best val | "
-        "last ckpt | failures: incomplete tracking / tracked but failed | commit |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "last ckpt | fresh starts | update share | failures: incomplete tracking / tracked but "
+        "failed | commit |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         low, high = r["success_ci95"]
@@ -73,6 +81,7 @@ def markdown_table(rows: list[dict]) -> str:
             f"{', '.join(map(str, r['iterations']))} | "
             f"{', '.join(f'{v:.2f}' for v in r['best_val_success'] if v is not None)} | "
             f"{'' if latest is None else f'{latest:.2f}'} | "
+            f"{_joined(r.get('restarts'), '{}')} | {_joined(r.get('update_share'), '{:.2f}')} | "
             f"{f.get('incomplete_tracking', 0)} / {f.get('tracked_but_failed', 0)} | {r['commit']} |"
         )
     return "\n".join(lines)
