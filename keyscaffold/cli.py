@@ -468,10 +468,12 @@ def run_refine(cmd: Refine) -> None:
 def run_train(cmd: Train) -> None:
     from keyscaffold.commands import train_policy
     from keyscaffold.rl.train import profile_config
+    from keyscaffold.tasks import make_task
 
     config = profile_config(
         cmd.profile,
         cmd.num_envs,
+        task=make_task(cmd.task),
         max_iterations=cmd.max_iterations,
         minutes=cmd.minutes,
         seed=cmd.seed,

@@ -24,6 +24,7 @@ from keyscaffold.planning import PLAN_ORIENTATION_NOISE
 from keyscaffold.planning.plan import atomic_write_text
 from keyscaffold.provenance import provenance
 from keyscaffold.rl.train import TrainConfig, profile_config, training_record
+from keyscaffold.tasks import make_task
 
 PROTOCOL_VERSION = 1
 
@@ -70,7 +71,12 @@ class Protocol:
 
     def train_config(self, seed: int) -> TrainConfig:
         return profile_config(
-            self.profile, self.num_envs, self.overrides, minutes=self.minutes, seed=seed
+            self.profile,
+            self.num_envs,
+            self.overrides,
+            task=make_task(self.task),
+            minutes=self.minutes,
+            seed=seed,
         )
 
 

@@ -161,18 +161,21 @@ def profile_config(
     profile: str = "cpu",
     num_envs: int | None = None,
     overrides: tuple[str, ...] | list[str] = (),
+    task: Task | None = None,
     **settings,
 ) -> TrainConfig:
     """A training run on the ``cpu`` or ``gpu`` profile, ``num_envs`` worlds when given, the
-    other ``TrainConfig`` ``settings`` (minutes, seed, ...), then ``overrides`` (``--set``
-    strings such as ``env.wrist_rotation_scale=0.5``, see ``apply_overrides``)."""
+    other ``TrainConfig`` ``settings`` (minutes, seed, ...), on the CPU profile the settings of
+    ``task`` (``Task.cpu_settings``), then ``overrides`` (``--set`` strings such as
+    ``env.wrist_rotation_scale=0.5``, see ``apply_overrides``)."""
     profiles = {"cpu": cpu_profile, "gpu": gpu_profile}
     if profile not in profiles:
         raise ValueError(f"unknown profile {profile!r}; use cpu or gpu")
     ppo, env = profiles[profile]()
     if num_envs is not None:
         env = replace(env, num_envs=num_envs)
-    return apply_overrides(TrainConfig(ppo=ppo, env=env, **settings), overrides)
+    task_settings = task.cpu_settings if task is not None and profile == "cpu" else ()
+    return apply_overrides(TrainConfig(ppo=ppo, env=env, **settings), (*task_settings, *overrides))
 
 
 def _parse_setting(text: str, default, key: str):

@@ -127,6 +127,10 @@ class Task(ABC):
     taken at reset and carried along with the object's translation only). ``carried`` suits
     objects whose turn the task ignores: a point detected on an apple's surface then does not
     move when the apple rocks or rolls in the hand. Hinged and sliding parts are always rigid."""
+    cpu_settings: ClassVar[tuple[str, ...]] = ()
+    """``--set`` settings (``env.wrist_position_scale=0.1``, ...) that the CPU profile takes for
+    this task before the user's own ``--set``; for a task whose measured best differs from the
+    profile's (docs/results.md). The run's ``config.json`` records the settings that ran."""
 
     @abstractmethod
     def scene_objects(self) -> list[SceneObject]:

@@ -213,3 +213,17 @@ def test_the_fresh_start_asks_for_a_training_success_not_a_task_specific_contact
     loop = _LoopState()
     assert not _should_restart(config, loop, 0, 0.0, 0.5)
     assert not any(_should_restart(config, loop, i, 0.0, 0.0) for i in range(1, 6))
+
+
+def test_a_task_adjusts_the_cpu_profile_and_the_users_settings_still_win():
+    from keyscaffold.rl.train import profile_config
+
+    pliers = make_task("close_pliers")
+    assert pliers.cpu_settings, "the hinged tools declare their measured wrist residual"
+    tool = profile_config("cpu", task=pliers)
+    plain = profile_config("cpu", task=make_task("move_apple"))
+    assert (tool.env.wrist_position_scale, tool.env.wrist_rotation_scale) == (0.1, 0.25)
+    assert (plain.env.wrist_position_scale, plain.env.wrist_rotation_scale) == (0.05, 1.0)
+    mine = profile_config("cpu", task=pliers, overrides=["env.wrist_position_scale=0.07"])
+    assert mine.env.wrist_position_scale == 0.07 and mine.env.wrist_rotation_scale == 0.25
+    assert profile_config("gpu", task=pliers) == profile_config("gpu")
