@@ -61,6 +61,11 @@ class MoveBottle(Task):
     )
     start_limit = 0.10
     contact_bodies = ("bottle",)
+    # Success asks for an upright bottle, which its keypoints do not show: with the CPU
+    # profile's +-1 rad wrist rotation the policy carried it tilted (wrist at +1.1 / -0.75 /
+    # -0.7 rad, mean actions) and 36 of 40 test episodes tracked the plan but failed (0.05).
+    # The +-0.25 rad residual it was measured with bounds the tilt under the 25 degree limit.
+    cpu_settings = ("env.wrist_rotation_scale=0.25", "ppo.rotation_noise_std=0.3")
 
     def scene_objects(self) -> list[objects.SceneObject]:
         return [
