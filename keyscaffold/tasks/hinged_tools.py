@@ -37,15 +37,6 @@ class HingedToolTask(Task):
     handle_rgba: str = "0.1 0.3 0.8 1"
     loops: bool = True
     action_spec = "per_finger"
-    # The wrist residual these tools were measured to learn with on two cores (0.60 and 0.72,
-    # docs/results.md). With the CPU profile's +-5 cm and +-1 rad the policy pins its wrist
-    # residual at the bounds and closes the tool only through exploration noise: 0.85 of
-    # sampled episodes, none of the deterministic ones (close_pliers, 20 minutes).
-    cpu_settings = (
-        "env.wrist_position_scale=0.1",
-        "env.wrist_rotation_scale=0.25",
-        "ppo.rotation_noise_std=0.3",
-    )
     # The handles point at the camera (+x); the palm sits over the pivot and the fingers reach
     # along the handles, so that closing them presses the handles together.
     grasp_offset = np.array([-0.12, 0.0, 0.06])

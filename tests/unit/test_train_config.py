@@ -218,12 +218,13 @@ def test_the_fresh_start_asks_for_a_training_success_not_a_task_specific_contact
 def test_a_task_adjusts_the_cpu_profile_and_the_users_settings_still_win():
     from keyscaffold.rl.train import profile_config
 
-    pliers = make_task("close_pliers")
-    assert pliers.cpu_settings, "the hinged tools declare their measured wrist residual"
-    tool = profile_config("cpu", task=pliers)
+    bottle = make_task("move_bottle")
+    assert bottle.cpu_settings, "move_bottle bounds its wrist rotation"
+    own = profile_config("cpu", task=bottle)
     plain = profile_config("cpu", task=make_task("move_apple"))
-    assert (tool.env.wrist_position_scale, tool.env.wrist_rotation_scale) == (0.1, 0.25)
-    assert (plain.env.wrist_position_scale, plain.env.wrist_rotation_scale) == (0.05, 1.0)
-    mine = profile_config("cpu", task=pliers, overrides=["env.wrist_position_scale=0.07"])
-    assert mine.env.wrist_position_scale == 0.07 and mine.env.wrist_rotation_scale == 0.25
-    assert profile_config("gpu", task=pliers) == profile_config("gpu")
+    assert (own.env.wrist_rotation_scale, own.ppo.rotation_noise_std) == (0.25, 0.3)
+    assert (plain.env.wrist_rotation_scale, plain.ppo.rotation_noise_std) == (1.0, 0.075)
+    assert own.env.wrist_position_scale == plain.env.wrist_position_scale == 0.05
+    mine = profile_config("cpu", task=bottle, overrides=["env.wrist_rotation_scale=0.5"])
+    assert mine.env.wrist_rotation_scale == 0.5 and mine.ppo.rotation_noise_std == 0.3
+    assert profile_config("gpu", task=bottle) == profile_config("gpu")
