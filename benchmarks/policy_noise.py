@@ -24,47 +24,49 @@ import keyscaffold  # noqa: F401  (sets the headless GL backend)
 from keyscaffold.planning.plan import atomic_write_text, load_plan_set
 from keyscaffold.provenance import keep_earlier, provenance
 from keyscaffold.rl.rollout import Validator
-from keyscaffold.rl.train import checkpoint_file, load_run_config, make_runner
+from keyscaffold.rl.train import checkpoint_file, load_run_config, load_runner, run_plans_dir
 from keyscaffold.tasks import make_task
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "policy_noise.json"
 TRIALS = 2
+SAMPLING_SEED = 0
 
 
 def measure(run: Path, checkpoint: str, num_plans: int) -> dict:
-    """Deterministic and sampled success on the run's train and validation plans, the learned
-    noise and the mean actions."""
-    saved = json.loads((run / "config.json").read_text())
-    task, config = make_task(saved["task"]), load_run_config(run)
-    plan_root = Path(saved["plans"]).parent.parent
+    """Deterministic and sampled success on the run's train and validation plans; the learned
+    noise and the mean actions on the validation plans."""
+    policy_file = checkpoint_file(run, checkpoint)
+    task = make_task(json.loads((run / "config.json").read_text())["task"])
+    config = load_run_config(run)
+    plan_root = run_plans_dir(run).parent.parent
     row: dict = {"task": task.name, "checkpoint": checkpoint}
+    means: list[np.ndarray] = []
     for split in ("train", "val"):
         plans = load_plan_set(plan_root / split / "oracle", task.name)[:num_plans]
         validator = Validator.for_plans(task, plans, config.env, TRIALS, seed=123)
-        runner = make_runner(validator.env, config.ppo)
-        state = torch.load(checkpoint_file(run, checkpoint), weights_only=False)
-        runner.alg.load(state, {"actor": True}, strict=True)
-        actor = runner.alg.actor
+        runner = load_runner(policy_file, validator.env)
+        mean_policy, actor = runner.get_inference_policy(), runner.alg.actor
         actor.eval()
-        mean_policy = runner.get_inference_policy()
-        means: list[np.ndarray] = []
+        means.clear()  # the mean actions of the last split (held-out plans) are reported
 
-        def deterministic(obs, policy=mean_policy, log=means):
+        def deterministic(obs, policy=mean_policy):
             action = policy(obs)
-            log.append(action.numpy().copy())
+            means.append(action.numpy().copy())
             return action
 
+        deterministic_success = validator(deterministic)
+        torch.manual_seed(SAMPLING_SEED)  # the sampled episodes repeat too
         row[split] = {
             "episodes": validator.num_episodes,
-            "deterministic": validator(deterministic),
+            "deterministic": deterministic_success,
             "sampled": validator(lambda obs, a=actor: a(obs, stochastic_output=True)),
         }
-        actions = np.concatenate(means)
-        row["action_names"] = list(validator.env.action_spec.names)
-        row["mean_action"] = [round(float(v), 3) for v in actions.mean(axis=0)]
-        row["mean_action_outside_bounds"] = round(float((np.abs(actions) > 1).mean()), 3)
-        row["noise_std"] = [round(float(v), 3) for v in actor.distribution.std_param.detach()]
+    actions = np.concatenate(means)
+    row["action_names"] = list(validator.env.action_spec.names)
+    row["mean_action"] = [round(float(v), 3) for v in actions.mean(axis=0)]
+    row["mean_action_outside_bounds"] = round(float((np.abs(actions) > 1).mean()), 3)
+    row["noise_std"] = [round(float(v), 3) for v in actor.distribution.std_param.detach()]
     return row
 
 

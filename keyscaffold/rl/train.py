@@ -753,6 +753,12 @@ def run_plans_dir(run: Path) -> Path:
 
 def load_policy(run: Path, env: ScaffoldEnv) -> torch.nn.Module:
     """The deterministic policy of a run's latest checkpoint, for ``env``'s observation layout."""
+    return load_runner(run, env).get_inference_policy()
+
+
+def load_runner(run: Path, env: ScaffoldEnv) -> OnPolicyRunner:
+    """A runner over ``env`` holding the actor of a run's checkpoint (``run`` or a checkpoint
+    file in it); refused when the run's task or action count is not ``env``'s."""
     checkpoint, config_path = _checkpoint_paths(run)
     saved = json.loads(config_path.read_text())
     if saved.get("task", env.task.name) != env.task.name:
@@ -767,4 +773,4 @@ def load_policy(run: Path, env: ScaffoldEnv) -> torch.nn.Module:
         )
     runner = make_runner(env, load_run_config(run).ppo)
     runner.alg.load(torch.load(checkpoint, weights_only=False), {"actor": True}, strict=True)
-    return runner.get_inference_policy()
+    return runner
