@@ -40,6 +40,11 @@ class HingedToolTask(Task):
     # The handles point at the camera (+x); the palm sits over the pivot and the fingers reach
     # along the handles, so that closing them presses the handles together.
     grasp_offset = np.array([-0.12, 0.0, 0.06])
+    """Wrist position relative to the midpoint of the handles, in the frame of a tool at yaw pi
+    (it turns with the tool)."""
+    grasp_yaw: float = 0.0
+    """Wrist yaw relative to the tool's (rad): turned this much, the thumb and the fingers close
+    across the two handles instead of along them."""
     camera = CameraSpec(pos=(1.05, 0.0, 1.35), target=(0.5, 0.0, 0.9), fovy=45.0)
 
     def __init_subclass__(cls, **kwargs) -> None:
@@ -83,9 +88,14 @@ class HingedToolTask(Task):
             {self.tool: (*tool, *yaw_quaternion(yaw))},
             {f"{self.tool}_pivot": opening},
         )
-        grasp = self._handles(state, opening).mean(axis=0) + self.grasp_offset
-        wrist = start_wrist(rng, grasp, (0.06, 0.10), spread=0.03)
+        grasp, yaw = self._grasp(state, self._handles(state, opening))
+        wrist = start_wrist(rng, grasp, (0.06, 0.10), spread=0.03, orientation=(0.0, 0.0, yaw))
         return InitialState(seed, wrist, state.objects, state.joints)
+
+    def _grasp(self, state: InitialState, handles: np.ndarray) -> tuple[np.ndarray, float]:
+        """Wrist position over ``handles`` (2, 3) and wrist yaw, both turning with the tool."""
+        turn = quaternion_yaw(state.objects[self.tool][3:]) - np.pi
+        return handles.mean(axis=0) + yaw_rotation(turn) @ self.grasp_offset, turn + self.grasp_yaw
 
     def evaluate(self, worlds, state, step):
         angle = worlds.joint_position(f"{self.tool}_pivot")
@@ -95,8 +105,8 @@ class HingedToolTask(Task):
         opening = state.joints[f"{self.tool}_pivot"]
         open_handles, shut = self._handles(state, opening), self._handles(state, 0.0)
         start = np.array(state.wrist[:3])
-        grasp = open_handles.mean(axis=0) + self.grasp_offset
-        closed_grasp = shut.mean(axis=0) + self.grasp_offset
+        grasp, yaw = self._grasp(state, open_handles)
+        closed_grasp, _ = self._grasp(state, shut)
         phases = [
             (0.00, start, open_handles),
             (0.20, grasp + [0, 0, 0.04], open_handles),
@@ -109,7 +119,7 @@ class HingedToolTask(Task):
         return OracleWaypoints(
             keypoints=keypoints.reshape(num_waypoints, 2, 3),
             wrist=sample_phases(times, [p[1] for p in phases], num_waypoints),
-            wrist_orientation=np.zeros(3),
+            wrist_orientation=np.array([0.0, 0.0, yaw]),
             grasp_waypoint=int(np.searchsorted(np.linspace(0, 1, num_waypoints), 0.4)),
         )
 
@@ -132,6 +142,8 @@ class CloseScissors(HingedToolTask):
 
     instruction = "close the scissors"
     tool = "scissors"
+    grasp_offset = np.array([-0.14, -0.03, 0.06])
+    grasp_yaw = -0.45
     keypoints = (
         KeypointSpec(
             "loop 1", "scissors", (-0.08, 0.012, 0.0), "the finger loop of the fixed blade"
@@ -167,6 +179,8 @@ class ClosePliers(HingedToolTask):
 
     instruction = "close the pliers"
     tool = "pliers"
+    grasp_offset = np.array([-0.14, 0.01, 0.05])
+    grasp_yaw = -0.5
     handle_length = 0.11
     blade_length = 0.045
     max_opening = 0.8
