@@ -2,7 +2,8 @@
 
 Usage:
     .venv/bin/python benchmarks/open_loop_noise.py [--task move_apple] [--states 24]
-        writes benchmarks/results/open_loop_noise.json
+        writes the task's entry of benchmarks/results/open_loop_noise.json (a list, one entry
+        per task; other tasks' entries are kept)
 
 Each plan is executed without a policy: the wrist follows the plan and the hand closes from the
 plan's grasp waypoint on (the scripted grasp of the physics tests). The drop in success shows how
@@ -56,7 +57,10 @@ def main() -> None:
         print(f"noise {noise:.3f} rad: open-loop success {success.mean():.2f}")
     command = f"python benchmarks/open_loop_noise.py --task {args.task} --states {args.states}"
     result = {"task": task.name, "rows": rows, "command": command, **provenance()}
-    atomic_write_text(RESULTS, json.dumps(result, indent=2) + "\n")
+    kept = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
+    kept = [kept] if isinstance(kept, dict) else kept
+    entries = [r for r in kept if r.get("task") != task.name] + [result]
+    atomic_write_text(RESULTS, json.dumps(entries, indent=2) + "\n")
 
 
 if __name__ == "__main__":
