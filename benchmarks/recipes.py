@@ -61,7 +61,7 @@ BF16_UPDATE = (
     "ppo.mixed_precision=bf16",
     "ppo.fused_optimizer=true",
 )
-"""The profile's update since 2026-11-22: bfloat16 autocast and a fused Adam."""
+"""A bfloat16 update with a fused Adam (measured 2026-11-22), the output layers with the rest."""
 
 POSITION_10CM = "env.wrist_position_scale=0.1"
 """The position residual of the variants measured before ±5 cm became the profile's default."""
@@ -108,8 +108,13 @@ VARIANTS: dict[str, tuple[str, ...]] = {
         *FLOAT32_UPDATE,
         *CONTACT_FOUND,
     ),
-    "bf16_update": (*BF16_UPDATE, *CONTACT_FOUND),
-    "bf16_update_grasp_with_success": (*BF16_UPDATE, *GRASP_WITH_SUCCESS),
+    "bf16_update": (*BF16_UPDATE, "ppo.float32_outputs=false", *CONTACT_FOUND),
+    "bf16_update_grasp_with_success": (
+        *BF16_UPDATE,
+        "ppo.float32_outputs=false",
+        *GRASP_WITH_SUCCESS,
+    ),
+    "bf16_update_float32_outputs": (*BF16_UPDATE, "ppo.float32_outputs=true"),
 }
 """Overrides of each variant. Each names every setting it tries, so it reproduces whatever the CPU
 profile's defaults become (``position_residual_0.05`` is the profile's default now)."""

@@ -66,6 +66,11 @@ class PPOConfig:
     float32): ``off`` (float32), ``bf16`` (bfloat16 autocast; weights, gradients and Adam stay
     float32) or ``auto`` (``bf16`` where the CPU computes bfloat16 natively, e.g. avx512_bf16 or
     AMX, else ``off``; on a GPU: ``off``)."""
+    float32_outputs: bool = True
+    """Under ``mixed_precision`` bf16: the actor's and the critic's last layer still compute in
+    float32, so the action mean and the value (and with them the policy ratio and the value
+    loss) are not rounded to bfloat16's 8-bit mantissa; the hidden layers, where the time goes,
+    stay bfloat16."""
     fused_optimizer: bool = True
     """Adam updates every parameter tensor in one fused kernel instead of a loop over tensors
     (the same arithmetic)."""
@@ -277,6 +282,9 @@ def make_runner(env: ScaffoldEnv, ppo: PPOConfig, save_interval: int = 50) -> On
     if ppo.fused_optimizer:
         params = [p for group in runner.alg.optimizer.param_groups for p in group["params"]]
         runner.alg.optimizer = torch.optim.Adam(params, lr=ppo.learning_rate, fused=True)
+    if ppo.float32_outputs and update_autocast(ppo):
+        for model in (runner.alg.actor, runner.alg.critic):
+            _linear_layers(model)[-1].__class__ = Float32Linear
     distribution = runner.alg.get_policy().distribution
     with torch.no_grad():
         if ppo.closure_noise_std is not None:
@@ -284,10 +292,23 @@ def make_runner(env: ScaffoldEnv, ppo: PPOConfig, save_interval: int = 50) -> On
         if ppo.rotation_noise_std is not None:
             distribution.std_param[env.action_spec.rotation_slice] = ppo.rotation_noise_std
         if ppo.actor_output_gain != 1.0:
-            last = [m for m in runner.alg.get_policy().modules() if isinstance(m, torch.nn.Linear)]
-            last[-1].weight.mul_(ppo.actor_output_gain)
-            last[-1].bias.mul_(ppo.actor_output_gain)
+            last = _linear_layers(runner.alg.get_policy())[-1]
+            last.weight.mul_(ppo.actor_output_gain)
+            last.bias.mul_(ppo.actor_output_gain)
     return runner
+
+
+def _linear_layers(model: torch.nn.Module) -> list[torch.nn.Linear]:
+    return [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+
+
+class Float32Linear(torch.nn.Linear):
+    """A linear layer that computes in float32 inside an autocast region (same parameters and
+    state dict as ``torch.nn.Linear``, so checkpoints load either way)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            return super().forward(x.float())
 
 
 def save_checkpoint(runner: OnPolicyRunner, path: Path, state: dict) -> None:

@@ -177,6 +177,26 @@ def test_the_bf16_update_autocasts_and_keeps_float32_weights_and_a_fused_adam():
     assert all(torch.allclose(a, b, atol=2e-3) for a, b in bf16)
 
 
+def test_under_bf16_the_action_mean_and_the_value_come_out_of_float32_layers():
+    config = profile_config("cpu", 4, ("ppo.hidden_dims=32,16", "ppo.mixed_precision=bf16"))
+    task = make_task("move_apple")
+    env = ScaffoldEnv(task, [oracle_plan(task, 0, 5)], config.env)
+    obs = env.reset()
+    runner = make_runner(env, config.ppo)
+    plain = make_runner(env, apply_overrides(config, ("ppo.float32_outputs=false",)).ppo)
+    for alg in (runner.alg, plain.alg):
+        alg.critic.load_state_dict(runner.alg.critic.state_dict())  # same keys either way
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        value = runner.alg.critic(obs)
+        rounded = plain.alg.critic(obs)
+        mean = runner.alg.actor(obs)
+    assert value.dtype == mean.dtype == torch.float32
+    assert rounded.dtype == torch.bfloat16
+    exact = runner.alg.critic(obs)  # float32 throughout
+    # only the hidden layers are rounded: closer to the float32 value than the bf16 head
+    assert (value - exact).abs().mean() < (rounded.float() - exact).abs().mean()
+
+
 def test_mixed_precision_auto_follows_the_hardware_and_bad_values_are_refused():
     assert profile_config("cpu", 4).ppo.mixed_precision == "off"
     auto = profile_config("cpu", 4, ("ppo.mixed_precision=auto",)).ppo
