@@ -143,7 +143,7 @@ class CloseScissors(HingedToolTask):
     instruction = "close the scissors"
     tool = "scissors"
     grasp_offset = np.array([-0.14, -0.03, 0.06])
-    grasp_yaw = -0.45
+    grasp_yaw = -0.9
     keypoints = (
         KeypointSpec(
             "loop 1", "scissors", (-0.08, 0.012, 0.0), "the finger loop of the fixed blade"
