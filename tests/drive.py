@@ -48,18 +48,20 @@ class Driver:
         self.worlds.check_finite()
         return self.monitor.update()
 
-    def follow(self, plans, close: bool = True, on_step=None) -> dict:
+    def follow(self, plans, close: bool = True, on_step=None, close_after: int = 0) -> dict:
         """Replay plans' wrist paths open loop, closing the grip over the 20 steps that end at
-        each plan's grasp waypoint (or never, with ``close=False``); ``on_step()`` runs after
-        every step. Returns the last evaluation."""
+        each plan's grasp waypoint (or never, with ``close=False``; or, with ``close_after``,
+        over that many steps that start there); ``on_step()`` runs after every step. Returns
+        the last evaluation."""
         steps = self.task.episode_steps
         wrist = np.stack([p.interpolate(steps)[1] for p in plans])
         grasp = np.array(
             [p.provenance["grasp_waypoint"] / (p.num_waypoints - 1) * (steps - 1) for p in plans]
         )
+        start, ramp = (grasp, close_after) if close_after else (grasp - 20, 20)
         result = {}
         for t in range(steps):
-            closure = np.clip((t - grasp + 20) / 20, 0.0, 1.0)[:, None] if close else 0.0
+            closure = np.clip((t - start) / ramp, 0.0, 1.0)[:, None] if close else 0.0
             result = self.step(wrist[:, t], np.broadcast_to(closure, self.grip.shape))
             if on_step is not None:
                 on_step()

@@ -42,6 +42,11 @@ class EnvConfig:
     """Weight of the newest action in the exponential moving average of actions."""
     final_limit_fraction: float = 0.5
     """The tracking limit falls linearly from the task's start limit to this fraction of it."""
+    initial_limit_scale: float = 1.0
+    """The tracking limit at the start of training, as a multiple of the task's start limit
+    (it falls linearly from there to ``final_limit_fraction`` of the start limit). Above 1, an
+    untrained policy's episodes live through a plan whose objects move a long way before the
+    hand has learned to move them (the scissors' handles: 5 cm)."""
     terminate: bool = True
     """End episodes that exceed the tracking limit (off in evaluation, which records it)."""
     init_position_noise: float = 0.01
@@ -71,6 +76,7 @@ class EnvConfig:
             num_envs=num_envs,
             terminate=False,
             final_limit_fraction=1.0,
+            initial_limit_scale=1.0,
             orientation_curriculum=0.0,
             randomization=replace(self.randomization, enabled=False),
         )
@@ -209,8 +215,8 @@ class ScaffoldEnv(BatchedEnv):
         """Move the curricula (tracking limit, orientation noise and rotation limit, contact
         weight) to ``progress`` in [0, 1] of training."""
         progress = float(np.clip(progress, 0.0, 1.0))
-        shrink = 1.0 - (1.0 - self.config.final_limit_fraction) * progress
-        self.tracking_limit = self.task.start_limit * shrink
+        first, last = self.config.initial_limit_scale, self.config.final_limit_fraction
+        self.tracking_limit = self.task.start_limit * (first + (last - first) * progress)
         self.noise_scale = ramp(progress, self.config.orientation_curriculum)
         # the rotation residual's limit widens with the noise (the full range without a start)
         start, full = self.config.rotation_limit_start, self.config.wrist_rotation_scale
