@@ -153,6 +153,13 @@ def test_tracking_limit_curriculum(env_factory):
     assert env.tracking_limit == pytest.approx(task.start_limit)
     env.set_training_progress(1.0)
     assert env.tracking_limit == pytest.approx(task.start_limit / 2)
+    wide = make(initial_limit_scale=2.0)
+    wide.set_training_progress(0.0)
+    assert wide.tracking_limit == pytest.approx(2 * task.start_limit)
+    wide.set_training_progress(0.5)
+    assert wide.tracking_limit == pytest.approx(1.25 * task.start_limit)
+    # evaluation judges tracking at the task's own start limit
+    assert wide.config.for_evaluation(4).initial_limit_scale == 1.0
 
 
 def test_rotation_limit_widens_with_the_orientation_noise(env_factory):
