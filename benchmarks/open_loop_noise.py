@@ -6,8 +6,10 @@ Usage:
         per task; other tasks' entries are kept)
 
 Each plan is executed without a policy: the wrist follows the plan and the hand closes from the
-plan's grasp waypoint on (the scripted grasp of the physics tests). The drop in success shows how
-much of the noise a learned residual has to undo.
+plan's grasp waypoint on (the scripted grasp of the physics tests), fast or, with
+``--close-after``, at a given pace; ``success_within_start_limit`` also asks that no keypoint
+strayed beyond the task's start limit from the plan (the env's tracking limit in training).
+The drop in success shows how much of the noise a learned residual has to undo.
 """
 
 from __future__ import annotations
@@ -37,6 +39,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--task", default="move_apple")
     parser.add_argument("--states", type=int, default=24)
+    parser.add_argument(
+        "--close-after",
+        type=int,
+        default=0,
+        help="close the hand over this many steps from the grasp waypoint (0: in the 20 before it)",
+    )
     args = parser.parse_args()
     task = make_task(args.task)
     rows = []
@@ -44,7 +52,9 @@ def main() -> None:
         noise = math.pi * fraction
         plans = oracle_plans(task, "train", 0, args.states, 20, noise)
         drive = Driver(task, [p.initial_state for p in plans], threads=2)
-        success = drive.follow(plans)["success"]
+        result = drive.follow(plans, close_after=args.close_after)
+        success = result["success"]
+        tracked = success & (result["stray"] < task.start_limit)
         rows.append(
             {
                 "orientation_noise": noise,
@@ -52,14 +62,25 @@ def main() -> None:
                 "success_rate": float(success.mean()),
                 "success_ci95": wilson_interval(int(success.sum()), len(success)),
                 "num_episodes": len(success),
+                "success_within_start_limit": float(tracked.mean()),
             }
         )
-        print(f"noise {noise:.3f} rad: open-loop success {success.mean():.2f}")
+        print(
+            f"noise {noise:.3f} rad: open-loop success {success.mean():.2f}, "
+            f"{tracked.mean():.2f} within the start limit"
+        )
     command = f"python benchmarks/open_loop_noise.py --task {args.task} --states {args.states}"
+    command += f" --close-after {args.close_after}" if args.close_after else ""
     result = {"task": task.name, "rows": rows, "command": command, **provenance()}
     kept = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
     kept = [kept] if isinstance(kept, dict) else kept
-    entries = [r for r in kept if r.get("task") != task.name] + [result]
+    same = [r for r in kept if r.get("task") == task.name and r.get("command") == command]
+    for old in same:  # a rerun keeps what it replaces
+        result["earlier"] = [
+            {k: v for k, v in old.items() if k != "earlier"},
+            *old.get("earlier", []),
+        ]
+    entries = [r for r in kept if r not in same] + [result]
     atomic_write_text(RESULTS, json.dumps(entries, indent=2) + "\n")
 
 

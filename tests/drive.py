@@ -52,20 +52,24 @@ class Driver:
         """Replay plans' wrist paths open loop, closing the grip over the 20 steps that end at
         each plan's grasp waypoint (or never, with ``close=False``; or, with ``close_after``,
         over that many steps that start there); ``on_step()`` runs after every step. Returns
-        the last evaluation."""
+        the last evaluation plus ``stray``: each world's largest keypoint distance to its plan's
+        targets over the episode (m), the quantity the env's tracking limit bounds."""
         steps = self.task.episode_steps
         wrist = np.stack([p.interpolate(steps)[1] for p in plans])
+        targets = np.stack([p.interpolate(steps + 1)[0] for p in plans])
         grasp = np.array(
             [p.provenance["grasp_waypoint"] / (p.num_waypoints - 1) * (steps - 1) for p in plans]
         )
         start, ramp = (grasp, close_after) if close_after else (grasp - 20, 20)
-        result = {}
+        result, stray = {}, np.zeros(len(plans))
         for t in range(steps):
             closure = np.clip((t - start) / ramp, 0.0, 1.0)[:, None] if close else 0.0
             result = self.step(wrist[:, t], np.broadcast_to(closure, self.grip.shape))
+            distance = np.linalg.norm(self.worlds.keypoints() - targets[:, t + 1], axis=-1)
+            stray = np.maximum(stray, distance.max(axis=-1))
             if on_step is not None:
                 on_step()
-        return result
+        return {**result, "stray": stray}
 
     def pull(
         self,
