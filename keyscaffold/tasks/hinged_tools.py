@@ -146,7 +146,7 @@ class CloseScissors(HingedToolTask):
     grasp_yaw = -0.9
     # The plan moves the loops 5 cm, beyond the 3 cm start limit, before the hand has learned
     # to close them; an untrained policy's episodes ended there (docs/results.md).
-    cpu_settings = ("env.initial_limit_scale=2", "env.final_limit_fraction=1")
+    cpu_settings = ("env.initial_limit_scale=2",)
     keypoints = (
         KeypointSpec(
             "loop 1", "scissors", (-0.08, 0.012, 0.0), "the finger loop of the fixed blade"
