@@ -38,7 +38,7 @@ class HingedToolTask(Task):
     loops: bool = True
     action_spec = "per_finger"
     # The handles point at the camera (+x); the palm sits over the pivot and the fingers reach
-    # along the handles, so that closing them presses the handles together.
+    # toward the handles, turned so that thumb and fingers close across them.
     grasp_offset = np.array([-0.12, 0.0, 0.06])
     """Wrist position relative to the midpoint of the handles, in the frame of a tool at yaw pi
     (it turns with the tool)."""
@@ -88,14 +88,25 @@ class HingedToolTask(Task):
             {self.tool: (*tool, *yaw_quaternion(yaw))},
             {f"{self.tool}_pivot": opening},
         )
-        grasp, yaw = self._grasp(state, self._handles(state, opening))
-        wrist = start_wrist(rng, grasp, (0.06, 0.10), spread=0.03, orientation=(0.0, 0.0, yaw))
+        grasp = self._grasp(state, self._handles(state, opening))
+        wrist = start_wrist(rng, grasp, (0.06, 0.10), spread=0.03, orientation=self._wrist(state))
         return InitialState(seed, wrist, state.objects, state.joints)
 
-    def _grasp(self, state: InitialState, handles: np.ndarray) -> tuple[np.ndarray, float]:
-        """Wrist position over ``handles`` (2, 3) and wrist yaw, both turning with the tool."""
-        turn = quaternion_yaw(state.objects[self.tool][3:]) - np.pi
-        return handles.mean(axis=0) + yaw_rotation(turn) @ self.grasp_offset, turn + self.grasp_yaw
+    def _turn(self, state: InitialState) -> float:
+        """The tool's yaw away from pi (rad), the pose ``grasp_offset`` is given for."""
+        return quaternion_yaw(state.objects[self.tool][3:]) - np.pi
+
+    def _grasp(self, state: InitialState, handles: np.ndarray) -> np.ndarray:
+        """Wrist position over ``handles`` (2, 3), turning with the tool."""
+        return handles.mean(axis=0) + yaw_rotation(self._turn(state)) @ self.grasp_offset
+
+    def _wrist(self, state: InitialState) -> np.ndarray:
+        """Wrist hinge angles of the grasp: ``grasp_yaw`` from the tool's yaw."""
+        return np.array([0.0, 0.0, self._turn(state) + self.grasp_yaw])
+
+    def wrist_orientations(self, state, keypoint_waypoints, wrist_waypoints):
+        """A planner's plan holds the grasp's wrist yaw, as the oracle's does."""
+        return np.tile(self._wrist(state), (len(wrist_waypoints), 1))
 
     def evaluate(self, worlds, state, step):
         angle = worlds.joint_position(f"{self.tool}_pivot")
@@ -105,8 +116,7 @@ class HingedToolTask(Task):
         opening = state.joints[f"{self.tool}_pivot"]
         open_handles, shut = self._handles(state, opening), self._handles(state, 0.0)
         start = np.array(state.wrist[:3])
-        grasp, yaw = self._grasp(state, open_handles)
-        closed_grasp, _ = self._grasp(state, shut)
+        grasp, closed_grasp = self._grasp(state, open_handles), self._grasp(state, shut)
         phases = [
             (0.00, start, open_handles),
             (0.20, grasp + [0, 0, 0.04], open_handles),
@@ -119,7 +129,7 @@ class HingedToolTask(Task):
         return OracleWaypoints(
             keypoints=keypoints.reshape(num_waypoints, 2, 3),
             wrist=sample_phases(times, [p[1] for p in phases], num_waypoints),
-            wrist_orientation=np.array([0.0, 0.0, yaw]),
+            wrist_orientation=self._wrist(state),
             grasp_waypoint=int(np.searchsorted(np.linspace(0, 1, num_waypoints), 0.4)),
         )
 
@@ -134,7 +144,7 @@ class CloseScissors(HingedToolTask):
 
     Randomizations:
         Scissors position (x 0.40..0.52 m, y -0.10..0.10 m) and yaw (handles toward the camera, ±0.3 rad), opening angle
-        (0.5..0.8 rad), wrist start (±0.03 m in x and y, 0.06..0.10 m above the grasp height).
+        (0.5..0.8 rad), wrist start (±0.03 m in x and y, 0.06..0.10 m above the grasp height, yawed with the tool).
 
     Success:
         The opening angle between the blades falls below 0.1 rad.
@@ -174,7 +184,7 @@ class ClosePliers(HingedToolTask):
 
     Randomizations:
         Pliers position (x 0.40..0.52 m, y -0.10..0.10 m) and yaw (handles toward the camera, ±0.3 rad), opening angle
-        (0.4..0.7 rad), wrist start (±0.03 m in x and y, 0.06..0.10 m above the grasp height).
+        (0.4..0.7 rad), wrist start (±0.03 m in x and y, 0.06..0.10 m above the grasp height, yawed with the tool).
 
     Success:
         The opening angle between the handles falls below 0.1 rad.

@@ -309,6 +309,9 @@ def test_the_hinged_tool_grasp_turns_with_the_tool(name):
         turn = quaternion_yaw(state.objects[task.tool][3:]) - np.pi
         plan = task.oracle_waypoints(state)
         assert np.allclose(plan.wrist_orientation, [0.0, 0.0, turn + task.grasp_yaw])
+        # a planner's plan holds the same yaw as the oracle's
+        held = task.wrist_orientations(state, plan.keypoints, plan.wrist)
+        assert np.allclose(held, plan.wrist_orientation[None])
         assert np.isclose(state.wrist[5], turn + task.grasp_yaw)
         handles = plan.keypoints[plan.grasp_waypoint - 1].mean(axis=0)
         grasp = plan.wrist[plan.grasp_waypoint - 1]
