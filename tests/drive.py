@@ -55,8 +55,8 @@ class Driver:
         the last evaluation plus ``stray``: each world's largest keypoint distance to its plan's
         targets over the episode (m), the quantity the env's tracking limit bounds."""
         steps = self.task.episode_steps
-        wrist = np.stack([p.interpolate(steps)[1] for p in plans])
-        targets = np.stack([p.interpolate(steps + 1)[0] for p in plans])
+        dense = [p.interpolate(steps) for p in plans]
+        targets, wrist = np.stack([k for k, _ in dense]), np.stack([w for _, w in dense])
         grasp = np.array(
             [p.provenance["grasp_waypoint"] / (p.num_waypoints - 1) * (steps - 1) for p in plans]
         )
@@ -65,7 +65,9 @@ class Driver:
         for t in range(steps):
             closure = np.clip((t - start) / ramp, 0.0, 1.0)[:, None] if close else 0.0
             result = self.step(wrist[:, t], np.broadcast_to(closure, self.grip.shape))
-            distance = np.linalg.norm(self.worlds.keypoints() - targets[:, t + 1], axis=-1)
+            # the env's targets after step t: its plan row t + 1, the last one held at the end
+            target = targets[:, min(t + 1, steps - 1)]
+            distance = np.linalg.norm(self.worlds.keypoints() - target, axis=-1)
             stray = np.maximum(stray, distance.max(axis=-1))
             if on_step is not None:
                 on_step()
