@@ -2,10 +2,10 @@
 
 Usage:
     .venv/bin/python benchmarks/update_cost.py [--rounds 12]
-        writes benchmarks/results/update_cost.json
+        writes benchmarks/results/update_cost.json (the run it replaces stays under ``earlier``)
 
-Every variant updates on one rollout of its own (128 move_apple worlds x 24 steps, 3,072
-samples) collected from the same start; the updates of all variants are interleaved round by
+Every variant updates on one rollout of its own (128 move_apple worlds x its
+``num_steps_per_env``, 24 in the profile: 3,072 samples) collected from the same start; the updates of all variants are interleaved round by
 round, so a busy machine slows them alike, and each reports the median of its rounds after two
 warm-up rounds. The variants are `--set` overrides of the CPU profile; what they do to success
 is in docs/training.md ("Where the time goes"). ``loop_adam`` is the profile's update before the
@@ -25,7 +25,7 @@ import torch
 import keyscaffold  # noqa: F401  (sets the headless GL backend)
 from keyscaffold.planning.oracle import oracle_plans
 from keyscaffold.planning.plan import atomic_write_text
-from keyscaffold.provenance import provenance
+from keyscaffold.provenance import keep_earlier, provenance
 from keyscaffold.rl.env import ScaffoldEnv
 from keyscaffold.rl.train import _collect, make_runner, profile_config, update_autocast
 from keyscaffold.tasks import make_task
@@ -39,26 +39,30 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "critic_128_64_2_mini_batches": ("ppo.critic_hidden_dims=128,64", "ppo.num_mini_batches=2"),
     "4_epochs": ("ppo.num_learning_epochs=4",),
     "bf16_2_mini_batches": ("ppo.mixed_precision=bf16", "ppo.num_mini_batches=2"),
+    "36_steps": ("ppo.num_steps_per_env=36",),
+    "48_steps": ("ppo.num_steps_per_env=48",),
 }
 
 
 AUTO = ("ppo.mixed_precision=auto",)
 
 
-def measure(rounds: int) -> tuple[dict[str, float], int]:
+def measure(rounds: int) -> tuple[dict[str, float], dict[str, int]]:
     """Median seconds per update of each variant over ``rounds`` interleaved rounds, and the
-    samples each update learns from."""
+    samples each variant's update learns from."""
     task = make_task("move_apple")
     plans = oracle_plans(task, "train", 0, 16)
     profile = profile_config("cpu")
     env = ScaffoldEnv(task, plans, profile.env)
-    runners = {}
+    runners, samples = {}, {}
     for name, overrides in VARIANTS.items():
         torch.manual_seed(0)
-        runner = make_runner(env, profile_config("cpu", overrides=overrides).ppo)
+        ppo = profile_config("cpu", overrides=overrides).ppo
+        runner = make_runner(env, ppo)
         runner.alg.train_mode()
-        _collect(runner, env, env.reset(), profile.ppo.num_steps_per_env)
+        _collect(runner, env, env.reset(), ppo.num_steps_per_env)
         runners[name] = runner
+        samples[name] = env.num_envs * ppo.num_steps_per_env
     times: dict[str, list[float]] = {name: [] for name in runners}
     for _ in range(rounds + 2):
         for name, runner in runners.items():
@@ -66,7 +70,7 @@ def measure(rounds: int) -> tuple[dict[str, float], int]:
             runner.alg.update()  # leaves the rollout in storage: the next round reuses it
             times[name].append(time.perf_counter() - start)
     medians = {name: round(statistics.median(ts[2:]), 4) for name, ts in times.items()}
-    return medians, env.num_envs * profile.ppo.num_steps_per_env
+    return medians, samples
 
 
 def main() -> None:
@@ -78,6 +82,9 @@ def main() -> None:
     result = {
         "task": "move_apple",
         "samples_per_update": samples,
+        "update_ms_per_1000_samples": {
+            name: round(1000 * 1000 * s / samples[name], 2) for name, s in seconds.items()
+        },
         "native_bf16": update_autocast(profile_config("cpu", overrides=AUTO).ppo),
         "update_s_median": seconds,
         "vs_profile": {name: round(s / base, 3) for name, s in seconds.items()},
@@ -86,7 +93,8 @@ def main() -> None:
         **provenance(),
     }
     path = Path(__file__).parent / "results" / "update_cost.json"
-    atomic_write_text(path, json.dumps(result, indent=2) + "\n")
+    previous = json.loads(path.read_text()) if path.exists() else None
+    atomic_write_text(path, json.dumps(keep_earlier(result, previous), indent=2) + "\n")
     print(json.dumps(seconds))
 
 

@@ -40,6 +40,11 @@ class EnvConfig:
     """Wrist rotation residual at action 1 (rad)."""
     action_ema: float = 0.9
     """Weight of the newest action in the exponential moving average of actions."""
+    grip_full_range: bool = False
+    """Grip actions span the whole action range: -1 open, 1 closed, linear between. Off: 0 and
+    below open, 1 closed (the original method's closure), so a policy whose grip mean drifts
+    below 0 no longer feels what closing does."""
+    """Weight of the newest action in the exponential moving average of actions."""
     final_limit_fraction: float = 0.5
     """The tracking limit falls linearly from the task's start limit to this fraction of it."""
     initial_limit_scale: float = 1.0
@@ -137,7 +142,11 @@ class ScaffoldEnv(BatchedEnv):
         self.world_local = self.plan_local[self.plan_index]
         self.world_carried = self.plan_carried[self.plan_index]
         self.world_offset = np.zeros_like(self.world_local)
-        self.action_avg = np.zeros((self.num_envs, self.num_actions))
+        # Actions at rest: no wrist residual, the grip open.
+        self.rest_action = np.zeros(self.num_actions)
+        if config.grip_full_range:
+            self.rest_action[self.action_spec.grip_slice] = -1.0
+        self.action_avg = np.tile(self.rest_action, (self.num_envs, 1))
         self.initial_keypoints = np.zeros((self.num_envs, len(task.keypoints), 3))
         self.final_keypoints = np.zeros_like(self.initial_keypoints)
         self.episode_return = np.zeros(self.num_envs)
@@ -263,7 +272,7 @@ class ScaffoldEnv(BatchedEnv):
                 bodies, self.world_local[ids], ids
             ) - self.worlds.body_origins(bodies, ids)
         self.monitor.reset(ids)
-        self.action_avg[ids] = 0.0
+        self.action_avg[ids] = self.rest_action
         self.episode_length_buf[torch.as_tensor(ids)] = 0
         self.initial_keypoints[ids] = self.keypoints()[ids]
         self.episode_return[ids] = 0.0
@@ -280,6 +289,10 @@ class ScaffoldEnv(BatchedEnv):
         if self.randomization and self.randomization.action_noise > 0:
             noise = self.rng.normal(0.0, self.randomization.action_noise, applied.shape)
             applied = np.clip(applied + noise, -1.0, 1.0)
+        if self.config.grip_full_range:
+            applied = applied.copy()
+            grip = self.action_spec.grip_slice
+            applied[:, grip] = 0.5 * (applied[:, grip] + 1.0)
         ctrl = self.action_spec.controls(
             plan_wrist,
             applied,

@@ -162,6 +162,36 @@ def test_tracking_limit_curriculum(env_factory):
     assert wide.config.for_evaluation(4).initial_limit_scale == 1.0
 
 
+@pytest.mark.parametrize("name", ["move_apple", "close_scissors"])  # one closure, per finger
+def test_full_range_grip_spans_the_action_range(name):
+    """With ``grip_full_range`` the grip starts open, -1 keeps it open, 0 half closes it and 1
+    closes it; by default everything up to 0 is open. (The hand starts above the objects, so
+    the fingers close in free air.)"""
+    task = make_task(name)
+    plans = oracle_plans(task, "train", 0, 2)
+
+    def grip_after(action: float, **config) -> tuple[np.ndarray, np.ndarray]:
+        env = ScaffoldEnv(task, plans, EnvConfig(num_envs=4, num_threads=1, **config))
+        rest = env.action_avg[:, env.action_spec.grip_slice].copy()
+        actions = torch.zeros(4, env.num_actions)
+        actions[:, env.action_spec.grip_slice] = action
+        for _ in range(25):
+            env.step(actions)
+        return rest, env.worlds.robot_joint_state()[0][:, 6:]
+
+    rest, open_default = grip_after(0.0)
+    assert (rest == 0).all()
+    rest, open_full = grip_after(-1.0, grip_full_range=True)
+    assert (rest == -1).all()
+    _, half = grip_after(0.0, grip_full_range=True)
+    _, closed = grip_after(1.0, grip_full_range=True)
+    span = np.linalg.norm(closed - open_default, axis=1)
+    assert (span > 0).all()
+    assert (np.linalg.norm(open_full - open_default, axis=1) < 0.1 * span).all()
+    share = np.linalg.norm(half - open_default, axis=1) / span
+    assert ((share > 0.25) & (share < 0.85)).all()
+
+
 def test_rotation_limit_widens_with_the_orientation_noise(env_factory):
     _, make = env_factory
     env = make(orientation_curriculum=0.5, rotation_limit_start=0.25, wrist_rotation_scale=1.0)
