@@ -66,7 +66,10 @@ def measure(run: Path, checkpoint: str, num_plans: int) -> dict:
     row["action_names"] = list(validator.env.action_spec.names)
     row["mean_action"] = [round(float(v), 3) for v in actions.mean(axis=0)]
     row["mean_action_outside_bounds"] = round(float((np.abs(actions) > 1).mean()), 3)
-    row["noise_std"] = [round(float(v), 3) for v in actor.distribution.std_param.detach()]
+    # a state-dependent noise (ppo.state_dependent_std): its mean over the last states sampled
+    std = getattr(actor.distribution, "std_param", None)
+    std = actor.distribution.std.mean(dim=0) if std is None else std
+    row["noise_std"] = [round(float(v), 3) for v in std.detach()]
     return row
 
 

@@ -115,6 +115,11 @@ VARIANTS: dict[str, tuple[str, ...]] = {
         *GRASP_WITH_SUCCESS,
     ),
     "bf16_update_float32_outputs": (*BF16_UPDATE, "ppo.float32_outputs=true"),
+    "bf16_update_float32_outputs_48_steps": (
+        *BF16_UPDATE,
+        "ppo.float32_outputs=true",
+        "ppo.num_steps_per_env=48",
+    ),
 }
 """Overrides of each variant. Each names every setting it tries, so it reproduces whatever the CPU
 profile's defaults become (``position_residual_0.05`` is the profile's default now)."""

@@ -56,6 +56,12 @@ class PPOConfig:
     rotation_noise_std: float | None = None
     """Initial exploration noise of the three wrist rotation residuals; default:
     ``init_noise_std``."""
+    state_dependent_std: bool = False
+    """The actor outputs its exploration noise beside its mean (rsl_rl's heteroscedastic
+    Gaussian, log std), so the noise can differ from state to state: small on a finger while the
+    hand descends onto a tool, large while it squeezes. Off: one learned noise per action. The
+    initial noise (``init_noise_std``, ``closure_noise_std``, ``rotation_noise_std``) is the
+    same either way."""
     actor_output_gain: float = 1.0
     """Factor on the actor's last layer at initialization: below 1 the first policy's mean
     residual is near zero, so early episodes follow the plan (0.01 is the usual small-output
@@ -251,8 +257,11 @@ def runner_config(ppo: PPOConfig, save_interval: int) -> dict:
         "actor": {
             **model,
             "distribution_cfg": {
-                "class_name": "GaussianDistribution",
+                "class_name": "HeteroscedasticGaussianDistribution"
+                if ppo.state_dependent_std
+                else "GaussianDistribution",
                 "init_std": ppo.init_noise_std,
+                **({"std_type": "log"} if ppo.state_dependent_std else {}),
             },
         },
         "critic": {**model, "hidden_dims": list(ppo.critic_hidden_dims or ppo.hidden_dims)},
@@ -285,17 +294,31 @@ def make_runner(env: ScaffoldEnv, ppo: PPOConfig, save_interval: int = 50) -> On
     if ppo.float32_outputs and update_autocast(ppo):
         for model in (runner.alg.actor, runner.alg.critic):
             _linear_layers(model)[-1].__class__ = Float32Linear
-    distribution = runner.alg.get_policy().distribution
+    policy = runner.alg.get_policy()
+    last = _linear_layers(policy)[-1]
     with torch.no_grad():
-        if ppo.closure_noise_std is not None:
-            distribution.std_param[env.action_spec.grip_slice] = ppo.closure_noise_std
-        if ppo.rotation_noise_std is not None:
-            distribution.std_param[env.action_spec.rotation_slice] = ppo.rotation_noise_std
+        for part, std in (
+            (env.action_spec.grip_slice, ppo.closure_noise_std),
+            (env.action_spec.rotation_slice, ppo.rotation_noise_std),
+        ):
+            if std is not None:
+                _set_initial_noise(policy.distribution, last, part, std)
         if ppo.actor_output_gain != 1.0:
-            last = _linear_layers(runner.alg.get_policy())[-1]
-            last.weight.mul_(ppo.actor_output_gain)
-            last.bias.mul_(ppo.actor_output_gain)
+            # the mean's rows only: a state-dependent noise keeps its initial value
+            rows = slice(0, env.num_actions)
+            last.weight[rows] *= ppo.actor_output_gain
+            last.bias[rows] *= ppo.actor_output_gain
     return runner
+
+
+def _set_initial_noise(distribution, last: torch.nn.Linear, part: slice, std: float) -> None:
+    """Initial exploration noise ``std`` on the actions ``part``: the learned noise parameter,
+    or, for a state-dependent noise, the bias of its rows of the actor's last layer (log std)."""
+    if hasattr(distribution, "std_param"):
+        distribution.std_param[part] = std
+        return
+    rows = range(distribution.output_dim, 2 * distribution.output_dim)[part]
+    last.bias[rows.start : rows.stop] = float(np.log(std))
 
 
 def _linear_layers(model: torch.nn.Module) -> list[torch.nn.Linear]:

@@ -71,6 +71,35 @@ def test_rotation_and_grip_exploration_noise_are_set_per_action():
     assert torch.allclose(std[spec.grip_slice], torch.tensor(config.ppo.closure_noise_std))
 
 
+def test_state_dependent_noise_starts_at_the_configured_noise_and_learns_per_state():
+    task = make_task("close_scissors")
+    plan = oracle_plan(task, 0, 5)
+    overrides = ("ppo.state_dependent_std=true", "ppo.actor_output_gain=0.5")
+    config = profile_config("cpu", 8, overrides, task=task)
+    env = ScaffoldEnv(task, [plan], config.env)
+    runner = make_runner(env, config.ppo)
+    policy, spec = runner.alg.get_policy(), env.action_spec
+    obs = env.get_observations()
+    with torch.no_grad():
+        policy(obs, stochastic_output=True)
+    std = policy.distribution.std
+    assert std.shape == (8, env.num_actions)
+    expected = torch.full((env.num_actions,), config.ppo.init_noise_std)
+    expected[spec.rotation_slice] = config.ppo.rotation_noise_std
+    expected[spec.grip_slice] = config.ppo.closure_noise_std
+    assert torch.allclose(std, expected.expand_as(std), atol=1e-5)
+    # one update makes the noise a function of the state
+    runner.alg.train_mode()
+    _collect(runner, env, obs, 8)
+    runner.alg.update()
+    with torch.no_grad():
+        policy(env.get_observations(), stochastic_output=True)
+    assert policy.distribution.std.std(dim=0).max() > 0
+    # the deterministic policy acts with the mean alone
+    with torch.no_grad():
+        assert torch.equal(runner.get_inference_policy()(obs), policy(obs, stochastic_output=False))
+
+
 def test_actor_output_gain_shrinks_the_first_policys_mean_residual():
     task = make_task("move_apple")
     env = ScaffoldEnv(task, [oracle_plan(task, 0, 5)], profile_config("cpu", 4).env)
