@@ -144,6 +144,8 @@ def recipe_row(variant: str, summary: dict) -> dict:
         "iterations": [s["iterations"] for s in seeds],
         "train_minutes": [s["train_minutes"] for s in seeds],
         "update_share": [s.get("update_share") for s in seeds],
+        "fresh_starts": [s.get("restarts") for s in seeds],
+        "minutes_to_learned": [s.get("minutes_to_learned") for s in seeds],
         "failure_breakdown": summary["failure_breakdown"],
         "command": summary["command"],
         "commit": summary["commit"],
