@@ -14,7 +14,10 @@ and the fingers close at the plan's pace from its grasp waypoint. Three tables:
   clipped to the closure range) added to one finger's closure at every step, as a PPO policy's
   exploration adds it;
 - ``noise_per_phase``: the same noise on one finger only inside a window of steps (approach,
-  descent, grasp, squeeze), for the finger whose noise hurts most.
+  descent, grasp, squeeze), for the finger whose noise hurts most;
+- ``filtered_noise``: noise on every finger, passed through the env's moving average of grip
+  actions with a newest-action weight of 0.9 (the default ``env.action_ema``) or 0.1 (a slow
+  ``env.grip_action_ema``), for noise ``--noise`` and 1.0.
 
 Success is the task's own; ``within_start_limit`` also asks that no keypoint strayed beyond the
 task's start limit from the plan (the env's tracking limit).
@@ -121,6 +124,26 @@ def main() -> None:
         row = drive(task, plans, args.close_after, noisy(worst, window))
         per_phase.append({"noisy": names[worst], "phase": phase, "steps": list(window), **row})
         print(f"noise on {names[worst]} in {phase} {window}: {row['success_rate']:.2f}", flush=True)
+    filtered = []
+    for std in (args.noise, 1.0):
+        for weight in (0.9, 0.1):
+            average = np.zeros((len(plans), len(names)))
+
+            def smoothed(step: int, closure: np.ndarray, std=std, weight=weight) -> np.ndarray:
+                nonlocal average
+                if step == 0:
+                    average = np.zeros_like(closure)
+                noisy_closure = closure + rng.normal(0.0, std, closure.shape)
+                average = weight * noisy_closure + (1.0 - weight) * average
+                return average.copy()
+
+            row = drive(task, plans, args.close_after, smoothed)
+            filtered.append({"noise": std, "newest_action_weight": weight, **row})
+            print(
+                f"noise {std:g} on every finger, filter weight {weight:g}: "
+                f"{row['success_rate']:.2f}",
+                flush=True,
+            )
     command = (
         f"python benchmarks/finger_roles.py --task {task.name} --states {args.states} "
         f"--close-after {args.close_after} --noise {args.noise:g} --seed {args.seed}"
@@ -131,6 +154,7 @@ def main() -> None:
         "subsets": subsets,
         "noise_per_finger": per_finger,
         "noise_per_phase": per_phase,
+        "filtered_noise": filtered,
         "command": command,
         **provenance(),
     }

@@ -138,8 +138,11 @@ def main() -> None:
         )
         summary = run_protocol(protocol, folder, command=benchmark_command)
         row, previous = task_row(summary, command), rows.get(name)
-        # a run with other settings replaces the row; the one it replaces stays beside it
+        # a run with other settings replaces the row; the one it replaces stays beside it. A
+        # rerun of the same command replaces its own row but keeps the rows that one kept.
         same = previous is not None and previous["command"] == command
+        if same and previous.get("earlier"):
+            row["earlier"] = previous["earlier"]
         rows[name] = keep_earlier(row, None if same else previous)
         # written after every task, so an interrupted run keeps what it measured
         ordered = [rows[t] for t in task_names() if t in rows]

@@ -40,6 +40,11 @@ class EnvConfig:
     """Wrist rotation residual at action 1 (rad)."""
     action_ema: float = 0.9
     """Weight of the newest action in the exponential moving average of actions."""
+    grip_action_ema: float | None = None
+    """Weight of the newest grip action in its moving average (None: ``action_ema``). A slow
+    grip filter (0.1) passes the policy's mean closure with a lag of a few steps but damps its
+    step-to-step exploration noise: a finger that twitches as the hand comes down can shove a
+    light tool away (docs/results.md, close_scissors)."""
     grip_full_range: bool = False
     """Grip actions span the whole action range: -1 open, 1 closed, linear between. Off: 0 and
     below open, 1 closed (the original method's closure), so a policy whose grip mean drifts
@@ -147,6 +152,10 @@ class ScaffoldEnv(BatchedEnv):
         if config.grip_full_range:
             self.rest_action[self.action_spec.grip_slice] = -1.0
         self.action_avg = np.tile(self.rest_action, (self.num_envs, 1))
+        # each action's weight of its newest value in the moving average
+        self.action_alpha = np.full(self.num_actions, config.action_ema)
+        if config.grip_action_ema is not None:
+            self.action_alpha[self.action_spec.grip_slice] = config.grip_action_ema
         self.initial_keypoints = np.zeros((self.num_envs, len(task.keypoints), 3))
         self.final_keypoints = np.zeros_like(self.initial_keypoints)
         self.episode_return = np.zeros(self.num_envs)
@@ -281,7 +290,7 @@ class ScaffoldEnv(BatchedEnv):
     def step(self, actions: torch.Tensor) -> tuple[TensorDict, torch.Tensor, torch.Tensor, dict]:
         """Advance every world one control step. Shape of actions: (num_envs, num_actions)."""
         action = self._validate_actions(actions)
-        alpha = self.config.action_ema
+        alpha = self.action_alpha
         self.action_avg = alpha * action + (1.0 - alpha) * self.action_avg
         t = self.episode_length_buf.numpy()
         plan_wrist = self._plan_wrist(t)

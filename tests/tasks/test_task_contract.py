@@ -192,6 +192,23 @@ def test_full_range_grip_spans_the_action_range(name):
     assert ((share > 0.25) & (share < 0.85)).all()
 
 
+def test_grip_actions_can_have_their_own_slower_filter():
+    task = make_task("close_scissors")
+    plans = oracle_plans(task, "train", 0, 2)
+    env = ScaffoldEnv(
+        task, plans, EnvConfig(num_envs=2, num_threads=1, action_ema=0.9, grip_action_ema=0.1)
+    )
+    grip = env.action_spec.grip_slice
+    for step in range(1, 4):
+        env.step(torch.ones(2, env.num_actions))
+        assert np.allclose(env.action_avg[:, : grip.start], 1 - 0.1**step)
+        assert np.allclose(env.action_avg[:, grip], 1 - 0.9**step)
+    # by default the grip shares the wrist's filter
+    same = ScaffoldEnv(task, plans, EnvConfig(num_envs=2, num_threads=1, action_ema=0.9))
+    same.step(torch.ones(2, same.num_actions))
+    assert np.allclose(same.action_avg, 0.9)
+
+
 def test_rotation_limit_widens_with_the_orientation_noise(env_factory):
     _, make = env_factory
     env = make(orientation_curriculum=0.5, rotation_limit_start=0.25, wrist_rotation_scale=1.0)

@@ -318,3 +318,24 @@ def test_the_hinged_tool_grasp_turns_with_the_tool(name):
         # phases: the wrist reaches the grasp at 0.35 of the plan, the handles start closing then
         offset = yaw_rotation(-turn) @ (grasp - handles)
         assert np.allclose(offset[:2], task.grasp_offset[:2], atol=0.01), (seed, offset)
+
+
+@pytest.mark.parametrize("name", ["close_pliers", "close_scissors"])
+def test_a_hinged_tool_shut_on_the_floor_is_no_success(name):
+    """A policy that knocks the tool off the counter may see it snap shut as it lands; only a
+    tool closed on the counter counts."""
+    task = make_task(name)
+    states = []
+    for seed, height in ((0, None), (1, 0.3)):
+        state = task.sample_initial_state(seed)
+        pose = list(state.objects[task.tool])
+        if height is not None:  # beside the counter, falling to the floor
+            pose[1], pose[2] = 1.5, height
+        shut = {f"{task.tool}_pivot": 0.02}
+        states.append(replace(state, objects={task.tool: tuple(pose)}, joints=shut))
+    drive = Driver(task, states)
+    for _ in range(60):
+        result = drive.step()
+    assert (result["opening_angle"] < 0.1).all()
+    assert result["success"].tolist() == [True, False]
+    assert result["on_counter"].tolist() == [1.0, 0.0]
