@@ -49,7 +49,6 @@ class EnvConfig:
     """Grip actions span the whole action range: -1 open, 1 closed, linear between. Off: 0 and
     below open, 1 closed (the original method's closure), so a policy whose grip mean drifts
     below 0 no longer feels what closing does."""
-    """Weight of the newest action in the exponential moving average of actions."""
     final_limit_fraction: float = 0.5
     """The tracking limit falls linearly from the task's start limit to this fraction of it."""
     initial_limit_scale: float = 1.0
