@@ -42,7 +42,7 @@ import keyscaffold  # noqa: E402,F401  (sets the headless GL backend)
 from keyscaffold.evaluation.stats import wilson_interval  # noqa: E402
 from keyscaffold.planning.oracle import oracle_plans  # noqa: E402
 from keyscaffold.planning.plan import atomic_write_text  # noqa: E402
-from keyscaffold.provenance import keep_earlier, provenance  # noqa: E402
+from keyscaffold.provenance import keep_in_list, provenance  # noqa: E402
 from keyscaffold.tasks import make_task  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "finger_roles.json"
@@ -52,18 +52,7 @@ def drive(task, plans, close_after: int, grip) -> dict:
     """Success of the plans driven open loop with ``grip(step, closure)`` as the grip actions
     (``closure``: the scripted closure broadcast to every grip action, shape (B, G))."""
     driver = Driver(task, [p.initial_state for p in plans], threads=2)
-    scripted, step = driver.step, [0]
-
-    def step_with_grip(wrist=None, grip_actions=None, forces=None):
-        actions = None
-        if grip_actions is not None:
-            closure = np.broadcast_to(np.asarray(grip_actions, float), driver.grip.shape)
-            actions = np.clip(grip(step[0], closure.copy()), 0.0, 1.0)
-        step[0] += 1
-        return scripted(wrist, actions, forces)
-
-    driver.step = step_with_grip
-    result = driver.follow(plans, close_after=close_after)
+    result = driver.follow(plans, close_after=close_after, grip=grip)
     success = result["success"]
     within = success & (result["stray"] < task.start_limit)
     return {
@@ -159,9 +148,7 @@ def main() -> None:
         **provenance(),
     }
     kept = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
-    same = [r for r in kept if r.get("command") == command]
-    entries = [r for r in kept if r not in same] + [keep_earlier(result, next(iter(same), None))]
-    atomic_write_text(RESULTS, json.dumps(entries, indent=2) + "\n")
+    atomic_write_text(RESULTS, json.dumps(keep_in_list(kept, result), indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ import keyscaffold  # noqa: E402,F401  (sets the headless GL backend)
 from keyscaffold.evaluation.stats import wilson_interval  # noqa: E402
 from keyscaffold.planning.oracle import oracle_plans  # noqa: E402
 from keyscaffold.planning.plan import atomic_write_text  # noqa: E402
-from keyscaffold.provenance import keep_earlier, provenance  # noqa: E402
+from keyscaffold.provenance import keep_in_list, provenance  # noqa: E402
 from keyscaffold.tasks import make_task  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "open_loop_noise.json"
@@ -74,9 +74,7 @@ def main() -> None:
     result = {"task": task.name, "rows": rows, "command": command, **provenance()}
     kept = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
     kept = [kept] if isinstance(kept, dict) else kept
-    same = [r for r in kept if r.get("task") == task.name and r.get("command") == command]
-    entries = [r for r in kept if r not in same] + [keep_earlier(result, next(iter(same), None))]
-    atomic_write_text(RESULTS, json.dumps(entries, indent=2) + "\n")
+    atomic_write_text(RESULTS, json.dumps(keep_in_list(kept, result), indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -44,3 +44,10 @@ def keep_earlier(row: dict, previous: dict | None) -> dict:
     older = previous.pop("earlier", [])
     row["earlier"] = [previous, *(older if isinstance(older, list) else [older])]
     return row
+
+
+def keep_in_list(entries: list[dict], result: dict) -> list[dict]:
+    """``entries`` of a results file that lists one entry per command, with ``result`` replacing
+    the entry of its own command (kept under its ``earlier``) or added at the end."""
+    same = next((e for e in entries if e.get("command") == result["command"]), None)
+    return [e for e in entries if e is not same] + [keep_earlier(result, same)]

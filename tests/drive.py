@@ -48,10 +48,14 @@ class Driver:
         self.worlds.check_finite()
         return self.monitor.update()
 
-    def follow(self, plans, close: bool = True, on_step=None, close_after: int = 0) -> dict:
+    def follow(
+        self, plans, close: bool = True, on_step=None, close_after: int = 0, grip=None
+    ) -> dict:
         """Replay plans' wrist paths open loop, closing the grip over the 20 steps that end at
         each plan's grasp waypoint (or never, with ``close=False``; or, with ``close_after``,
-        over that many steps that start there); ``on_step()`` runs after every step. Returns
+        over that many steps that start there); ``grip(t, closure)`` may turn the scripted
+        closure (B, G) into other grip actions (clipped to [0, 1]); ``on_step()`` runs after
+        every step. Returns
         the last evaluation plus ``stray``: each world's largest keypoint distance to its plan's
         targets over the episode (m), the quantity the env's tracking limit bounds."""
         steps = self.task.episode_steps
@@ -64,7 +68,10 @@ class Driver:
         result, stray = {}, np.zeros(len(plans))
         for t in range(steps):
             closure = np.clip((t - start) / ramp, 0.0, 1.0)[:, None] if close else 0.0
-            result = self.step(wrist[:, t], np.broadcast_to(closure, self.grip.shape))
+            actions = np.broadcast_to(closure, self.grip.shape)
+            if grip is not None:
+                actions = np.clip(grip(t, actions.copy()), 0.0, 1.0)
+            result = self.step(wrist[:, t], actions)
             # the env's targets after step t: its plan row t + 1, the last one held at the end
             target = targets[:, min(t + 1, steps - 1)]
             distance = np.linalg.norm(self.worlds.keypoints() - target, axis=-1)
