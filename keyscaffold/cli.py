@@ -47,6 +47,9 @@ class PlannerFlags:
     """Points off every object are moved to the nearest object pixel within this radius."""
     repairs: int = 0
     """Send an unusable answer back with its problem and ask again, up to this many times."""
+    prompt_version: Literal["v1", "v2"] = "v2"
+    """Prompt templates: v2 sends the trajectory question with the picture (detected points named),
+    measured part sizes, the hand's geometry and camera-tied directions; v1 is text only."""
 
     def noise(self, planner: str) -> float:
         """The orientation noise ``planner``'s plans get."""
@@ -60,6 +63,7 @@ class PlannerFlags:
             "orientation_noise": self.noise(planner),
             "snap_radius_px": self.snap_radius_px,
             "repairs": self.repairs,
+            "prompt_version": self.prompt_version,
         }
 
 

@@ -50,7 +50,7 @@ def oracle_plan(
             "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         },
     )
-    plan.validate(np.array(task.workspace_low), np.array(task.workspace_high))
+    plan.validate(*task.workspace())
     return plan
 
 

@@ -88,16 +88,18 @@ class KeypointPlan:
         if not all(np.all(np.isfinite(a)) for a in arrays):
             raise PlanError(f"plan {self.plan_id}: contains NaN or infinite values")
         low, high = np.asarray(workspace_low), np.asarray(workspace_high)
-        for label, points in (
-            ("keypoint", self.waypoints.reshape(-1, 3)),
-            ("wrist", self.wrist_waypoints),
-        ):
-            outside = np.any((points < low) | (points > high), axis=-1)
-            if outside.any():
-                first = points[np.argmax(outside)]
+        named = [(f'keypoint "{n}"', self.waypoints[:, k]) for k, n in enumerate(self.keypoint_names)]
+        for label, points in [*named, ("wrist", self.wrist_waypoints)]:
+            below, above = points < low, points > high
+            if below.any() or above.any():
+                step, axis = np.argwhere(below | above)[0]
+                side, bound = ("below", low) if below[step, axis] else ("above", high)
                 raise PlanError(
-                    f"plan {self.plan_id}: {label} waypoint {np.round(first, 3).tolist()} lies outside "
-                    f"the workspace {low.tolist()}..{high.tolist()} (m)"
+                    f"plan {self.plan_id}: {label} waypoint {step + 1} "
+                    f"{np.round(points[step], 3).tolist()} lies outside the workspace: "
+                    f"{'xyz'[axis]} = {points[step, axis]:.3f} m is {side} the bound "
+                    f"{bound[axis]:.3f} m (workspace {np.round(low, 3).tolist()}.."
+                    f"{np.round(high, 3).tolist()})"
                 )
 
     def interpolate(self, num_steps: int) -> tuple[np.ndarray, np.ndarray]:

@@ -42,6 +42,8 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
+from keyscaffold.geometry import project_points
+
 from keyscaffold.planning import PLAN_ORIENTATION_NOISE
 from keyscaffold.planning.answers import (
     FAILURE_KINDS,
@@ -65,6 +67,12 @@ from keyscaffold.planning.plan import (
     save_plan_set,
 )
 from keyscaffold.planning.prompts import PROMPT_VERSION, load_template
+from keyscaffold.planning.request_facts import (
+    camera_directions,
+    draw_named_points,
+    hand_geometry,
+    measure_parts,
+)
 from keyscaffold.planning.requests import ModelParameters, redact_images, repair_message, run_live
 from keyscaffold.planning.stages import StageWork
 from keyscaffold.sim.render import SceneRenderer
@@ -247,6 +255,9 @@ class PlanningWork(StageWork):
         return ChatRequest(self.custom_id(seed, "keypoints"), body)
 
     def trajectory_request(self, seed: int, detected: list[DetectedKeypoint]) -> ChatRequest:
+        """The trajectory question; from prompt version 2 on it also carries the picture with the
+        detected points named, the parts' measured sizes, the hand's geometry and the axes'
+        directions as the camera sees them (``request_facts``)."""
         state = self._state(seed)
         origin = np.array(detected[0].world)
         initial = positions(
@@ -254,20 +265,78 @@ class PlanningWork(StageWork):
             np.array([kp.world for kp in detected]) - origin,
             np.array(state.wrist[:3]) - origin,
         )
-        lines = "\n".join(f'- "{name}": {pos}' for name, pos in initial.items())
-        steps = "\n".join(f"{i}. {s}" for i, s in enumerate(self.task.plan_steps, 1))
-        fmt = ", ".join(f'"{name}": [x, y, z]' for name in initial)
-        text = load_template("trajectory", self.settings.prompt_version).substitute(
-            instruction=self.task.instruction,
-            steps=steps or "1. " + self.task.instruction,
-            origin_name=detected[0].name,
-            initial_positions=lines,
-            num_waypoints=self.settings.num_waypoints,
-            format_example=fmt,
-            examples=format_examples(self.settings.examples),
-        )
-        body = self.settings.request_body([{"role": "user", "content": text}])
+        fields = {
+            "instruction": self.task.instruction,
+            "steps": "\n".join(f"{i}. {s}" for i, s in enumerate(self.task.plan_steps, 1))
+            or "1. " + self.task.instruction,
+            "origin_name": detected[0].name,
+            "initial_positions": "\n".join(f'- "{name}": {pos}' for name, pos in initial.items()),
+            "num_waypoints": self.settings.num_waypoints,
+            "format_example": ", ".join(f'"{name}": [x, y, z]' for name in initial),
+            "examples": format_examples(self.settings.examples),
+        }
+        template = load_template("trajectory", self.settings.prompt_version)
+        if self.settings.prompt_version == "v1":
+            content: str | list[dict] = template.substitute(fields)
+        else:
+            frame = self.load_frame(seed)
+            text = template.substitute(fields, **self._scene_facts(seed, detected, frame))
+            picture = self._named_points_picture(detected, frame)
+            content = [
+                {"type": "text", "text": text},
+                {"type": "image_url", "image_url": {"url": image_data_url(picture)}},
+            ]
+        body = self.settings.request_body([{"role": "user", "content": content}])
         return ChatRequest(self.custom_id(seed, "trajectory"), body)
+
+    def _named_points_picture(self, detected: list[DetectedKeypoint], frame: dict) -> np.ndarray:
+        """The request's picture with every detected point drawn where it was lifted to."""
+        world = np.array([kp.world for kp in detected])
+        uv, _ = project_points(world, frame["intrinsics"], frame["cam_to_world"])
+        return draw_named_points(frame["rgb"], [tuple(p) for p in uv], [kp.name for kp in detected])
+
+    def _scene_facts(self, seed: int, detected: list[DetectedKeypoint], frame: dict) -> dict:
+        """The version-2 fields: ``directions``, ``sizes`` and ``hand_geometry`` as text."""
+        state = self._state(seed)
+        origin = np.array(detected[0].world)
+        words = camera_directions(frame, origin)
+        directions = "; ".join(f"+{axis} points {words[axis]}" for axis in "xyz")
+        sizes = measure_parts(frame, [self.model.body(kp.body).id for kp in detected], origin)
+        size_lines = "\n".join(
+            f'- the part under "{kp.name}": about {_cm(size.extent[0])} along x, '
+            f"{_cm(size.extent[1])} along y and {_cm(size.extent[2])} along z; top at "
+            f"z = {size.top:+.3f}, bottom at z = {size.bottom:+.3f}"
+            for kp, size in zip(detected, sizes)
+        )
+        return {
+            "directions": directions,
+            "sizes": size_lines,
+            "hand_geometry": self._hand_text(state, np.array([kp.world for kp in detected])),
+        }
+
+    def _hand_text(self, state: InitialState, keypoints: np.ndarray) -> str:
+        """The hand's measured geometry in words, at the orientation the plan will hold."""
+        wrist = np.array(state.wrist[:3])
+        angles = self.task.wrist_orientations(state, keypoints[None], wrist[None])[0]
+        posed = InitialState(state.seed, (*state.wrist[:3], *angles), state.objects, state.joints)
+        data = self.task.state_data(self.model, posed)
+        hand = hand_geometry(self.model, data, self.task.robot(), wrist)
+        tips = hand.fingertips.mean(0)
+
+        def vec(v: np.ndarray) -> str:
+            return str(np.round(v, 3).tolist())
+
+        return (
+            f"Relative to it, at the orientation the hand keeps: the palm's centre is at "
+            f"{vec(hand.palm_centre)} and the open fingertips are on average at {vec(tips)} "
+            f"(palm down, fingers pointing along {_heading(tips)}); the palm is "
+            f"{_cm(hand.palm_thickness)} thick. Closing, the fingers curl down and back toward "
+            "the palm, so an object is held between the fingers and the palm's underside. To "
+            f"close the fingers around a point P on top of an object, put the hand at P + "
+            f"{vec(hand.grasp_offset)}: the palm's underside then touches P and P lies under the "
+            "middle of the fingers; for a point in the middle of an object, add half the "
+            "object's height to z."
+        )
 
     # ------------------------------------------------------------------------ answers to plans
     def _save_keypoints(self, seed: int, detected: list[DetectedKeypoint]) -> None:
@@ -375,7 +444,7 @@ class PlanningWork(StageWork):
             },
         )
         try:
-            plan.validate(np.array(self.task.workspace_low), np.array(self.task.workspace_high))
+            plan.validate(*self.task.workspace())
         except PlanError as error:
             raise AnswerError("outside_workspace", str(error).split(": ", 1)[-1]) from error
         self.write(seed, self.result_file, plan.to_json())
@@ -389,3 +458,13 @@ class PlanningWork(StageWork):
         """Save the finished plans as a plan set; None when there is none yet."""
         plans = self.plans()
         return save_plan_set(plans, folder) if plans else None
+
+
+def _cm(metres: float) -> str:
+    return f"{metres * 100:.0f} cm"
+
+
+def _heading(vector: np.ndarray) -> str:
+    """The horizontal axis direction a vector mostly points along, as ``+x`` or ``-y``."""
+    axis = int(np.argmax(np.abs(vector[:2])))
+    return f"{'+' if vector[axis] >= 0 else '-'}{'xy'[axis]}"

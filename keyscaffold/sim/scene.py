@@ -218,3 +218,27 @@ def index_scene(
         },
         body_ids={name: i for i, name in enumerate(names) if name},
     )
+
+
+def subtree_bodies(model: mujoco.MjModel, roots: list[str]) -> list[str]:
+    """Names of the bodies in the kinematic subtrees of ``roots`` (the roots first, then their
+    descendants in model order): an object's articulated parts (a drawer, a door, a tool's second
+    link) belong to the object."""
+    root_ids = [model.body(name).id for name in roots]
+    inside = set(root_ids)
+    for body in range(model.nbody):  # parents come before their children in MuJoCo's order
+        if int(model.body_parentid[body]) in inside and body != 0:
+            inside.add(body)
+    ordered = root_ids + [b for b in range(model.nbody) if b in inside and b not in root_ids]
+    return [model.body(b).name for b in ordered]
+
+
+def bodies_bounds(model: mujoco.MjModel, data: mujoco.MjData, bodies: list[str]) -> np.ndarray:
+    """Axis-aligned world box around every geom of ``bodies`` (each geom's bounding sphere) in
+    ``data``'s current pose, shape: (2, 3) (low, high; m)."""
+    ids = [model.body(name).id for name in bodies]
+    geoms = np.flatnonzero(np.isin(model.geom_bodyid, ids))
+    if geoms.size == 0:
+        raise ValueError(f"bodies {bodies} have no geoms to bound")
+    centers, radii = data.geom_xpos[geoms], model.geom_rbound[geoms][:, None]
+    return np.stack([(centers - radii).min(0), (centers + radii).max(0)])

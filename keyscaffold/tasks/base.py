@@ -22,7 +22,15 @@ from keyscaffold.registry import Registry
 from keyscaffold.sim.batch import BatchedWorlds
 from keyscaffold.sim.embodiments import ActionSpec, Embodiment, make_embodiment
 from keyscaffold.sim.objects import SceneObject
-from keyscaffold.sim.scene import CameraSpec, PhysicsConfig, SceneIndex, build_model, index_scene
+from keyscaffold.sim.scene import (
+    CameraSpec,
+    PhysicsConfig,
+    SceneIndex,
+    bodies_bounds,
+    build_model,
+    index_scene,
+    subtree_bodies,
+)
 
 
 @dataclass(frozen=True)
@@ -34,12 +42,20 @@ class KeypointSpec:
         body: MuJoCo body the point is attached to.
         local_pos: Position in the body frame (m), shape: (3,).
         description: Where the point is, in words a vision-language model can find it by.
+        lift: Where along the camera's line of sight a detected point is placed: on the
+            visible ``surface`` under its pixel, or in the ``middle`` of the object behind it
+            (for a point that names an object's centre, such as the middle of an apple).
     """
 
     name: str
     body: str
     local_pos: tuple[float, float, float] = (0.0, 0.0, 0.0)
     description: str = ""
+    lift: str = "surface"
+
+    def __post_init__(self) -> None:
+        if self.lift not in ("surface", "middle"):
+            raise ValueError(f"keypoint {self.name!r}: lift must be 'surface' or 'middle'")
 
 
 @dataclass(frozen=True)
@@ -97,6 +113,10 @@ class OracleWaypoints:
     grasp_waypoint: int = -1
 
 
+WORKSPACE_STATES = 20
+"""Seeded initial states a derived workspace covers (``Task.workspace``)."""
+
+
 class Task(ABC):
     """A manipulation task on a scene with a floating robot."""
 
@@ -110,8 +130,14 @@ class Task(ABC):
     camera: ClassVar[CameraSpec] = CameraSpec()
     episode_steps: ClassVar[int] = 300
     start_limit: ClassVar[float] = 0.10
-    workspace_low: ClassVar[tuple[float, float, float]] = (0.0, -0.6, 0.85)
-    workspace_high: ClassVar[tuple[float, float, float]] = (1.0, 0.6, 1.5)
+    workspace_low: ClassVar[tuple[float, float, float] | None] = None
+    workspace_high: ClassVar[tuple[float, float, float] | None] = None
+    """A box every planned point must lie in (m); ``None`` (the default) derives it from the scene
+    (``workspace``)."""
+    workspace_reach: ClassVar[tuple[float, float, float, float]] = (0.35, 0.35, 0.15, 0.45)
+    """How far a derived workspace reaches beyond the task's objects: in x and in y (either side),
+    below their lowest point and above their top (m); room for the hand around and over what it
+    works on."""
     contact_bodies: ClassVar[tuple[str, ...]] = ()
     """Objects whose contact with the robot's effectors is sensed (and rewarded)."""
     contact_pairs: ClassVar[tuple[tuple[str, str], ...]] = ()
@@ -185,6 +211,43 @@ class Task(ABC):
             np.asarray(self.default_wrist_orientation, float)[None], len(wrist_waypoints), 0
         )
 
+    def workspace(self) -> tuple[np.ndarray, np.ndarray]:
+        """The box (low, high), each shape (3,), m, that every planned point must lie in.
+
+        Declared by the task, or derived from its scene: the box around the task's objects and
+        all their parts, over ``WORKSPACE_STATES`` seeded initial states and every articulated
+        part moved through its whole range (a drawer pulled out, a door swung open), widened by
+        ``workspace_reach`` sideways and above; its floor is the objects' lowest point.
+        """
+        if self.workspace_low is not None and self.workspace_high is not None:
+            return np.asarray(self.workspace_low, float), np.asarray(self.workspace_high, float)
+        cached = getattr(self, "_workspace", None)
+        if cached is None:
+            cached = self._derive_workspace()
+            self._workspace = cached
+        return cached
+
+    def _derive_workspace(self) -> tuple[np.ndarray, np.ndarray]:
+        model = self.build_model()
+        index = self.index(model)
+        bodies = subtree_bodies(model, [obj.name for obj in self.scene_objects() if obj.movable])
+        boxes = []
+        for seed in range(WORKSPACE_STATES):
+            data = self.state_data(model, self.sample_initial_state(seed))
+            for fraction in np.linspace(0.0, 1.0, 5):
+                for name, bounds in index.joint_range.items():
+                    if bounds is not None:
+                        data.qpos[index.joint_qpos[name]] = np.interp(fraction, (0, 1), bounds)
+                mujoco.mj_kinematics(model, data)
+                boxes.append(bodies_bounds(model, data, bodies))
+        boxes = np.array(boxes)
+        low, high = boxes[:, 0].min(0), boxes[:, 1].max(0)
+        reach = np.asarray(self.workspace_reach, float)
+        return (
+            np.array([low[0] - reach[0], low[1] - reach[1], low[2] - reach[2]]),
+            np.array([high[0] + reach[0], high[1] + reach[1], high[2] + reach[3]]),
+        )
+
     def robot(self) -> Embodiment:
         """The task's embodiment."""
         return make_embodiment(self.embodiment)
@@ -202,8 +265,11 @@ class Task(ABC):
         return [kp.name for kp in self.keypoints]
 
     def attachable_bodies(self) -> list[str]:
-        """Bodies a detected keypoint may be attached to: the task's fixtures and objects."""
-        return [obj.name for obj in self.scene_objects()]
+        """Objects a detected keypoint may ride, each with all its parts (a drawer, a door, a
+        tool's second link): by default the movable objects. Fixtures (the counter, a sink)
+        never move, so a point on them could not be tracked; a task whose keypoints lie on a
+        fixture adds it here."""
+        return self.movable_objects()
 
     def validate_state(self, index: SceneIndex, state: InitialState) -> None:
         """Raise ``ValueError`` if ``state`` names unknown objects or joints, or a joint value

@@ -17,6 +17,7 @@ from keyscaffold.tasks.base import (
 )
 from keyscaffold.tasks.iker_common import (
     BOOK_WORKSPACE_HIGH,
+    BOOK_WORKSPACE_LOW,
     TABLE_CENTER,
     TABLE_EDGE_X,
     TABLE_HALF,
@@ -118,6 +119,7 @@ class BookPush(IkerTask):
     stages = ("push the book until it sticks out over the table's front edge",)
     start_limit = 0.10
     contact_bodies = ("book",)
+    workspace_low = BOOK_WORKSPACE_LOW
     workspace_high = BOOK_WORKSPACE_HIGH
     camera = CameraSpec(pos=(1.3, -0.7, 1.7), target=(0.55, 0.0, 0.92), fovy=40.0)
 

@@ -26,6 +26,7 @@ from keyscaffold.tasks.base import (
 from keyscaffold.tasks.book_push import book_keypoints, table
 from keyscaffold.tasks.iker_common import (
     BOOK_WORKSPACE_HIGH,
+    BOOK_WORKSPACE_LOW,
     TABLE_EDGE_X,
     Candidates,
     IkerTask,
@@ -111,6 +112,7 @@ class BookReorient(IkerTask):
     start_limit = 0.10
     contact_bodies = ("book",)
     default_wrist_orientation = tuple(float(v) for v in SIDE_GRASP)
+    workspace_low = BOOK_WORKSPACE_LOW
     workspace_high = BOOK_WORKSPACE_HIGH
     camera = CameraSpec(pos=(1.3, -0.7, 1.7), target=(0.5, 0.05, 0.95), fovy=42.0)
 

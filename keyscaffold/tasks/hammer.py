@@ -52,9 +52,15 @@ class Hammer(Task):
     instruction = "hammer three times"
     keypoints = (
         KeypointSpec(
-            "handle", "hammer", (0.0, GRIP_Y, 0.0), "the middle of the hammer's wooden handle"
+            "handle",
+            "hammer",
+            (0.0, GRIP_Y, 0.0),
+            "the middle of the hammer's wooden handle",
+            "middle",
         ),
-        KeypointSpec("head", "hammer", (0.0, HANDLE_HALF + 0.02, 0.0), "the hammer's steel head"),
+        KeypointSpec(
+            "head", "hammer", (0.0, HANDLE_HALF + 0.02, 0.0), "the hammer's steel head", "middle"
+        ),
     )
     plan_steps = (
         "Move the open hand above the middle of the hammer's handle, palm down.",

@@ -48,6 +48,8 @@ TABLE_HALF = (0.3, 0.55)
 """Half sizes of the table's top (m)."""
 TABLE_EDGE_X = TABLE_CENTER[0] + TABLE_HALF[0]
 """The table's front edge (m), the edge toward the camera."""
+BOOK_WORKSPACE_LOW = (0.0, -0.6, 0.85)
+"""Lower corner of the book scenes' workspace (m)."""
 BOOK_WORKSPACE_HIGH = (1.2, 0.6, 1.5)
 """Upper corner of the book scenes' workspace (m): the gripper may reach over the front edge."""
 

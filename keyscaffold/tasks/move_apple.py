@@ -44,7 +44,7 @@ class MoveApple(Task):
 
     instruction = "move the apple onto the cutting board"
     keypoints = (
-        KeypointSpec("apple", "apple", (0.0, 0.0, 0.0), "the middle of the red apple"),
+        KeypointSpec("apple", "apple", (0.0, 0.0, 0.0), "the middle of the red apple", "middle"),
         KeypointSpec(
             "cutting board",
             "cutting_board",

@@ -61,7 +61,6 @@ class OpenDrawer(Task):
     start_limit = 0.15
     contact_bodies = ("drawer",)
     default_wrist_orientation = (0.0, 0.0, np.pi)
-    workspace_high = (1.1, 0.6, 1.5)
 
     def scene_objects(self) -> list[objects.SceneObject]:
         return [objects.counter(), objects.chest_of_drawers(CHEST_HALF, TRAVEL)]

@@ -65,8 +65,6 @@ class OpenFridge(Task):
     contact_bodies = ("fridge_door",)
     default_wrist_orientation = (0.0, 0.0, np.pi)
     camera = CameraSpec(pos=(2.0, 0.6, 1.85), target=(0.3, 0.0, 0.95))
-    workspace_low = (0.0, -0.8, 0.6)
-    workspace_high = (1.2, 0.6, 1.6)
 
     def scene_objects(self) -> list[objects.SceneObject]:
         return [objects.fridge(FRIDGE_HALF, HANDLE_HEIGHT)]

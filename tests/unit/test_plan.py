@@ -51,7 +51,7 @@ def test_plan_interpolation_shapes(move_apple):
 def test_plan_validation_rejects_bad_plans(move_apple, change, message):
     plan = change(oracle_plan(move_apple, 0))
     with pytest.raises(PlanError, match=message):
-        plan.validate(np.array(move_apple.workspace_low), np.array(move_apple.workspace_high))
+        plan.validate(*move_apple.workspace())
 
 
 def test_wrong_schema_version_is_refused(move_apple):
@@ -93,5 +93,5 @@ def test_per_waypoint_wrist_orientation_is_interpolated_and_checked(move_apple):
     np.testing.assert_allclose(wrist[:, 5], turning[:, 2])
     with pytest.raises(PlanError, match="wrist orientation must have shape"):
         replace(plan, wrist_orientation=turning[:3]).validate(
-            np.array(move_apple.workspace_low), np.array(move_apple.workspace_high)
+            *move_apple.workspace()
         )

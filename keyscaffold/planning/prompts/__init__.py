@@ -9,7 +9,9 @@ from __future__ import annotations
 from importlib import resources
 from string import Template
 
-PROMPT_VERSION = "v1"
+PROMPT_VERSION = "v2"
+"""The default version; ``v1`` stays selectable (``--prompt-version v1``)."""
+PROMPT_VERSIONS = ("v1", "v2")
 
 
 def load_template(stage: str, version: str = PROMPT_VERSION) -> Template:
