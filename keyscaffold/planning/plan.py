@@ -88,7 +88,9 @@ class KeypointPlan:
         if not all(np.all(np.isfinite(a)) for a in arrays):
             raise PlanError(f"plan {self.plan_id}: contains NaN or infinite values")
         low, high = np.asarray(workspace_low), np.asarray(workspace_high)
-        named = [(f'keypoint "{n}"', self.waypoints[:, k]) for k, n in enumerate(self.keypoint_names)]
+        named = [
+            (f'keypoint "{n}"', self.waypoints[:, k]) for k, n in enumerate(self.keypoint_names)
+        ]
         for label, points in [*named, ("wrist", self.wrist_waypoints)]:
             below, above = points < low, points > high
             if below.any() or above.any():

@@ -43,7 +43,6 @@ import mujoco
 import numpy as np
 
 from keyscaffold.geometry import project_points
-
 from keyscaffold.planning import PLAN_ORIENTATION_NOISE
 from keyscaffold.planning.answers import (
     FAILURE_KINDS,

@@ -46,7 +46,9 @@ class MoveBottle(Task):
 
     instruction = "move the bottle across the sink onto the blue mat"
     keypoints = (
-        KeypointSpec("bottle", "bottle", (0.0, 0.0, 0.0), "the middle of the green bottle", "middle"),
+        KeypointSpec(
+            "bottle", "bottle", (0.0, 0.0, 0.0), "the middle of the green bottle", "middle"
+        ),
         KeypointSpec(
             "target", "place_mat", (0.0, 0.0, 0.002), "the middle of the blue mat across the sink"
         ),

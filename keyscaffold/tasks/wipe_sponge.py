@@ -41,7 +41,9 @@ class WipeSponge(Task):
 
     instruction = "wipe the counter with the sponge"
     keypoints = (
-        KeypointSpec("sponge", "sponge", (0.0, 0.0, 0.0), "the middle of the yellow sponge", "middle"),
+        KeypointSpec(
+            "sponge", "sponge", (0.0, 0.0, 0.0), "the middle of the yellow sponge", "middle"
+        ),
     )
     plan_steps = (
         "Move the open hand above the sponge, palm down.",

@@ -92,6 +92,4 @@ def test_per_waypoint_wrist_orientation_is_interpolated_and_checked(move_apple):
     _, wrist = replace(plan, wrist_orientation=turning).interpolate(plan.num_waypoints)
     np.testing.assert_allclose(wrist[:, 5], turning[:, 2])
     with pytest.raises(PlanError, match="wrist orientation must have shape"):
-        replace(plan, wrist_orientation=turning[:3]).validate(
-            *move_apple.workspace()
-        )
+        replace(plan, wrist_orientation=turning[:3]).validate(*move_apple.workspace())
