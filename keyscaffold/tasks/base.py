@@ -248,6 +248,12 @@ class Task(ABC):
             np.array([high[0] + reach[0], high[1] + reach[1], high[2] + reach[3]]),
         )
 
+    def stated_distances(self) -> list[tuple[str, float]]:
+        """Every distance the task's text states (instruction, steps, keypoint descriptions), in
+        the order it states them, with the scene's own value of it (m), measured on the oracle
+        plan or the scene; a test keeps them within 25%. Empty when the text states none."""
+        return []
+
     def robot(self) -> Embodiment:
         """The task's embodiment."""
         return make_embodiment(self.embodiment)

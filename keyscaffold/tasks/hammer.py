@@ -67,7 +67,7 @@ class Hammer(Task):
         "Lower the hand around the handle and close the fingers on it.",
         "Lift the hammer about 10 cm.",
         "Swing the hammer three times: raise the head about 10 cm, then bring it back down, "
-        "keeping the handle in the hand; the head and the handle stay 15 cm apart.",
+        "keeping the handle in the hand; the head and the handle stay 12 cm apart.",
         "Hold the hammer still at the end.",
     )
     start_limit = 0.08
@@ -126,6 +126,16 @@ class Hammer(Task):
             "strikes": state["strikes"].copy(),
             "held": held.astype(np.float64),
         }
+
+    def stated_distances(self) -> list[tuple[str, float]]:
+        plan = self.oracle_waypoints(self.sample_initial_state(0), 100).keypoints
+        handle_z, head = plan[:, 0, 2], plan[:, 1]
+        lift = handle_z[-1] - handle_z[0]
+        return [
+            ("10 cm", lift),
+            ("10 cm", handle_z.max() - handle_z[-1]),
+            ("12 cm", float(np.linalg.norm(head[0] - plan[0, 0]))),
+        ]
 
     def oracle_waypoints(self, state: InitialState, num_waypoints: int = 20) -> OracleWaypoints:
         hammer0 = np.array(state.objects["hammer"][:3])

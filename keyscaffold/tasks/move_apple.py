@@ -105,6 +105,10 @@ class MoveApple(Task):
         distance = np.linalg.norm(apple - target, axis=-1)
         return {"success": distance < SUCCESS_RADIUS, "apple_to_target": distance}
 
+    def stated_distances(self) -> list[tuple[str, float]]:
+        plan = self.oracle_waypoints(self.sample_initial_state(0), 100).keypoints
+        return [("10 to 15 cm", plan[:, 0, 2].max() - plan[0, 0, 2])]
+
     def oracle_waypoints(self, state: InitialState, num_waypoints: int = 20) -> OracleWaypoints:
         """Approach, descend, grasp, lift, carry and lower, as phases of the episode.
 

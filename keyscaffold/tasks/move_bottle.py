@@ -103,6 +103,10 @@ class MoveBottle(Task):
         success = (distance < SUCCESS_RADIUS) & (upright > UPRIGHT_COS) & resting & across
         return {"success": success, "bottle_to_target": distance, "uprightness": upright}
 
+    def stated_distances(self) -> list[tuple[str, float]]:
+        plan = self.oracle_waypoints(self.sample_initial_state(0), 100).keypoints
+        return [("12 cm", plan[:, 0, 2].max() - plan[0, 0, 2])]
+
     def oracle_waypoints(self, state: InitialState, num_waypoints: int = 20) -> OracleWaypoints:
         bottle0 = np.array(state.objects["bottle"][:3])
         mat = np.array(state.objects["place_mat"][:3]) + [0, 0, 0.002]

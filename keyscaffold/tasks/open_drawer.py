@@ -98,6 +98,10 @@ class OpenDrawer(Task):
         opening = worlds.joint_position("drawer_slide")
         return {"success": opening > OPEN_DISTANCE, "drawer_opening": opening}
 
+    def stated_distances(self) -> list[tuple[str, float]]:
+        plan = self.oracle_waypoints(self.sample_initial_state(0), 100).keypoints
+        return [("25 cm", float(np.linalg.norm(plan[-1, 0] - plan[0, 0])))]
+
     def oracle_waypoints(self, state: InitialState, num_waypoints: int = 20) -> OracleWaypoints:
         start_open = state.joints.get("drawer_slide", 0.0)
         closed = self._handle(state, start_open)

@@ -100,6 +100,11 @@ class WipeSponge(Task):
             "on_counter": on_counter.astype(np.float64),
         }
 
+    def stated_distances(self) -> list[tuple[str, float]]:
+        plan = self.oracle_waypoints(self.sample_initial_state(0), 100).keypoints
+        y = plan[:, 0, 1]
+        return [("12 cm", y.max() - y[0]), ("24 cm", y.max() - y.min())]
+
     def oracle_waypoints(self, state: InitialState, num_waypoints: int = 20) -> OracleWaypoints:
         sponge0 = np.array(state.objects["sponge"][:3])
         start = np.array(state.wrist[:3])
