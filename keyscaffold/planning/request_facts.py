@@ -137,8 +137,9 @@ class HandGeometry:
         fingertips: Open fingertips (m), shape: (F, 3).
         palm_thickness: Extent of the palm along z (m).
         grasp_offset: Where the hand point goes relative to a point P the closed fingers should
-            hold, for P on an object's top: the palm's underside just above P and P under the
-            middle of the fingers (m), shape: (3,).
+            hold, for P on an object's top: the palm's underside at P's height and P under the
+            palm's front half, where the closing fingers press an object against it (m),
+            shape: (3,).
     """
 
     palm_centre: np.ndarray
@@ -158,22 +159,30 @@ def hand_geometry(
     """
     root_geoms = np.flatnonzero(model.geom_bodyid == model.body(robot.root_body).id)
     geom = int(root_geoms[np.argmax(model.geom_rbound[root_geoms])])  # the palm: the largest
-    palm, half_z = data.geom_xpos[geom].copy(), _half_height(model, data, geom)
+    palm = data.geom_xpos[geom].copy()
+    half_z = _half_extent(model, data, geom, np.array([0.0, 0.0, 1.0]))
     underside, top = palm[2] - half_z, palm[2] + half_z
     tips = np.array([data.site_xpos[model.site(s).id] for s in robot.effector_sites()])
-    middle = (palm + tips.mean(0)) / 2  # between the palm and the fingertips
-    grasp = np.array([wrist[0] - middle[0], wrist[1] - middle[1], wrist[2] - underside])
+    reach = tips.mean(0)[:2] - palm[:2]
+    ahead = np.append(reach / max(np.linalg.norm(reach), 1e-9), 0.0)  # where the fingers point
+    # The closing fingers press a held object against the palm's front half.
+    hold = palm + ahead * _half_extent(model, data, geom, ahead) / 2
+    grasp = np.array([wrist[0] - hold[0], wrist[1] - hold[1], wrist[2] - underside])
     return HandGeometry(palm - wrist, tips - wrist, float(top - underside), grasp)
 
 
-def _half_height(model: mujoco.MjModel, data: mujoco.MjData, geom: int) -> float:
-    """Half the vertical extent of a box, sphere or capsule geom as posed in ``data`` (m)."""
+def _half_extent(
+    model: mujoco.MjModel, data: mujoco.MjData, geom: int, direction: np.ndarray
+) -> float:
+    """Half the extent of a box, sphere, capsule or cylinder geom along a world unit
+    ``direction``, as posed in ``data`` (m); other shapes: their bounding radius."""
     size, rot = model.geom_size[geom], data.geom_xmat[geom].reshape(3, 3)
+    local = rot.T @ direction  # the direction in the geom's frame
     kind = int(model.geom_type[geom])
     if kind == int(mujoco.mjtGeom.mjGEOM_BOX):
-        return float(np.abs(rot[2]) @ size)
+        return float(np.abs(local) @ size)
     if kind == int(mujoco.mjtGeom.mjGEOM_SPHERE):
         return float(size[0])
     if kind in (int(mujoco.mjtGeom.mjGEOM_CAPSULE), int(mujoco.mjtGeom.mjGEOM_CYLINDER)):
-        return float(abs(rot[2, 2]) * size[1] + size[0])
+        return float(abs(local[2]) * size[1] + size[0])
     return float(model.geom_rbound[geom])

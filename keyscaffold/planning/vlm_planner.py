@@ -300,12 +300,15 @@ class PlanningWork(StageWork):
         origin = np.array(detected[0].world)
         words = camera_directions(frame, origin)
         directions = "; ".join(f"+{axis} points {words[axis]}" for axis in "xyz")
-        sizes = measure_parts(frame, [self.model.body(kp.body).id for kp in detected], origin)
+        parts: dict[str, list[str]] = {}  # body -> the names of the points on it
+        for kp in detected:
+            parts.setdefault(kp.body, []).append(f'"{kp.name}"')
+        sizes = measure_parts(frame, [self.model.body(b).id for b in parts], origin)
         size_lines = "\n".join(
-            f'- the part under "{kp.name}": about {_cm(size.extent[0])} along x, '
+            f"- the part under {' and '.join(names)}: about {_cm(size.extent[0])} along x, "
             f"{_cm(size.extent[1])} along y and {_cm(size.extent[2])} along z; top at "
             f"z = {size.top:+.3f}, bottom at z = {size.bottom:+.3f}"
-            for kp, size in zip(detected, sizes)
+            for names, size in zip(parts.values(), sizes)
         )
         return {
             "directions": directions,
@@ -330,11 +333,10 @@ class PlanningWork(StageWork):
             f"{vec(hand.palm_centre)} and the open fingertips are on average at {vec(tips)} "
             f"(palm down, fingers pointing along {_heading(tips)}); the palm is "
             f"{_cm(hand.palm_thickness)} thick. Closing, the fingers curl down and back toward "
-            "the palm, so an object is held between the fingers and the palm's underside. To "
-            f"close the fingers around a point P on top of an object, put the hand at P + "
-            f"{vec(hand.grasp_offset)}: the palm's underside then touches P and P lies under the "
-            "middle of the fingers; for a point in the middle of an object, add half the "
-            "object's height to z."
+            "the palm, so an object is held between the fingers and the front half of the palm's "
+            "underside. To close the fingers around an object whose top is at point P, put the "
+            f"hand at P + {vec(hand.grasp_offset)}: the palm's underside then rests on P and P "
+            "lies under the palm's front half."
         )
 
     # ------------------------------------------------------------------------ answers to plans
