@@ -294,8 +294,19 @@ class Iker:
     """Worlds stepped together in training (default: the keypoint env's)."""
     max_iterations: int = 100_000
     """Stop each training run after this many PPO iterations."""
-    repairs: int = 0
+    repairs: int = 1
     """Send an unusable answer back with its problem and ask again, up to this many times."""
+    stage_retries: int = 2
+    """Ask for a failed stage again (code unusable after the repairs, or targets missed) up to
+    this many times in a row before the run ends (multi-step runs)."""
+    label_keypoints: bool = True
+    """List the object under every keypoint number in the request (--no-label-keypoints hides
+    it, as IKER's paper did)."""
+    prompt_version: Literal["v1", "v2"] = "v2"
+    """IKER code prompt: v2 labels the numbers and says which object is which; v1 as before."""
+    target_noise: float = 0.0
+    """With --planner oracle: every target off by up to this much per axis (m, uniform), as a
+    competent model's answer is."""
     video: bool = True
     """Write DIR/stage_<i>/rollout.mp4 of each execution."""
     skills: Path | None = None
@@ -570,6 +581,9 @@ def run_iker(cmd: Iker) -> None:
         f"keyscaffold iker {cmd.task} --planner {cmd.planner} --out {cmd.out} --minutes "
         f"{cmd.minutes:g} --seed {cmd.seed} --perturb {cmd.perturb:g} --max-stages "
         f"{cmd.max_stages} --max-iterations {cmd.max_iterations} --repairs {cmd.repairs}"
+        f" --stage-retries {cmd.stage_retries} --prompt-version {cmd.prompt_version}"
+        + ("" if cmd.label_keypoints else " --no-label-keypoints")
+        + (f" --target-noise {cmd.target_noise:g}" if cmd.target_noise else "")
         + ("" if cmd.multi_step is None else f" --multi-step {cmd.multi_step}")
         + ("" if cmd.num_envs is None else f" --num-envs {cmd.num_envs}")
         + ("" if cmd.video else " --no-video")
@@ -600,6 +614,10 @@ def run_iker(cmd: Iker) -> None:
         show_progress=True,
         execution="ideal" if cmd.ideal else "policy",
         skills=cmd.skills,
+        stage_retries=cmd.stage_retries,
+        label_keypoints=cmd.label_keypoints,
+        prompt_version=cmd.prompt_version,
+        target_noise=cmd.target_noise,
     )
     for stage in summary["stages"]:
         if stage["done"]:

@@ -79,8 +79,11 @@ __all__ = [
     "stage_name",
 ]
 
-PROMPT_VERSION = "v1"
-"""Version of the IKER code prompt (``planning/prompts/iker_code_<version>.txt``)."""
+PROMPT_VERSION = "v2"
+"""Version of the IKER code prompt (``planning/prompts/iker_code_<version>.txt``): v2 lists under
+each picture which object every keypoint number lies on (``CodeSettings.label_keypoints``) and
+says which object is which; v1 (numbers only) stays selectable and renders as it always did."""
+PROMPT_VERSIONS = ("v1", "v2")
 CODE_PROMPT = "iker_code"
 """Name of the prompt template file, without version and suffix."""
 SOURCES = ("vlm", "oracle")
@@ -92,12 +95,18 @@ FAILURE_KINDS = (
     *SANDBOX_KINDS,
     *STAGE_ERROR_KINDS,
     "stage_limit",
+    "stage_retries",
     "oracle_error",
 )
 """Every typed failure of a stage: no code block; the sandbox's reasons (syntax,
 forbidden_import, forbidden_name, missing_entry, timeout, memory, runtime_error, bad_output,
 output_too_large); ``parse_stage``'s kinds; ``stage_limit`` (``max_stages`` used up without
-``done``); ``oracle_error`` (the offline oracle could not write code for the scene)."""
+``done``); ``stage_retries`` (a multi-step run's stage failed ``stage_retries + 1`` times in a
+row); ``oracle_error`` (the offline oracle could not write code for the scene)."""
+RETRY_KINDS = ("no_code", *SANDBOX_KINDS, *STAGE_ERROR_KINDS)
+"""Failures of an answer's code after which a multi-step run asks for the stage again."""
+FAILED_SUFFIX = ".failed.json"
+"""``code-<i>.failed.json``: a stage whose code failed finally and was asked again as ``i + 1``."""
 RESULT_FILE = "result.json"
 _STAGE_RE = re.compile(r"^code-(\d+)$")
 _SECTION_RE = re.compile(r"^@@ (\w+) @@[ \t]*$", re.MULTILINE)
@@ -170,8 +179,18 @@ class CodeSettings(ModelParameters):
     model: str = ""
     temperature: float = 0.0
     max_tokens: int = 2048
-    repairs: int = 0
+    repairs: int = 1
     """Times an unusable answer is sent back with the reason, asking for a corrected one."""
+    stage_retries: int = 2
+    """Times a multi-step run asks for a stage again after it failed (code unusable after the
+    repairs, or an execution short of its targets); one more failure in a row ends the run
+    (``stage_retries``). Single-step runs never ask again."""
+    label_keypoints: bool = True
+    """v2 requests list the object every keypoint number lies on; False hides that, as IKER's
+    paper did (the picture alone tells which number is on which object)."""
+    object_words: dict[str, str] = field(default_factory=dict)
+    """What an object or fixture is, in words a model can check in the picture (body name ->
+    words, e.g. ``left_shoe`` -> ``the red sneaker for the left foot``); v2 names them."""
     timeout_s: float = 5.0
     """CPU and wall-clock budget of one run of stage code in the sandbox (s)."""
     memory_mb: int = 512
@@ -183,6 +202,10 @@ class CodeSettings(ModelParameters):
             raise ValueError(f"unknown code source {self.source!r}; use one of {SOURCES}")
         if self.max_stages < 1:
             raise ValueError(f"max_stages must be at least 1, got {self.max_stages}")
+        if self.repairs < 0 or self.stage_retries < 0:
+            raise ValueError("repairs and stage_retries must be >= 0")
+        if self.prompt_version not in PROMPT_VERSIONS:
+            raise ValueError(f"unknown prompt version {self.prompt_version!r}; {PROMPT_VERSIONS}")
         if (self.workspace_low is None) != (self.workspace_high is None):
             raise ValueError("give both workspace corners or neither")
         if any(not isinstance(s, int) or s < 0 for s in self.seeds):
@@ -193,11 +216,14 @@ class CodeSettings(ModelParameters):
             if value is not None:
                 cast = int if name == "seeds" else (str if name == "objects" else float)
                 object.__setattr__(self, name, [cast(v) for v in value])
+        words = {str(k): str(v) for k, v in self.object_words.items()}
+        object.__setattr__(self, "object_words", words)
 
     @staticmethod
     def for_task(task: Any, seeds: Sequence[int] = (0,), **overrides: Any) -> CodeSettings:
         """Settings for a task object (its ``name``, ``instruction``, ``movable_objects()``,
-        ``workspace_low`` and ``workspace_high``), plus any other fields."""
+        ``workspace_low``, ``workspace_high`` and, if it has them, ``object_words``), plus any
+        other fields."""
         return CodeSettings(
             task=task.name,
             instruction=task.instruction,
@@ -205,7 +231,7 @@ class CodeSettings(ModelParameters):
             workspace_low=list(task.workspace_low),
             workspace_high=list(task.workspace_high),
             seeds=list(seeds),
-            **overrides,
+            **{"object_words": dict(getattr(task, "object_words", {})), **overrides},
         )
 
     @property
@@ -248,13 +274,46 @@ def _number_range(count: int) -> str:
     return f"they are numbered 0 to {count - 1}"
 
 
-def describe_outcome(outcome: dict | None) -> str:
-    """One line on how an executed stage went, for the history in the prompt.
+def number_runs(numbers: Sequence[int]) -> str:
+    """Keypoint numbers in short form: ``[0, 1, 2, 3, 5]`` -> ``0-3, 5``."""
+    runs: list[list[int]] = []
+    for number in sorted(int(n) for n in numbers):
+        if runs and number == runs[-1][-1] + 1:
+            runs[-1].append(number)
+        else:
+            runs.append([number])
+    return ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs)
+
+
+def picture_place(pixels: np.ndarray, image_shape: Sequence[int]) -> str:
+    """Where points lie in a picture, in words: the third of its height and of its width their
+    mean falls in (``bottom left``, ``middle right``, ``centre``...).
+
+    Args:
+        pixels: Image positions (u along the width, v down the height), shape: (K, 2), K >= 1.
+        image_shape: (H, W) of the picture (pixels).
+    """
+    u, v = np.asarray(pixels, dtype=np.float64).reshape(-1, 2).mean(axis=0)
+    height, width = image_shape
+    row = ("top", "middle", "bottom")[int(np.clip(3 * v / height, 0, 2))]
+    column = ("left", "centre", "right")[int(np.clip(3 * u / width, 0, 2))]
+    return "centre" if (row, column) == ("middle", "centre") else f"{row} {column}"
+
+
+def describe_outcome(outcome: dict | None, failure: dict | None = None) -> str:
+    """One line on how a stage went, for the history in the prompt.
 
     Args:
         outcome: ``{"success": bool, "final_distance": float | None, "failure": str | None}``
             as kept by ``record_outcome``; None when nothing was recorded.
+        failure: ``{"kind", "message"}`` of a stage whose code could not be used (it was asked
+            again); then nothing was executed and ``outcome`` is None.
     """
+    if failure is not None:
+        return (
+            f"its code could not be used ({failure['kind']}: {failure['message']}), so nothing "
+            "moved."
+        )
     if outcome is None:
         return "not known."
     words = ["it succeeded" if outcome.get("success") else "it did not succeed"]
@@ -355,6 +414,48 @@ def run_stage_code(
         ) from None
 
 
+NOISY_ENTRY = """
+# The oracle's targets, each off by up to {noise:g} m per axis as a model's estimate would be:
+# one row per keypoint number, drawn for this run and stage.
+target_errors = np.array({errors})
+
+
+def {entry}(keypoint_coordinates):
+    result = exact_interaction_data(keypoint_coordinates)
+    if result["done"]:
+        return result
+    errors = target_errors[np.array(result["keypoints"], dtype=int)]
+    result["targets"] = (np.array(result["targets"], dtype=float) + errors).tolist()
+    return result
+"""
+
+
+def with_target_noise(oracle: Oracle, noise: float, seed: int) -> Oracle:
+    """An oracle whose answers are off as a competent model's are: every target moved by a
+    uniform draw from [-noise, noise] m on each axis (drawn per run ``seed`` and stage index).
+
+    The noise is in the answer's code: the oracle's function is renamed and wrapped, so the
+    answer path (sandbox, contract, checks) treats it as it treats a model's code.
+
+    Args:
+        oracle: A task's ``oracle_code``.
+        noise: Largest error per axis (m), >= 0.
+        seed: The run's seed.
+    """
+    if noise < 0:
+        raise ValueError(f"target noise must be >= 0 m, got {noise}")
+
+    def noisy(stage: int, candidates: list[tuple[str, list[float]]]) -> str:
+        code = oracle(stage, candidates)
+        rng = np.random.default_rng([seed, stage])
+        errors = np.round(rng.uniform(-noise, noise, (max(len(candidates), 1), 3)), 5)
+        exact = code.replace(f"def {STAGE_ENTRY}(", "def exact_interaction_data(", 1)
+        wrapper = NOISY_ENTRY.format(noise=noise, errors=errors.tolist(), entry=STAGE_ENTRY)
+        return exact.rstrip("\n") + "\n\n" + wrapper
+
+    return noisy
+
+
 def _outcome_record(outcome: dict) -> dict:
     """A checked, plain-data copy of an execution outcome (see ``CodeWork.record_outcome``)."""
     if not isinstance(outcome, dict) or not isinstance(outcome.get("success"), (bool, np.bool_)):
@@ -452,15 +553,50 @@ class CodeWork(StageWork):
         }
 
     def current_stage(self, seed: int) -> str:
-        """``code-<n>``, ``n`` the number of stages accepted so far."""
-        return f"code-{self.num_accepted(seed)}"
+        """``code-<n>``, ``n`` the number of stages asked so far (accepted, or failed and asked
+        again)."""
+        return f"code-{self.num_stages(seed)}"
 
     def ready(self, seed: int, stage: str) -> bool:
-        """The stage's picture is in, and the previous stage's outcome."""
+        """The stage's picture is in, and the previous stage is settled (``_settled``)."""
         index = stage_index(stage)
-        if index > 0 and not self._has(seed, f"code-{index - 1}.outcome.json"):
+        if index > 0 and not self._settled(seed, index - 1):
             return False
         return index >= self.settings.stage_limit or self._has(seed, f"{stage}.candidates.json")
+
+    def fail(self, seed: int, stage: str, kind: str, message: str) -> None:
+        """Record a stage's failure, final or not.
+
+        In a multi-step run, a stage whose code failed finally (after its repairs; one of
+        ``RETRY_KINDS``) is kept as ``code-<i>.failed.json`` while the run may ask again
+        (``may_ask_again``): the next observation asks for it again as ``code-<i+1>``, with the
+        failure in the history. Otherwise the failure is the run's final one (``failure.json``).
+        """
+        index = stage_index(stage)
+        if kind in RETRY_KINDS and self.may_ask_again(seed, index):
+            record = {"stage": stage, "kind": kind, "message": message}
+            self.write(seed, f"{stage}{FAILED_SUFFIX}", record)
+            return
+        in_a_row = self._failures_in_a_row(seed, index) if kind in RETRY_KINDS else 1
+        if in_a_row > 1:
+            message = f"{message} (the same stage failed {in_a_row} times in a row)"
+        super().fail(seed, stage, kind, message)
+
+    def may_ask_again(self, seed: int, index: int) -> bool:
+        """Whether a multi-step run may ask for stage ``index`` again if it fails: a stage is
+        left below the limit and the failures in a row (this one counted) are at most
+        ``stage_retries``."""
+        s = self.settings
+        return (
+            s.multi_step
+            and index + 1 < s.stage_limit
+            and self._failures_in_a_row(seed, index) <= s.stage_retries
+        )
+
+    def attempt_failure(self, seed: int, stage: int | str) -> dict | None:
+        """``{"stage", "kind", "message"}`` of a stage whose code failed and that was asked
+        again (not the run's final failure), or None."""
+        return self.read(seed, f"{stage_name(stage)}{FAILED_SUFFIX}", None)
 
     def request_extras(self, seed: int, stage: str) -> dict:
         return {
@@ -588,26 +724,40 @@ class CodeWork(StageWork):
         following = f"code-{stage_index(stage) + 1}"
         if self._has(seed, f"{following}.request.json"):
             raise ValueError(f"{following} of run {seed} was already asked with this outcome")
-        self.write(seed, f"{stage}.outcome.json", _outcome_record(outcome))
+        record = _outcome_record(outcome)
+        self.write(seed, f"{stage}.outcome.json", record)
         spec = self.stage_spec(seed, stage)
         limit = self.settings.stage_limit
         if (
-            self.settings.multi_step
-            and spec is not None
-            and not spec.done
-            and stage_index(following) >= limit
-            and self.stage_of(seed) not in (DONE, FAILED)
+            not self.settings.multi_step
+            or spec is None
+            or spec.done
+            or self.stage_of(seed) in (DONE, FAILED)
         ):
+            return
+        index = stage_index(stage)
+        if index + 1 >= limit:
             self.fail(seed, following, "stage_limit", f"{limit} stages passed without done=True")
+        elif not record["success"] and not self.may_ask_again(seed, index):
+            in_a_row = self._failures_in_a_row(seed, index)
+            self.fail(
+                seed,
+                stage,
+                "stage_retries",
+                f"{in_a_row} stages in a row failed; the last one: "
+                f"{record['failure'] or 'it did not succeed'}",
+            )
 
     def oracle_answer(self, seed: int, code: str) -> StageSpec | None:
         """Take ``code`` (written offline, not by a model) as the current stage's answer.
 
         Exactly the answer path (record, sandbox, parse), without a request and without repairs:
-        an unusable code is the run's final, typed failure.
+        an unusable code fails the stage as a model's would (``fail``: asked again in a
+        multi-step run with retries left, else the run's final, typed failure).
 
         Returns:
-            The accepted stage, or None when it failed (see ``failure(seed)``).
+            The accepted stage, or None when it failed (see ``attempt_failure(seed, stage)``
+            and ``failure(seed)``).
 
         Raises:
             ValueError: Unknown seed, or a run that is not waiting for code.
@@ -646,16 +796,19 @@ class CodeWork(StageWork):
         if stage in (DONE, FAILED):
             return stage
         index = stage_index(stage)
-        if index > 0 and not self._has(seed, f"code-{index - 1}.outcome.json"):
+        if index > 0 and not self._settled(seed, index - 1):
             return "execute"
         if index < self.settings.stage_limit and not self._has(seed, f"{stage}.candidates.json"):
             return "observe"
         return "answer"
 
-    def num_accepted(self, seed: int) -> int:
-        """Stages whose code was accepted, counted from ``code-0``."""
+    def num_stages(self, seed: int) -> int:
+        """Stages asked and answered so far, counted from ``code-0``: accepted, or failed and
+        asked again."""
         count = 0
-        while self._has(seed, f"code-{count}.stage.json"):
+        while self._has(seed, f"code-{count}.stage.json") or self._has(
+            seed, f"code-{count}{FAILED_SUFFIX}"
+        ):
             count += 1
         return count
 
@@ -683,18 +836,23 @@ class CodeWork(StageWork):
         return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
     def history(self, seed: int, before: int | None = None) -> list[dict]:
-        """The accepted stages before ``before`` (default: all): ``stage``, ``spec``, ``code``,
-        ``outcome`` (None when not recorded) each."""
-        count = self.num_accepted(seed) if before is None else before
-        return [
-            {
-                "stage": f"code-{i}",
-                "spec": self.stage_spec(seed, i).to_json(),
-                "code": self.code(seed, i),
-                "outcome": self.outcome(seed, i),
-            }
-            for i in range(count)
-        ]
+        """The stages before ``before`` (default: all asked so far): ``stage``, ``spec`` (None
+        for a stage whose code failed), ``code``, ``outcome`` (None when not recorded) and
+        ``failure`` (``attempt_failure``) each."""
+        count = self.num_stages(seed) if before is None else before
+        history = []
+        for i in range(count):
+            spec = self.stage_spec(seed, i)
+            history.append(
+                {
+                    "stage": f"code-{i}",
+                    "spec": None if spec is None else spec.to_json(),
+                    "code": self.code(seed, i),
+                    "outcome": self.outcome(seed, i),
+                    "failure": self.attempt_failure(seed, i),
+                }
+            )
+        return history
 
     def result(self, seed: int) -> dict | None:
         """The finished run's record (``result.json``), or None while it is not finished."""
@@ -707,10 +865,77 @@ class CodeWork(StageWork):
 
     def content(self, seed: int, stage: str) -> list[dict]:
         """The message parts of a stage's request: instructions, history (multi-step) and the
-        current picture."""
+        current picture (each picture after its heading and, in v2, its keypoint labels)."""
         s, sections = self.settings, self._sections
         index = stage_index(stage)
-        candidates = self.candidates(seed, stage)
+        parts = [_text(self._intro(self.candidates(seed, stage)))]
+        if s.multi_step and index > 0:
+            parts.append(_text(sections["history_intro"].substitute()))
+            for earlier in range(index):
+                number = earlier + 1
+                heading = sections["history_stage"].substitute(number=number)
+                parts += self._picture(seed, earlier, heading)
+                outcome = describe_outcome(
+                    self.outcome(seed, earlier), self.attempt_failure(seed, earlier)
+                )
+                code = (self.code(seed, earlier) or "").strip("\n")
+                parts.append(
+                    _text(
+                        sections["history_code"].substitute(
+                            number=number, code=code, outcome=outcome
+                        )
+                    )
+                )
+        if not s.multi_step:
+            heading = sections["current_single"].substitute()
+        elif index > 0 and self._failed(seed, index - 1) and "current_again" in sections:
+            heading = sections["current_again"].substitute(number=index + 1, previous=index)
+        else:
+            heading = sections["current_multi"].substitute(number=index + 1)
+        return parts + self._picture(seed, stage, heading)
+
+    def labels(self, candidates: CandidateSet) -> str | None:
+        """The keypoint numbers of a picture by the body they lie on, each movable object with
+        where it is in the picture (``picture_place``); None where the template has no labels
+        (v1) or ``label_keypoints`` is off.
+
+        Args:
+            candidates: The picture's candidates (projected: every ``pixel`` set).
+        """
+        sections = self._sections
+        if not self.settings.label_keypoints or "labels" not in sections:
+            return None
+        bodies = candidates.bodies()
+        rows = []
+        for name in (*candidates.objects, *candidates.fixtures):
+            numbers = [i for i, body in enumerate(bodies) if body == name]
+            words = self._words(name)
+            if name in candidates.fixtures:
+                if numbers:
+                    row = sections["label_fixture"].substitute(
+                        numbers=number_runs(numbers), name=name, words=words
+                    )
+                    rows.append(row)
+            elif numbers:
+                pixels = np.array([candidates.candidates[i].pixel for i in numbers], float)
+                place = picture_place(pixels, candidates.image_shape)
+                rows.append(
+                    sections["label_object"].substitute(
+                        numbers=number_runs(numbers), name=name, words=words, place=place
+                    )
+                )
+            else:
+                rows.append(sections["label_unseen"].substitute(name=name, words=words))
+        return sections["labels"].substitute(rows="\n".join(rows))
+
+    def _words(self, name: str) -> str:
+        """`` (<words>)`` for a body the settings describe, else empty."""
+        words = self.settings.object_words.get(name)
+        return f" ({words})" if words else ""
+
+    def _intro(self, candidates: CandidateSet) -> str:
+        """The request's opening text: task, keypoints, conventions, function form, rules."""
+        s, sections = self.settings, self._sections
         workspace = ""
         if s.workspace_low is not None and s.workspace_high is not None:
             workspace = sections["workspace"].substitute(
@@ -722,40 +947,49 @@ class CodeWork(StageWork):
             )
         conventions = sections["conventions"].substitute(
             objects=", ".join(f'"{name}"' for name in s.objects) or "none",
+            described_objects=", ".join(f'"{n}"{self._words(n)}' for n in s.objects) or "none",
             workspace=workspace,
         )
-        intro = sections["multi" if s.multi_step else "single"].substitute(
+        note = "numbers_labelled" if s.label_keypoints else "numbers_hidden"
+        return sections["multi" if s.multi_step else "single"].substitute(
             instruction=s.instruction,
             number_range=_number_range(len(candidates)),
+            numbers_note=sections[note].substitute() if note in sections else "",
             conventions=conventions,
             rules=sections["rules"].substitute(),
         )
-        parts = [_text(intro)]
-        if s.multi_step and index > 0:
-            parts.append(_text(sections["history_intro"].substitute()))
-            for earlier in range(index):
-                number = earlier + 1
-                parts.append(_text(sections["history_stage"].substitute(number=number)))
-                parts.append(_image(self.image_url(seed, earlier)))
-                parts.append(
-                    _text(
-                        sections["history_code"].substitute(
-                            number=number,
-                            code=(self.code(seed, earlier) or "").strip("\n"),
-                            outcome=describe_outcome(self.outcome(seed, earlier)),
-                        )
-                    )
-                )
-        if s.multi_step:
-            parts.append(_text(sections["current_multi"].substitute(number=index + 1)))
-        else:
-            parts.append(_text(sections["current_single"].substitute()))
-        parts.append(_image(self.image_url(seed, stage)))
-        return parts
+
+    def _picture(self, seed: int, stage: int | str, heading: str) -> list[dict]:
+        """A stage's picture as message parts: its heading, its labels (if any), the image."""
+        labels = self.labels(self.candidates(seed, stage))
+        texts = [heading] if labels is None else [heading, labels]
+        return [*(_text(t) for t in texts), _image(self.image_url(seed, stage))]
 
     # ---------------------------------------------------------------------------- internals
     def _has(self, seed: int, name: str) -> bool:
         return (self.record_dir(seed) / name).exists()
+
+    def _settled(self, seed: int, index: int) -> bool:
+        """Stage ``index`` needs nothing more: its outcome is in, or its code failed and the
+        stage is asked again."""
+        return self._has(seed, f"code-{index}.outcome.json") or self._has(
+            seed, f"code-{index}{FAILED_SUFFIX}"
+        )
+
+    def _failed(self, seed: int, index: int) -> bool:
+        """Stage ``index``'s code failed (and was asked again), or its execution did not
+        succeed."""
+        outcome = self.outcome(seed, index)
+        return self._has(seed, f"code-{index}{FAILED_SUFFIX}") or (
+            outcome is not None and not outcome["success"]
+        )
+
+    def _failures_in_a_row(self, seed: int, index: int) -> int:
+        """Failed stages ending with ``index`` (counted as failed) since the last that worked."""
+        count = 1
+        while index - count >= 0 and self._failed(seed, index - count):
+            count += 1
+        return count
 
     def _check_seed(self, seed: int) -> None:
         if seed not in self.seeds:
@@ -778,13 +1012,19 @@ class CodeWork(StageWork):
         self._take(seed, stage, code)
 
     def _result(self, seed: int, done: bool) -> dict:
+        """``result.json``: every stage asked, accepted (its ``stage.json``) or failed and asked
+        again (``failure``)."""
+        stages = []
+        for i in range(self.num_stages(seed)):
+            failure = self.attempt_failure(seed, i)
+            if failure is None:
+                stages.append({"stage": f"code-{i}", **self.read(seed, f"code-{i}.stage.json")})
+            else:
+                stages.append({"stage": f"code-{i}", "failure": failure})
         return {
             "task": self.settings.task,
             "seed": seed,
             "done": done,
             "multi_step": self.settings.multi_step,
-            "stages": [
-                {"stage": f"code-{i}", **self.read(seed, f"code-{i}.stage.json")}
-                for i in range(self.num_accepted(seed))
-            ],
+            "stages": stages,
         }

@@ -7,8 +7,11 @@
 2. gets the stage's ``get_interaction_data`` code, from the task's oracle or a vision-language
    model, through ``codegen.CodeWork`` (sandbox, contract check, typed failures; the multi-step
    prompt shows every earlier stage's picture, code and outcome);
-3. stops when the code says ``done`` (or after the only stage in single-step mode) or when it
-   failed (the typed failure is recorded; the loop never raises for bad code);
+3. stops when the code says ``done`` (or after the only stage in single-step mode); a stage
+   whose code failed (after ``repairs``) is recorded with its typed failure and, in multi-step
+   mode, asked again on the same scene with the failure in the history, as is a stage whose
+   execution missed (step 5); the run ends after ``stage_retries + 1`` failures in a row or at
+   the stage limit (the loop never raises for bad code);
 4. otherwise turns the spec into a ``KeypointGoal`` (the chosen candidates' body-frame positions
    and their targets) and trains a PPO policy on it in a ``KeypointEnv`` with randomized starts,
    or reuses the policy of an earlier stage of this run with the same skill
@@ -58,7 +61,7 @@ import mujoco
 import numpy as np
 
 from keyscaffold.evaluation.media import plt, write_video
-from keyscaffold.iker.codegen import CodeSettings, CodeWork
+from keyscaffold.iker.codegen import PROMPT_VERSION, CodeSettings, CodeWork, with_target_noise
 from keyscaffold.iker.keypoints import CandidateSet, propose
 from keyscaffold.iker.reward import SUCCESS_DISTANCE, mean_keypoint_distance
 from keyscaffold.iker.skills import (
@@ -415,7 +418,7 @@ def run_iker(
     perturb: float = 0.0,
     train: TrainConfig | None = None,
     env_config: KeypointEnvConfig | None = None,
-    repairs: int = 0,
+    repairs: int = 1,
     image_size: int = 512,
     settle_steps: int = SETTLE_STEPS,
     video: bool = False,
@@ -423,6 +426,10 @@ def run_iker(
     show_progress: bool = False,
     execution: str = "policy",
     skills: Path | None = None,
+    stage_retries: int = 2,
+    label_keypoints: bool = True,
+    prompt_version: str = PROMPT_VERSION,
+    target_noise: float = 0.0,
 ) -> dict:
     """Solve one initial state of an IKER task stage by stage; writes the run folder ``out``.
 
@@ -454,6 +461,14 @@ def run_iker(
             object at its targets; nothing is trained, see ``skills.ideal_placement``).
         skills: A skill library folder (``keyscaffold.iker.library``): a stage whose skill it
             holds reuses that policy instead of training one.
+        stage_retries: Times a multi-step run asks for a failed stage again (its code unusable
+            after the repairs, or its execution short of the targets) before it ends.
+        label_keypoints: v2 requests list the object under every keypoint number; False hides
+            that, as IKER's paper did.
+        prompt_version: The code prompt's template (``v2``; ``v1`` stays selectable).
+        target_noise: With the oracle planner, every target of its code is off by a uniform
+            draw from [-target_noise, target_noise] m per axis (``codegen.with_target_noise``),
+            as a competent model's answer is; 0: exact.
 
     Returns:
         The contents of ``iker.json``.
@@ -470,6 +485,8 @@ def run_iker(
         raise ValueError(f"--minutes must be positive, got {minutes_per_stage}")
     if execution not in EXECUTIONS:
         raise ValueError(f"unknown execution {execution!r}; use one of {', '.join(EXECUTIONS)}")
+    if target_noise and planner != "oracle":
+        raise ValueError("--target-noise perturbs the oracle's answers; use --planner oracle")
     if skills is not None and not Path(skills).is_dir():
         raise ValueError(f"skill library {skills} is not a folder; build one with iker.library")
     task = make_task(task_name)
@@ -495,6 +512,9 @@ def run_iker(
         max_stages=max_stages,
         source=planner,
         repairs=repairs,
+        stage_retries=stage_retries,
+        label_keypoints=label_keypoints,
+        prompt_version=prompt_version,
         **(
             {"model": vlm.model, "temperature": vlm.temperature, "max_tokens": vlm.max_tokens}
             if planner == "vlm"
@@ -502,6 +522,8 @@ def run_iker(
         ),
     )
     oracle = getattr(task, "oracle_code", None) if planner == "oracle" else None
+    if oracle is not None and target_noise > 0:
+        oracle = with_target_noise(oracle, target_noise, seed)
     work = CodeWork(out / "codegen", settings, oracle=oracle)
     client = VLMClient(vlm) if planner == "vlm" else None
     summary: dict[str, Any] = {
@@ -527,6 +549,10 @@ def run_iker(
             "image_size": image_size,
             "settle_steps": settle_steps,
             "repairs": repairs,
+            "stage_retries": stage_retries,
+            "label_keypoints": label_keypoints,
+            "prompt_version": prompt_version,
+            "target_noise": target_noise,
             **({"vlm": {"base_url": vlm.base_url, "model": vlm.model}} if planner == "vlm" else {}),
         },
         "command": command or _call_text(task.name, planner, out, seed, multi_step, perturb),
@@ -577,7 +603,8 @@ def _call_text(task: str, planner: str, out: Path, seed: int, multi: bool, pertu
 
 
 def _loop(run: _Run, summary: dict, state: InitialState, perturb: float) -> None:
-    """The stages, until done, a failure or the stage limit; fills ``summary`` in place."""
+    """The stages, until done, a final failure or the stage limit; a failed stage is asked
+    again (``CodeWork.fail``, ``record_outcome``); fills ``summary`` in place."""
     work, seed, out = run.work, run.seed, run.out
     timing = summary["timing"]
     for index in range(work.settings.stage_limit + 1):
@@ -617,15 +644,10 @@ def _loop(run: _Run, summary: dict, state: InitialState, perturb: float) -> None
         summary["stages"].append(record)
         spec = work.stage_spec(seed, index)
         if spec is None:
-            failure = work.failure(seed)
-            if failure is None:  # the request itself failed; its answer never came
-                kind = "request_failed"
-                message = "the model's answer did not arrive; see codegen/requests.log.jsonl"
-            else:
-                kind, message = failure.kind, failure.message
-            record.update(success=False, failure=kind, failure_message=message)
-            summary["failure"] = {"stage": index, "kind": kind, "message": message}
-            break
+            if _code_failed(work, seed, index, record, summary):
+                break
+            atomic_write_text(out / RESULT_FILE, json.dumps(summary, indent=2))
+            continue  # the same scene, asked again with the failure in the history
         record.update(spec.to_json())
         if spec.done:
             summary["done"] = True
@@ -651,6 +673,24 @@ def _loop(run: _Run, summary: dict, state: InitialState, perturb: float) -> None
     if run.judge.success is None:  # nothing was simulated: judge the scene as it stands
         run.settle(state, 1)
     summary["success"] = run.judge.success
+
+
+def _code_failed(work: CodeWork, seed: int, index: int, record: dict, summary: dict) -> bool:
+    """Record a stage that got no usable code in its ``record``; True when the run ends there
+    (a final, typed failure, or an answer that never arrived: ``request_failed``), False when
+    the stage is asked again (``CodeWork.attempt_failure``)."""
+    again, final = work.attempt_failure(seed, index), work.failure(seed)
+    if again is not None:
+        kind, message = again["kind"], again["message"]
+    elif final is not None:
+        kind, message = final.kind, final.message
+    else:  # the request itself failed; its answer never came
+        kind = "request_failed"
+        message = "the model's answer did not arrive; see codegen/requests.log.jsonl"
+    record.update(success=False, failure=kind, failure_message=message)
+    if again is None:
+        summary["failure"] = {"stage": index, "kind": kind, "message": message}
+    return again is None
 
 
 def _act(

@@ -176,6 +176,13 @@ class ShoesOnRack(IkerTask):
         "put the left shoe on the freed part of the upper shelf",
         "put the right shoe on the shelf beside the left shoe, on its right",
     )
+    object_words = {
+        "shoe_box": "the orange shoe box",
+        "left_shoe": "the red sneaker for the left foot",
+        "right_shoe": "the red sneaker for the right foot",
+        "shoe_rack": "the rack with two shelves",
+    }
+    """What each body is, in words a model can check in the picture (IKER's v2 requests)."""
     start_limit = 0.10
     episode_steps = 600
     contact_bodies = ("shoe_box", "left_shoe", "right_shoe")

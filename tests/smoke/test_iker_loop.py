@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from iker_scene import fenced
 
 from keyscaffold.cli import main
 from keyscaffold.geometry import points_in_body_frames
-from keyscaffold.iker.codegen import CodeWork
+from keyscaffold.iker.codegen import CodeWork, number_runs
 from keyscaffold.iker.keypoints import CandidateSet
 from keyscaffold.iker.loop import run_iker
 from keyscaffold.iker.skills import push_pose
@@ -189,21 +190,30 @@ def vlm_run(tmp_path_factory):
 
 
 def test_hostile_code_is_a_typed_failure_and_the_run_stops_cleanly(vlm_run):
+    """Stage 3's hostile answer is sent back once (repairs 1), the stage is asked again twice
+    (stage_retries 2) and answered the same way, then the run stops with the typed failure."""
     out, summary, requests = vlm_run
-    assert len(requests) == 3 and len(summary["stages"]) == 3
+    assert len(requests) == 8 and len(summary["stages"]) == 5
     failure = summary["failure"]
-    assert failure["stage"] == 2 and failure["kind"] == "sandbox_forbidden_import"
-    last = summary["stages"][2]
-    assert last["failure"] == "sandbox_forbidden_import" and last["success"] is False
-    assert "import os" in last["code"] and last["object"] is None
-    assert not (out / "stage_2/policy").exists() and not (out / "stage_2/policy.json").exists()
+    assert failure["stage"] == 4 and failure["kind"] == "sandbox_forbidden_import"
+    assert "failed 3 times in a row" in failure["message"]
+    for index in (2, 3, 4):
+        stage = summary["stages"][index]
+        assert stage["failure"] == "sandbox_forbidden_import" and stage["success"] is False
+        assert "import os" in stage["code"] and stage["object"] is None
+        assert not (out / f"stage_{index}/policy").exists()
+        assert not (out / f"stage_{index}/policy.json").exists()
     assert _json(out / "iker.json")["failure"] == failure
     assert (out / "stages.png").exists()
-    # The history grew with every request: one more picture and one more stage's code.
+    # The history grew with every stage (a repair asks the same stage with the same pictures),
+    # and the stage asked again shows why the one before it failed.
     texts = ["\n".join(p.get("text", "") for p in r["messages"][0]["content"]) for r in requests]
     images = [sum(p["type"] == "image_url" for p in r["messages"][0]["content"]) for r in requests]
-    assert images == [1, 2, 3]
+    assert images == [1, 2, 3, 3, 4, 4, 5, 5]
+    assert [len(r["messages"]) for r in requests] == [1, 1, 1, 3, 1, 3, 1, 3]
     assert "Code of stage 1:" in texts[1] and "Code of stage 2:" in texts[2]
+    assert "Code of stage 3:" in texts[4] and "Stage 3 did not work" in texts[4]
+    assert "its code could not be used (sandbox_forbidden_import" in texts[4]
 
 
 def test_a_repeated_skill_reuses_its_policy(vlm_run):
@@ -239,6 +249,111 @@ def test_a_perturbation_moves_an_object_that_the_next_stage_sees(vlm_run):
     world = np.array([c.world for c in moved])
     assert np.allclose(world, _pose_points(settled, local), atol=1e-6)
     assert not np.allclose(world, _pose_points(before, local), atol=0.01)
+
+
+# ------------------------------------------- a model that mixes up the shoes, on the rack
+def _mixing_up_the_shoes(out: Path, seed: int, mistakes: int):
+    """A fake model that answers each stage with the oracle's code, except that its first
+    ``mistakes`` answers for the left shoe's stage name the right shoe's keypoints for
+    ``left_shoe``, as a model that took one shoe for the other would."""
+    task = make_task("shoes_on_rack")
+    left = {"count": 0}
+
+    def responder(body: dict) -> Reply:
+        parts = body["messages"][0]["content"]
+        stage = sum(p["type"] == "image_url" for p in parts) - 1
+        record = out / f"codegen/records/{seed:07d}/code-{stage}.candidates.json"
+        pairs = CandidateSet.from_json(_json(record)).pairs()
+        if task.next_step(pairs) == 1 and left["count"] < mistakes:
+            left["count"] += 1
+            right = [i for i, (body, _) in enumerate(pairs) if body == "right_shoe"][:2]
+            return Reply(
+                content=fenced(
+                    "    k = np.array(keypoint_coordinates)\n"
+                    f"    targets = k[{right}] + np.array([-0.35, 0.0, 0.32])\n"
+                    f'    return {{"object": "left_shoe", "keypoints": {right}, '
+                    '"targets": targets.tolist(), "mode": "grasp", "done": False}'
+                )
+            )
+        return Reply(content=fenced_code(task.oracle_code(stage, pairs)))
+
+    return responder
+
+
+def fenced_code(code: str) -> str:
+    return f"Here is the code.\n```python\n{code}\n```\n"
+
+
+def _vlm_rack_run(tmp_path: Path, mistakes: int, **settings) -> tuple[Path, dict, list[dict]]:
+    """shoes_on_rack with the fake model above, executed ideally (nothing trained)."""
+    out, seed = tmp_path / "run", 1
+    with FakeVLMServer(_mixing_up_the_shoes(out, seed, mistakes)) as server:
+        config = VLMConfig(
+            base_url=server.url, model="test-model", cache_dir=tmp_path / "cache", backoff_s=0.01
+        )
+        summary = run_iker(
+            "shoes_on_rack",
+            out,
+            planner="vlm",
+            vlm=config,
+            seed=seed,
+            execution="ideal",
+            image_size=320,
+            env_config=TINY["env_config"],
+            **settings,
+        )
+    return out, summary, list(server.requests)
+
+
+def _texts(request: dict) -> str:
+    return "\n".join(p.get("text", "") for p in request["messages"][0]["content"])
+
+
+def test_a_wrong_shoe_is_repaired_and_the_rack_is_done(tmp_path):
+    """Repairs default to one: the answer that puts the right shoe's numbers on left_shoe is
+    sent back with its reason, the corrected answer is taken, and the task succeeds."""
+    out, summary, requests = _vlm_rack_run(tmp_path, mistakes=1)
+    assert summary["success"] is True and summary["done"] is True and summary["failure"] is None
+    assert [s["object"] for s in summary["stages"]][:3] == ["shoe_box", "left_shoe", "right_shoe"]
+    assert len(summary["stages"]) == 4 and summary["settings"]["repairs"] == 1
+    work = CodeWork.open(out / "codegen")
+    (repair,) = work.repairs(1, "code-1")
+    assert repair["kind"] == "keypoint_not_on_object"
+    assert len(requests) == 5 and len(requests[2]["messages"]) == 3
+    assert "lies on 'right_shoe', not on 'left_shoe'" in requests[2]["messages"][2]["content"]
+    # the left shoe's request listed the object under every number, and said which shoe is which
+    asked = _texts(requests[1])
+    bodies = work.candidates(1, 1).bodies()
+    listed = asked.split("Stage 2: the scene now.")[1]
+    for name in set(bodies):
+        numbers = [i for i, body in enumerate(bodies) if body == name]
+        assert f'- {number_runs(numbers)}: "{name}"' in listed, name
+    assert '"left_shoe" (the red sneaker for the left foot), in the bottom centre' in listed
+    assert '"right_shoe" (the red sneaker for the right foot), in the bottom right' in listed
+    assert work.read(1, "code-1.request.json")["prompt_version"] == "v2"
+
+
+def test_a_stage_that_fails_is_asked_again_and_the_run_goes_on(tmp_path):
+    """Without repairs, the wrong-shoe answer fails stage 2; the run asks for it again on the
+    same scene, with the failure in the history, and goes on to the end."""
+    out, summary, requests = _vlm_rack_run(tmp_path, mistakes=1, repairs=0)
+    assert summary["success"] is True and summary["done"] is True and summary["failure"] is None
+    objects = [s["object"] for s in summary["stages"]]
+    assert objects == ["shoe_box", None, "left_shoe", "right_shoe", "none"]
+    assert summary["stages"][1]["failure"] == "keypoint_not_on_object"
+    assert _json(out / "iker.json")["stages"][1]["failure"] == "keypoint_not_on_object"
+    assert _json(out / "stage_2/state_start.json") == _json(out / "stage_1/state_start.json")
+    assert summary["stage_success"] == [True, True, True]
+    again = _texts(requests[2])
+    assert "Stage 2 did not work" in again and "Code of stage 2:" in again
+    assert "its code could not be used (keypoint_not_on_object" in again
+    # labels hidden: the same run's requests name no object under any number
+    _, hidden, requests = _vlm_rack_run(tmp_path / "hidden", mistakes=0, label_keypoints=False)
+    assert hidden["success"] is True and hidden["settings"]["label_keypoints"] is False
+    for request in requests:
+        words = _texts(request)
+        assert "The keypoints of this picture" not in words
+        assert not re.search(r'\d: "(shoe_box|left_shoe|right_shoe|shoe_rack)"', words)
 
 
 # ------------------------------------------------------------------------------ held-out runs

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,6 +22,8 @@ from keyscaffold.iker.codegen import (
     code_from_answer,
     describe_outcome,
     load_sections,
+    number_runs,
+    picture_place,
 )
 from keyscaffold.iker.stage import STAGE_ERROR_KINDS
 from keyscaffold.planning.requests import export_batch, import_batch, run_live
@@ -235,7 +239,8 @@ def test_malformed_and_hostile_answers_are_typed_failures(tmp_path):
     cases = {**MALFORMED, **HOSTILE, "ok": GOOD}
     seeds = list(range(len(cases)))
     answers = dict(zip(seeds, cases.values()))
-    work = CodeWork(tmp_path / "w", replace(SETTINGS, seeds=seeds))
+    # No retries: each answer's failure is final (retries: test_a_failed_stage_is_asked_again).
+    work = CodeWork(tmp_path / "w", replace(SETTINGS, seeds=seeds, stage_retries=0))
     for seed in seeds:
         work.observe(seed, 0, scene())
     client = FakeClient(lambda r: answers[int(r.custom_id.split("-")[2])])
@@ -275,8 +280,8 @@ def test_repairs_send_the_problem_back(tmp_path):
     assert json.loads((work.record_dir(0) / "code-0.stage.json").read_text())["repairs"] == 2
     assert work.live_passes() == 3
 
-    # Without repairs left, the failure is final.
-    work2 = CodeWork(tmp_path / "w2", replace(SETTINGS, repairs=1))
+    # Without repairs left (and no retries), the failure is final.
+    work2 = CodeWork(tmp_path / "w2", replace(SETTINGS, repairs=1, stage_retries=0))
     work2.observe(0, 0, scene())
     run_live(work2, FakeClient(lambda r: bad), show_progress=False)
     assert work2.failure(0).kind == "keypoint_not_on_object"
@@ -315,7 +320,7 @@ def test_resume_from_disk_in_a_new_object(tmp_path):
 
 
 def test_batch_export_import_matches_live(tmp_path):
-    settings = replace(SETTINGS, seeds=[1, 2])
+    settings = replace(SETTINGS, seeds=[1, 2], repairs=0, stage_retries=0)
     answers = {1: [GOOD, DONE], 2: [MALFORMED["bad_keypoint"]]}
 
     def answer(custom_id: str) -> str:
@@ -379,7 +384,8 @@ def test_oracle_code_takes_the_same_path_without_requests(tmp_path):
     def refusing(stage, pairs):
         raise ValueError("no keypoint on the shoe")
 
-    bad = CodeWork(tmp_path / "bad", replace(SETTINGS, source="oracle", seeds=[0, 1], repairs=3))
+    settings = replace(SETTINGS, source="oracle", seeds=[0, 1], repairs=3, stage_retries=0)
+    bad = CodeWork(tmp_path / "bad", settings)
     bad.oracle = lambda stage, pairs: HOSTILE["sandbox_forbidden_import"]
     bad.observe(0, 0, scene())
     bad.run()
@@ -391,7 +397,7 @@ def test_oracle_code_takes_the_same_path_without_requests(tmp_path):
 
 
 def test_oracle_answer_direct(tmp_path):
-    work = CodeWork(tmp_path / "w", replace(SETTINGS, source="oracle"))
+    work = CodeWork(tmp_path / "w", replace(SETTINGS, source="oracle", stage_retries=0))
     with pytest.raises(ValueError, match="not waiting for code"):
         work.oracle_answer(0, GOOD)
     work.observe(0, 0, scene())
@@ -455,3 +461,180 @@ def test_settings_checks_and_for_task():
     settings = CodeSettings.for_task(Task(), seeds=range(2), repairs=1)
     assert settings.objects == ["shoe"] and settings.seeds == [0, 1]
     assert settings.workspace_high == [1.0, 0.6, 0.9] and settings.repairs == 1
+
+
+# ---------------------------------------------------------------- v2 labels, v1 as it was
+def parts(content: list[dict]) -> list[str]:
+    return [p["text"] if p["type"] == "text" else "<image>" for p in content]
+
+
+def two_stage_work(folder, settings) -> CodeWork:
+    """A multi-step run at its second stage: the first was executed and missed."""
+    work = CodeWork(folder, settings)
+    work.observe(0, 0, scene())
+    (request,) = work.pending_requests()
+    work.record([ChatResult(request.custom_id, GOOD)])
+    work.record_outcome(0, 0, outcome(False, 0.083, "missed_targets"))
+    work.observe(0, 1, scene(shift=0.02, shade=3))
+    return work
+
+
+def test_v1_renders_exactly_as_before(tmp_path):
+    """The v1 template's requests, single- and multi-step, are the ones v1 always sent
+    (``iker_code_v1_golden.json`` was rendered before v2 existed)."""
+    golden = json.loads((Path(__file__).parent / "iker_code_v1_golden.json").read_text())
+    v1 = replace(SETTINGS, repairs=0, prompt_version="v1", object_words={"shoe": "a red shoe"})
+    single = CodeWork(tmp_path / "single", replace(v1, multi_step=False))
+    single.observe(0, 0, scene())
+    assert parts(single.content(0, "code-0")) == golden["single"]
+    multi = two_stage_work(tmp_path / "multi", v1)
+    assert parts(multi.content(0, "code-1")) == golden["multi_stage_2"]
+    # labels off or on: v1 has none
+    hidden = two_stage_work(tmp_path / "hidden", replace(v1, label_keypoints=False))
+    assert parts(hidden.content(0, "code-1")) == golden["multi_stage_2"]
+
+
+def label_rows(text: str) -> dict[int, str]:
+    """Keypoint number -> body name, read back from a v2 label list."""
+    bodies = {}
+    for line in text.splitlines():
+        match = re.match(r'^- ([\d, -]+): "(\w+)"', line)
+        if match:
+            for run in match.group(1).split(", "):
+                low, _, high = run.partition("-")
+                for number in range(int(low), int(high or low) + 1):
+                    assert number not in bodies, f"number {number} listed twice"
+                    bodies[number] = match.group(2)
+    return bodies
+
+
+def test_v2_lists_the_object_under_every_number(tmp_path):
+    words = {"shoe": "the red sneaker", "rack": "the rack"}
+    work = two_stage_work(tmp_path / "w", replace(SETTINGS, object_words=words))
+    content = work.content(0, "code-1")
+    texts = parts(content)
+    # each picture (the earlier one and the current one) comes right after its own list
+    lists = [i for i, t in enumerate(texts) if t.startswith("The keypoints of this picture")]
+    assert len(lists) == 2 and all(texts[i + 1] == "<image>" for i in lists)
+    for index, position in zip((0, 1), lists):
+        assert label_rows(texts[position]) == dict(enumerate(work.candidates(0, index).bodies()))
+    current = texts[lists[1]]
+    assert '- 0-3: "shoe" (the red sneaker), in the middle left of the picture' in current
+    assert '- 6-7: "rack" (the rack), a fixed part of the scene' in current
+    intro = texts[0]
+    assert 'Movable objects: "shoe" (the red sneaker), "box".' in intro
+    assert "Nothing tells you which number" not in intro
+    assert "only if the list puts it on that object" in intro
+    assert "not the +y and -y directions" in intro  # left and right are the object's own
+    # the stage that missed is asked for again, by name
+    assert "Stage 1 did not work" in texts[-3]
+
+
+def test_hidden_labels_name_no_object_per_number(tmp_path):
+    settings = replace(SETTINGS, label_keypoints=False, object_words={"shoe": "the red sneaker"})
+    work = two_stage_work(tmp_path / "w", settings)
+    words = "\n".join(parts(work.content(0, "code-1")))
+    assert "The keypoints of this picture" not in words and label_rows(words) == {}
+    for name in ("shoe", "box", "rack"):
+        assert not re.search(rf'\d+(-\d+)?: "{name}"', words)
+        assert not re.search(rf'"{name}"[^\n.]*(keypoints? )?\d+-\d+', words)
+    assert "find out from the picture which numbers lie on which object" in words
+    assert "Nothing tells you which number" not in words
+
+
+def test_an_object_without_visible_keypoints_is_listed_as_unseen(tmp_path):
+    full = scene()
+    kept = full.candidates[:4] + full.candidates[6:]  # the box's two are hidden
+    renumbered = tuple(replace(c, number=i) for i, c in enumerate(kept))
+    work = CodeWork(tmp_path / "w", replace(SETTINGS, multi_step=False))
+    work.observe(0, 0, replace(full, candidates=renumbered))
+    words = "\n".join(parts(work.content(0, "code-0")))
+    assert '- none: no keypoint of "box" can be seen in this picture' in words
+    assert label_rows(words) == {0: "shoe", 1: "shoe", 2: "shoe", 3: "shoe", 4: "rack", 5: "rack"}
+
+
+def test_number_runs_and_picture_places():
+    assert number_runs([3, 0, 1, 2, 5, 7, 8]) == "0-3, 5, 7-8" and number_runs([4]) == "4"
+    shape = (300, 600)
+    assert picture_place(np.array([[50.0, 280.0], [70.0, 260.0]]), shape) == "bottom left"
+    assert picture_place(np.array([[300.0, 150.0]]), shape) == "centre"
+    assert picture_place(np.array([[599.0, 0.0]]), shape) == "top right"
+
+
+# ------------------------------------------------------------------ repairs and re-asking
+def test_defaults_repair_once_and_ask_a_failed_stage_again():
+    import inspect
+
+    from keyscaffold.cli import Iker
+    from keyscaffold.iker.loop import run_iker
+
+    settings = CodeSettings(task="t", instruction="i", objects=["shoe"])
+    assert (settings.repairs, settings.stage_retries) == (1, 2)
+    assert settings.label_keypoints is True and settings.prompt_version == PROMPT_VERSION == "v2"
+    defaults = inspect.signature(run_iker).parameters
+    assert defaults["repairs"].default == 1 and defaults["stage_retries"].default == 2
+    fields = Iker.__dataclass_fields__
+    assert fields["repairs"].default == 1 and fields["label_keypoints"].default is True
+    with pytest.raises(ValueError, match="prompt version"):
+        replace(SETTINGS, prompt_version="v0")
+
+
+def test_a_failed_stage_is_asked_again_with_its_failure(tmp_path):
+    """The answer names the box's keypoints for the shoe twice (once repaired); the stage is
+    then asked again on the same scene, its failure in the history, and the run goes on."""
+    wrong = MALFORMED["keypoint_not_on_object"]
+    replies = iter([wrong, wrong, GOOD, DONE])
+    client = FakeClient(lambda r: next(replies))
+    work = CodeWork(tmp_path / "w", SETTINGS)  # repairs 1, stage_retries 2
+    work.observe(0, 0, scene())
+    run_live(work, client, show_progress=False)
+    assert work.failure(0) is None and work.waiting_for(0) == "observe"
+    assert work.attempt_failure(0, 0)["kind"] == "keypoint_not_on_object"
+    assert len(work.repairs(0, "code-0")) == 1 and work.stage_spec(0, 0) is None
+    work.observe(0, 1, scene())
+    run_live(work, client, show_progress=False)
+    asked = text(client.requests[-1].body)
+    assert "Code of stage 1:" in asked and "Stage 1 did not work" in asked
+    assert "its code could not be used (keypoint_not_on_object: keypoint 4 lies on 'box'" in asked
+    assert work.stage_spec(0, 1).object == "shoe"
+    work.record_outcome(0, 1, outcome())
+    work.observe(0, 2, scene(shift=0.02))
+    run_live(work, client, show_progress=False)
+    assert work.waiting_for(0) == "done"
+    stages = work.result(0)["stages"]
+    assert [s["stage"] for s in stages] == ["code-0", "code-1", "code-2"]
+    assert stages[0]["failure"]["kind"] == "keypoint_not_on_object" and "spec" in stages[1]
+    assert [h["failure"] is not None for h in work.history(0)] == [True, False, False]
+    assert work.summary()["planned"] == 1
+
+
+def test_retries_run_out_after_failures_in_a_row(tmp_path):
+    # code failures: the second in a row ends the run with its own kind
+    wrong = MALFORMED["keypoint_not_on_object"]
+    work = CodeWork(tmp_path / "code", replace(SETTINGS, repairs=0, stage_retries=1))
+    for index in range(2):
+        work.observe(0, index, scene())
+        run_live(work, FakeClient(lambda r: wrong), show_progress=False)
+    failure = work.failure(0)
+    assert (failure.stage, failure.kind) == ("code-1", "keypoint_not_on_object")
+    assert "failed 2 times in a row" in failure.message
+    # executions that miss: the second in a row ends it as stage_retries; a success between
+    # two misses starts the count again
+    work = CodeWork(tmp_path / "execution", replace(SETTINGS, stage_retries=1))
+    client = FakeClient(lambda r: GOOD)
+    for index, success in enumerate([False, True, False, False]):
+        assert work.waiting_for(0) == "observe"
+        work.observe(0, index, scene())
+        run_live(work, client, show_progress=False)
+        work.record_outcome(0, index, outcome(success, 0.1, None if success else "missed_targets"))
+    failure = work.failure(0)
+    assert (failure.stage, failure.kind) == ("code-3", "stage_retries")
+    assert "2 stages in a row failed; the last one: missed_targets" in failure.message
+
+
+def test_single_step_runs_are_never_asked_again(tmp_path):
+    work = CodeWork(tmp_path / "w", replace(SETTINGS, multi_step=False))
+    work.observe(0, 0, scene())
+    run_live(work, FakeClient(lambda r: MALFORMED["bad_keypoint"]), show_progress=False)
+    assert work.failure(0).kind == "bad_keypoint" and work.attempt_failure(0, 0) is None
+    assert len(work.repairs(0, "code-0")) == 1  # the one repair was used
