@@ -8,6 +8,12 @@ Usage:
         then runs the IKER loop on 10 held-out seeds reusing those policies; the second half of
         the runs has an object moved by up to 5 cm between stages, which the next stage must see
         and recover from. Writes benchmarks/results/iker_chain.json.
+    .venv/bin/python benchmarks/iker_chain.py --task shoes_on_rack --ideal --target-noise 0.02 \
+        --runs 10 --perturb 0
+        trains nothing: answers like a competent model's (the oracle's stage code with every
+        target off by up to 2 cm per axis, drawn per run and stage) executed ideally (each
+        stage's object put where its targets say, then the scene settles). Keeps one entry per
+        command in benchmarks/results/iker_ideal.json.
 
 Finished library parts and finished runs under ``--out`` are reused, so an interrupted benchmark
 resumes. A run succeeds when every stage has run and the task's own judge says the scene is done.
@@ -26,12 +32,13 @@ from keyscaffold.iker.library import build_skill_library
 from keyscaffold.iker.loop import resume_iker
 from keyscaffold.planning.oracle import split_seeds
 from keyscaffold.planning.plan import atomic_write_text
-from keyscaffold.provenance import provenance
+from keyscaffold.provenance import keep_in_list, provenance
 from keyscaffold.rl.keypoint_env import KeypointEnvConfig
 from keyscaffold.rl.train import apply_overrides
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "iker_chain.json"
+IDEAL_RESULTS = ROOT / "benchmarks" / "results" / "iker_ideal.json"
 
 
 def run_row(summary: dict, perturb: float) -> dict:
@@ -43,12 +50,12 @@ def run_row(summary: dict, perturb: float) -> dict:
         "stages": len(summary["stages"]),
         "stage_success": summary["stage_success"],
         "failure": summary["failure"],
+        "stage_failures": [s["failure"] for s in summary["stages"] if s["failure"]],
         "policies_reused": sum(1 for s in summary["stages"] if s.get("reused_policy")),
     }
 
 
-def main(argv: list[str] | None = None) -> dict:
-    """Run the benchmark; returns what it writes to the results file."""
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", default="shoes_on_rack")
     parser.add_argument("--states", type=int, default=10, help="training scenes of the library")
@@ -60,44 +67,89 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--perturb", type=float, default=0.05, help="displacement (m) in the second half of runs"
     )
+    parser.add_argument(
+        "--ideal", action="store_true", help="train nothing: put each object at its targets"
+    )
+    parser.add_argument(
+        "--target-noise", type=float, default=0.0, help="oracle targets off by up to this (m)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "iker_chain")
-    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--results", type=Path, default=None)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="K=V")
-    args = parser.parse_args(argv)
-    started = time.perf_counter()
-    command = (
-        f"python benchmarks/iker_chain.py --task {args.task} --states {args.states} "
-        f"--val-states {args.val_states} --minutes {args.minutes:g} --runs {args.runs} --perturb {args.perturb:g} "
-        f"--seed {args.seed}" + "".join(f" --set {item}" for item in args.overrides)
+    return parser.parse_args(argv)
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The command that reproduces the measurement (the training flags only when it trains)."""
+    training = (
+        ""
+        if args.ideal
+        else f" --states {args.states} --val-states {args.val_states} --minutes {args.minutes:g}"
     )
+    return (
+        f"python benchmarks/iker_chain.py --task {args.task}{training} --runs {args.runs} "
+        f"--perturb {args.perturb:g} --seed {args.seed}"
+        + (" --ideal" if args.ideal else "")
+        + (f" --target-noise {args.target_noise:g}" if args.target_noise else "")
+        + "".join(f" --set {item}" for item in args.overrides)
+    )
+
+
+def library_record(library: dict, args: argparse.Namespace) -> dict:
+    """What the results file keeps of the skill library a trained benchmark built."""
+    return {
+        "states": args.states,
+        "val_states": args.val_states,
+        "minutes_per_skill": args.minutes,
+        "skills": {
+            key: {
+                "goals": skill["goals"],
+                "training": skill["training"],
+                "validation_seeds": skill.get("validation_seeds", []),
+            }
+            for key, skill in library["skills"].items()
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Run the benchmark; returns what it writes to the results file (its entry, for
+    ``--ideal``, whose results file keeps one entry per command)."""
+    args = parse_args(argv)
+    started = time.perf_counter()
+    command = command_line(args)
     env_config = apply_overrides(KeypointEnvConfig(), tuple(args.overrides))
     out = args.out / args.task
-    library_dir = out / "library"
-    library = build_skill_library(
-        args.task,
-        library_dir,
-        num_states=args.states,
-        num_val_states=args.val_states,
-        minutes=args.minutes,
-        seed=args.seed,
-        perturb=args.perturb,
-        env_config=env_config,
-        command=command,
-        show_progress=True,
-    )
+    library, library_dir = None, out / "library"
+    if args.ideal:
+        out = out / f"ideal_noise{args.target_noise:g}_perturb{args.perturb:g}"
+    else:
+        library = build_skill_library(
+            args.task,
+            library_dir,
+            num_states=args.states,
+            num_val_states=args.val_states,
+            minutes=args.minutes,
+            seed=args.seed,
+            perturb=args.perturb,
+            env_config=env_config,
+            command=command,
+            show_progress=True,
+        )
     runs = []
     for position, seed in enumerate(split_seeds("test", args.seed, args.runs)):
         perturb = args.perturb if position >= args.runs // 2 else 0.0
-        folder = out / "runs" / f"seed_{seed}"
         summary = resume_iker(
             args.task,
-            folder,
+            out / "runs" / f"seed_{seed}",
             planner="oracle",
             seed=seed,
             perturb=perturb,
             env_config=env_config,
-            skills=library_dir,
+            skills=None if args.ideal else library_dir,
+            execution="ideal" if args.ideal else "policy",
+            target_noise=args.target_noise,
         )
         runs.append(run_row(summary, perturb))
         print(json.dumps(runs[-1]))
@@ -105,6 +157,8 @@ def main(argv: list[str] | None = None) -> dict:
     result = {
         "task": args.task,
         "planner": "oracle",
+        "execution": "ideal" if args.ideal else "policy",
+        "target_noise": args.target_noise,
         "runs": runs,
         "successes": successes,
         "num_runs": len(runs),
@@ -112,28 +166,27 @@ def main(argv: list[str] | None = None) -> dict:
         "success_ci95": list(wilson_interval(successes, len(runs))),
         "perturbed_successes": sum(r["success"] for r in runs if r["perturb"] > 0),
         "num_perturbed": sum(1 for r in runs if r["perturb"] > 0),
-        "library": {
-            "states": args.states,
-            "val_states": args.val_states,
-            "minutes_per_skill": args.minutes,
-            "skills": {
-                key: {
-                    "goals": skill["goals"],
-                    "training": skill["training"],
-                    "validation_seeds": skill.get("validation_seeds", []),
-                }
-                for key, skill in library["skills"].items()
-            },
-        },
+        "library": None if library is None else library_record(library, args),
         "overrides": list(args.overrides),
         "command": command,
         **provenance(),
         "total_s": time.perf_counter() - started,
     }
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(args.results, json.dumps(result, indent=2) + "\n")
+    write_result(args, result)
     print(json.dumps({k: result[k] for k in ("task", "successes", "num_runs", "success_ci95")}))
     return result
+
+
+def write_result(args: argparse.Namespace, result: dict) -> None:
+    """A trained benchmark's file holds its result; ``--ideal``'s keeps one entry per command
+    (``provenance.keep_in_list``)."""
+    path = args.results or (IDEAL_RESULTS if args.ideal else RESULTS)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload: dict | list = result
+    if args.ideal:
+        entries = json.loads(path.read_text()) if path.exists() else []
+        payload = keep_in_list(entries, result)
+    atomic_write_text(path, json.dumps(payload, indent=2) + "\n")
 
 
 if __name__ == "__main__":

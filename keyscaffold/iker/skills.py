@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from rich.progress import Progress
 
+from keyscaffold.geometry import yaw_rotation
 from keyscaffold.iker.keypoints import CandidateSet, body_surface_samples
 from keyscaffold.iker.reward import kabsch
 from keyscaffold.iker.stage import StageSpec
@@ -375,13 +376,35 @@ def world_state(task: Task, worlds: BatchedWorlds, world: int, seed: int) -> Ini
     return InitialState(seed, tuple(float(v) for v in wrist), objects, joints)
 
 
+def planar_fit(source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares turn about z and shift in x/y taking points ``source`` onto ``target``
+    (what a push can do to an object sliding on its support): R s + t ~ t', t[2] = 0.
+
+    Args:
+        source: Shape: (K, 3).
+        target: Shape: (K, 3).
+
+    Returns:
+        rotation about z, shape: (3, 3); translation, shape: (3,).
+    """
+    a = source[:, :2] - source[:, :2].mean(axis=0)
+    b = target[:, :2] - target[:, :2].mean(axis=0)
+    yaw = np.arctan2(np.sum(a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]), np.sum(a * b))
+    rotation = yaw_rotation(float(yaw))
+    shift = target.mean(axis=0) - rotation @ source.mean(axis=0)
+    shift[2] = 0.0
+    return rotation, shift
+
+
 def ideal_placement(
     task: Task, worlds: BatchedWorlds, goal: KeypointGoal, world: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
     """Where a perfect skill would leave the goal's object and the wrist, from the state world
     ``world`` of ``worlds`` holds (its positions computed, as after a reset).
 
-    The object turns and moves rigidly by the Kabsch fit of its keypoints onto the targets; the
+    The object turns and moves rigidly by the Kabsch fit of its keypoints onto the targets; a
+    pushed object (``mode="push"``) slides on its support, so only its heading and its place in
+    x/y change (``planar_fit``): targets that ask a push to lift or tilt it cannot be met. The
     wrist keeps its hinge angles and moves so that the tool centre point is ``IDEAL_CLEARANCE``
     above the moved grasp point (kept inside the task's workspace box), as after a release.
 
@@ -391,9 +414,13 @@ def ideal_placement(
     position = worlds.body_position(goal.object)[world].astype(np.float64)
     rotation = worlds.body_rotation(goal.object)[world].astype(np.float64)
     keypoints = position + goal.keypoints_local @ rotation.T
-    turn, shift = kabsch(keypoints[None], goal.targets[None])
-    moved_rotation = turn[0] @ rotation
-    moved_position = turn[0] @ position + shift[0]
+    if goal.mode == "push":
+        turn, shift = planar_fit(keypoints, np.asarray(goal.targets, dtype=np.float64))
+    else:
+        turns, shifts = kabsch(keypoints[None], goal.targets[None])
+        turn, shift = turns[0], shifts[0]
+    moved_rotation = turn @ rotation
+    moved_position = turn @ position + shift
     quaternion = np.empty(4)
     mujoco.mju_mat2Quat(quaternion, moved_rotation.ravel())
     tcp = gripper_tcp(worlds, task.robot().root_body)[0][world]

@@ -314,3 +314,24 @@ def test_object_pose_terms_by_hand():
     assert terms["position"][0] == pytest.approx(1.0)
     assert terms["orientation"][0] == pytest.approx(0.5)
     assert terms["success"][0] == 2.0
+
+
+def test_a_push_fits_in_the_plane():
+    """``skills.planar_fit``: a turn about z and an x/y shift, whatever lift or tilt the
+    targets ask for (a pushed object slides on its support)."""
+    from keyscaffold.geometry import yaw_rotation
+    from keyscaffold.iker.skills import planar_fit
+
+    rng = np.random.default_rng(3)
+    source = rng.uniform(-0.2, 0.2, (4, 3))
+    turn = yaw_rotation(0.4)
+    planar = source @ turn.T + np.array([0.1, -0.05, 0.0])
+    rotation, shift = planar_fit(source, planar)
+    np.testing.assert_allclose(rotation, turn, atol=1e-12)
+    np.testing.assert_allclose(shift, [0.1, -0.05, 0.0], atol=1e-12)
+    tilted = planar @ rotation_from_xyz_angles(np.array([0.3, -0.2, 0.0])).T + [0, 0, 0.04]
+    rotation, shift = planar_fit(source, tilted)
+    assert rotation[2, 2] == 1.0 and shift[2] == 0.0  # no tilt, no lift
+    one = planar_fit(source[:1], source[:1] + [0.02, 0.03, 0.05])
+    np.testing.assert_allclose(one[0], np.eye(3), atol=1e-12)
+    np.testing.assert_allclose(one[1], [0.02, 0.03, 0.0], atol=1e-12)
