@@ -12,6 +12,12 @@ the value is checked by ``stage.parse_stage``; the outcome is a ``StageSpec`` or
 (``FAILURE_KINDS``), which may be sent back to the model ``repairs`` times before it is final.
 The loop trains and executes the stage, reports how it went with ``record_outcome``, shows the new
 scene, and so on until the code says ``done`` (multi-step) or after the only stage (single-step).
+In multi-step mode a stage that failed (its code, finally, or its execution) is asked again as the
+next ``code-<i>`` with the failure in the history, up to ``stage_retries`` times in a row.
+
+The v2 prompt lists, just before each picture, every keypoint number with the body it lies on
+(``labels``; ``label_keypoints=False`` hides the lists) and names what each object is
+(``object_words``); v1 renders as it always did.
 
 Offline, a task's oracle writes the code instead of a model (``source="oracle"``): the same
 record, sandbox and parse path, without a request.
@@ -26,6 +32,8 @@ The stage machine is ``planning.stages.StageWork``: one state (``seed``) per IKE
         code-<i>.request.json      the request (images redacted), cache key, prompt and version
         code-<i>.answer.json       the answer (or the request failure); "source": "oracle" offline
         code-<i>.repairs.json      unusable answers sent back, with their failure kind and message
+        code-<i>.failed.json       {"stage", "kind", "message"}: the stage's code failed finally
+                                   and it was asked again as code-<i+1> (multi-step)
         code-<i>.py                the code extracted from the last answer
         code-<i>.stage.json        the accepted StageSpec ("spec") and where it came from
         code-<i>.outcome.json      what executing the stage did (from the loop)
@@ -68,6 +76,8 @@ __all__ = [
     "CODE_PROMPT",
     "FAILURE_KINDS",
     "PROMPT_VERSION",
+    "PROMPT_VERSIONS",
+    "RETRY_KINDS",
     "SOURCES",
     "CodeError",
     "CodeSettings",
@@ -75,8 +85,11 @@ __all__ = [
     "code_from_answer",
     "describe_outcome",
     "load_sections",
+    "number_runs",
+    "picture_place",
     "run_stage_code",
     "stage_name",
+    "with_target_noise",
 ]
 
 PROMPT_VERSION = "v2"
