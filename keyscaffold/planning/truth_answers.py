@@ -9,8 +9,9 @@ for a model where a measurement needs known-good answers, or answers that are wr
   (``PlanningWork.scripted_motion``), relative to the first detected keypoint as the trajectory
   prompt asks, ``N`` waypoints with every point and the hand;
 - ``AnswerErrors``: the errors real answers show (SPEC section 11), drawn from the state's seed so
-  the same state always gets the same answer: pixels 10-20 px off, every waypoint after the first
-  2-5 cm off (a smooth offset per path, not noise per waypoint), the hand 2-3 cm too high or too
+  the same state always gets the same answer: pixels 10-20 px off, the motion 2-5 cm off after the
+  first waypoint (one smooth offset, not noise per waypoint, shared by the hand and every point
+  while it moves; points that stay put are copied exactly), the hand 2-3 cm too high or too
   low from the grasp on, and the formats models use (fences, prose before the JSON, wrappers, a
   ``waypoints()`` function). ``AnswerErrors.none()`` gives exact answers;
 - ``AnswerBook``: every answer of a planning run, made in a throwaway run with the same settings
@@ -37,6 +38,8 @@ from keyscaffold.vlm.client import ChatRequest, ChatResult
 _STREAMS = {"pixels": 1, "waypoints": 2, "grasp": 3, "keypoints format": 4, "trajectory format": 5}
 """Each kind of error draws from its own stream: turning one off leaves the others as they were."""
 
+MOVED_M = 0.005
+"""A point this far from where it starts (m) is moving: it takes the motion's error."""
 DRIFT_TURN = 0.5
 """How far a path's offset direction turns from its first to its last waypoint: the end direction
 is the start direction plus this times a random unit vector (at most 30 degrees)."""
@@ -229,15 +232,19 @@ def detected_keypoints(work: PlanningWork, seed: int) -> list[DetectedKeypoint]:
 
 def trajectory_answer(work: PlanningWork, seed: int, errors: AnswerErrors) -> str:
     """The answer to a state's trajectory request: the scripted motion for the detected points in
-    the request's frame (minus the first detected keypoint's world position), with
-    ``waypoint_offsets`` on every path and ``grasp_height_shift`` on the hand from the grasp on."""
+    the request's frame (minus the first detected keypoint's world position), with one
+    ``waypoint_offsets`` path on the hand and on every point while it moves (a held object goes
+    where the misplaced hand takes it; a point that stays put is copied, as models copy it), and
+    ``grasp_height_shift`` on the hand from the grasp on."""
     detected = detected_keypoints(work, seed)
     keypoints, hand, _ = work.scripted_motion(seed, detected)
     origin = np.array(detected[0].world)
     keypoints, hand = keypoints - origin, hand - origin
     count = work.settings.num_waypoints
-    offsets = waypoint_offsets(errors, seed, count, keypoints.shape[1] + 1)
-    keypoints, hand = keypoints + offsets[:, :-1], hand + offsets[:, -1]
+    offsets = waypoint_offsets(errors, seed, count, 1)[:, 0]
+    moving = np.linalg.norm(keypoints - keypoints[:1], axis=-1) > MOVED_M  # (N, K)
+    keypoints = keypoints + moving[..., None] * offsets[:, None]
+    hand = hand + offsets
     grasp = grasp_index(work.task.oracle_waypoints(work.scene.state(seed), count))
     hand[grasp:, 2] += grasp_height_shift(errors, seed)
     names = [d.name for d in detected]
