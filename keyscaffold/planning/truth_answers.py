@@ -72,7 +72,7 @@ class AnswerErrors:
     uniformly random direction."""
     waypoint_error_m: tuple[float, float] | None = (0.02, 0.05)
     """Every waypoint after the first (which the request states) lies this far (m) from the
-    scripted one, for every keypoint path and the hand: per path a random offset whose size moves
+    scripted one, for the hand and every point while it moves: one random offset whose size moves
     linearly between two draws in this range and whose direction turns slowly (``DRIFT_TURN``)."""
     grasp_height_error_m: tuple[float, float] | None = (0.02, 0.03)
     """The hand's height from the grasp waypoint on is shifted by this much (m, uniform), up or
