@@ -3,8 +3,9 @@
 A local OpenAI-compatible server answers every question `keyscaffold plan --planner vlm` asks with
 answers made from the scene's truth (`keyscaffold.planning.truth_answers`): `--errors exact` gives
 the true keypoints' pixels and the scripted motion; `--errors realistic` gives them with the errors
-real answers show (pixels 10-20 px off, every waypoint after the first 2-5 cm off as a smooth
-offset per path, the hand 2-3 cm too high or too low from the grasp on, varied formats). The plans
+real answers show (pixels 10-20 px off, the motion 2-5 cm off after the first waypoint as one
+smooth offset shared by the hand and whatever moves, the hand 2-3 cm too high or too low from the
+grasp on, varied formats). The plans
 go through the evaluation protocol (`keyscaffold benchmark`): `--seeds` training seeds with one
 budget, the best checkpoint on validation plans, the same held-out test states for every seed.
 `--baseline oracle` puts oracle plans of the same train, validation and test states, with the same
