@@ -31,10 +31,10 @@ from keyscaffold.evaluation.stats import wilson_interval
 from keyscaffold.iker.library import build_skill_library
 from keyscaffold.iker.loop import resume_iker
 from keyscaffold.planning.oracle import split_seeds
-from keyscaffold.planning.plan import atomic_write_text
 from keyscaffold.provenance import keep_in_list, provenance
 from keyscaffold.rl.keypoint_env import KeypointEnvConfig
 from keyscaffold.rl.train import apply_overrides
+from keyscaffold.util import atomic_write_text
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "iker_chain.json"

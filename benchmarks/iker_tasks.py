@@ -26,10 +26,10 @@ from pathlib import Path
 
 import keyscaffold  # noqa: F401  (sets the headless GL backend)
 from keyscaffold.iker.evaluate import heldout_evaluation
-from keyscaffold.planning.plan import atomic_write_text
 from keyscaffold.rl.keypoint_env import REWARDS, KeypointEnvConfig
 from keyscaffold.rl.train import apply_overrides, profile_config
 from keyscaffold.tasks import make_task, task_names
+from keyscaffold.util import atomic_write_text
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "iker_tasks.json"

@@ -28,9 +28,9 @@ from drive import Driver  # noqa: E402
 import keyscaffold  # noqa: E402,F401  (sets the headless GL backend)
 from keyscaffold.evaluation.stats import wilson_interval  # noqa: E402
 from keyscaffold.planning.oracle import oracle_plans  # noqa: E402
-from keyscaffold.planning.plan import atomic_write_text  # noqa: E402
 from keyscaffold.provenance import keep_in_list, provenance  # noqa: E402
 from keyscaffold.tasks import make_task  # noqa: E402
+from keyscaffold.util import atomic_write_text  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "open_loop_noise.json"
 

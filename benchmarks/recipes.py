@@ -20,8 +20,8 @@ from pathlib import Path
 
 import keyscaffold  # noqa: F401  (sets the headless GL backend)
 from keyscaffold.planning import PLAN_ORIENTATION_NOISE
-from keyscaffold.planning.plan import atomic_write_text
 from keyscaffold.protocol import Protocol, run_protocol
+from keyscaffold.util import atomic_write_text
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "recipes.json"

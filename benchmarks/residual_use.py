@@ -20,12 +20,13 @@ from pathlib import Path
 import numpy as np
 
 import keyscaffold  # noqa: F401  (sets the headless GL backend)
-from keyscaffold.planning.plan import atomic_write_text, load_plan_set, plan_orientation_offset
+from keyscaffold.planning.plan import load_plan_set, plan_orientation_offset
 from keyscaffold.provenance import provenance
 from keyscaffold.rl.env import ScaffoldEnv
 from keyscaffold.rl.rollout import run_episode
 from keyscaffold.rl.train import checkpoint_file, load_policy, load_run_config
 from keyscaffold.tasks import make_task
+from keyscaffold.util import atomic_write_text
 
 RESULTS = Path(__file__).resolve().parent / "results" / "residual_use.json"
 AT_BOUND = 0.98

@@ -19,10 +19,10 @@ import shutil
 from pathlib import Path
 
 import keyscaffold  # noqa: F401  (sets the headless GL backend)
-from keyscaffold.planning.plan import atomic_write_text
 from keyscaffold.protocol import Protocol, run_protocol
 from keyscaffold.provenance import keep_earlier
 from keyscaffold.tasks import scaffold_task_names, task_names
+from keyscaffold.util import atomic_write_text
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "tasks.json"

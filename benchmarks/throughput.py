@@ -18,9 +18,9 @@ from pathlib import Path
 
 import keyscaffold  # noqa: F401  (sets the headless GL backend)
 from keyscaffold.benchmark import run_benchmark
-from keyscaffold.planning.plan import atomic_write_text
 from keyscaffold.provenance import keep_earlier, provenance
 from keyscaffold.tasks import scaffold_task_names
+from keyscaffold.util import atomic_write_text
 
 RATIOS = (
     "env_vs_raw_ratio",

@@ -24,11 +24,11 @@ import torch
 
 import keyscaffold  # noqa: F401  (sets the headless GL backend)
 from keyscaffold.planning.oracle import oracle_plans
-from keyscaffold.planning.plan import atomic_write_text
 from keyscaffold.provenance import keep_earlier, provenance
 from keyscaffold.rl.env import ScaffoldEnv
 from keyscaffold.rl.train import _collect, make_runner, profile_config, update_autocast
 from keyscaffold.tasks import make_task
+from keyscaffold.util import atomic_write_text
 
 VARIANTS: dict[str, tuple[str, ...]] = {
     "profile": (),

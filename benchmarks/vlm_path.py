@@ -46,12 +46,12 @@ import keyscaffold  # noqa: E402,F401  (sets the headless GL backend)
 from keyscaffold.commands import make_plans  # noqa: E402
 from keyscaffold.evaluation.stats import wilson_interval  # noqa: E402
 from keyscaffold.planning import PLAN_ORIENTATION_NOISE  # noqa: E402
-from keyscaffold.planning.plan import atomic_write_text  # noqa: E402
 from keyscaffold.planning.truth_answers import AnswerBook, AnswerErrors  # noqa: E402
 from keyscaffold.planning.vlm_planner import PlanningSettings  # noqa: E402
 from keyscaffold.protocol import Protocol, run_protocol  # noqa: E402
 from keyscaffold.provenance import keep_in_list  # noqa: E402
 from keyscaffold.tasks import scaffold_task_names  # noqa: E402
+from keyscaffold.util import atomic_write_text  # noqa: E402
 from keyscaffold.vlm.client import VLMConfig  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "vlm_path_tasks.json"

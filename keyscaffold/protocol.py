@@ -21,10 +21,10 @@ from keyscaffold.evaluation.failures import CATEGORIES
 from keyscaffold.evaluation.media import plot_seeds
 from keyscaffold.evaluation.stats import wilson_interval
 from keyscaffold.planning import PLAN_ORIENTATION_NOISE
-from keyscaffold.planning.plan import atomic_write_text
 from keyscaffold.provenance import provenance
 from keyscaffold.rl.train import TrainConfig, profile_config, training_record
 from keyscaffold.tasks import make_task
+from keyscaffold.util import atomic_write_text
 
 PROTOCOL_VERSION = 1
 

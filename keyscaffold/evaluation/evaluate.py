@@ -18,19 +18,19 @@ from keyscaffold.evaluation.failures import (
 )
 from keyscaffold.evaluation.media import draw_keypoint_overlay, write_video
 from keyscaffold.evaluation.stats import wilson_interval
-from keyscaffold.planning.plan import KeypointPlan, atomic_write_text
+from keyscaffold.planning.plan import KeypointPlan
 from keyscaffold.rl.env import EnvConfig, ScaffoldEnv
 from keyscaffold.rl.rollout import run_episode
 from keyscaffold.rl.train import checkpoint_file, load_policy, load_run_config
 from keyscaffold.sim.render import SceneRenderer
 from keyscaffold.tasks.base import Task
+from keyscaffold.util import atomic_write_text
 
 
 def _render_world(
     env: ScaffoldEnv, renderer: SceneRenderer, data: mujoco.MjData, world: int
 ) -> np.ndarray:
-    env.worlds.batch.get_data(world, data)
-    mujoco.mj_forward(env.worlds.model, data)
+    env.worlds.world_data(world, data)
     return renderer.rgb(data, env.task.camera.name)
 
 
@@ -173,10 +173,8 @@ def _draw_overlay(
     task: Task, env: ScaffoldEnv, plan: KeypointPlan, result: dict, out_dir: Path, episode: dict
 ) -> Path:
     renderer = SceneRenderer(env.worlds.model, 640, 640, quality=True)
-    data = mujoco.MjData(env.worlds.model)
     env.assign_plans(np.zeros(env.num_envs, dtype=np.int64))
-    env.worlds.batch.get_data(0, data)
-    mujoco.mj_forward(env.worlds.model, data)
+    data = env.worlds.world_data(0)
     frame = renderer.frame(data, task.camera.name)
     renderer.close()
     planned, _ = plan.interpolate(task.episode_steps)

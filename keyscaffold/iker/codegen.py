@@ -66,10 +66,10 @@ from keyscaffold.iker.stage import (
     StageSpec,
     parse_stage,
 )
-from keyscaffold.planning.plan import atomic_write_text
 from keyscaffold.planning.requests import ModelParameters, run_live
 from keyscaffold.planning.stages import DONE, FAILED, StageWork, error_kind_message
 from keyscaffold.sandbox import REASONS, SandboxError, extract_code, run_untrusted
+from keyscaffold.util import atomic_write_text
 from keyscaffold.vlm.client import ChatRequest, ChatResult, image_data_url
 
 __all__ = [

@@ -47,7 +47,6 @@ from keyscaffold.iker.skills import (
     train_skill,
 )
 from keyscaffold.planning.oracle import split_seeds
-from keyscaffold.planning.plan import atomic_write_text
 from keyscaffold.provenance import provenance
 from keyscaffold.rl.keypoint_env import REWARDS, KeypointEnv, KeypointEnvConfig, KeypointGoal
 from keyscaffold.rl.train import TrainConfig, profile_config, training_record
@@ -55,6 +54,7 @@ from keyscaffold.sim.render import SceneRenderer
 from keyscaffold.sim.scene import PhysicsConfig
 from keyscaffold.tasks import make_task
 from keyscaffold.tasks.base import Task, TaskMonitor
+from keyscaffold.util import atomic_write_text
 
 RESULT_FILE = "heldout.json"
 

@@ -38,12 +38,12 @@ import numpy as np
 from keyscaffold.iker.loop import RESULT_FILE, resume_iker
 from keyscaffold.iker.skills import library_skill, skill_folder, train_skill
 from keyscaffold.planning.oracle import split_seeds
-from keyscaffold.planning.plan import atomic_write_text
 from keyscaffold.provenance import provenance
 from keyscaffold.rl.keypoint_env import KeypointEnvConfig, KeypointGoal
 from keyscaffold.rl.train import TrainConfig, profile_config, training_record
 from keyscaffold.tasks import make_task
 from keyscaffold.tasks.base import InitialState
+from keyscaffold.util import atomic_write_text
 
 LIBRARY_FILE = "library.json"
 

@@ -78,7 +78,6 @@ from keyscaffold.iker.skills import (
     world_state,
 )
 from keyscaffold.iker.stage import StageSpec
-from keyscaffold.planning.plan import atomic_write_text
 from keyscaffold.provenance import provenance
 from keyscaffold.rl.keypoint_env import (
     KeypointEnv,
@@ -91,6 +90,7 @@ from keyscaffold.sim.batch import BatchedWorlds, SimulationDiverged
 from keyscaffold.sim.render import SceneRenderer
 from keyscaffold.tasks import make_task
 from keyscaffold.tasks.base import InitialState, Task, TaskMonitor
+from keyscaffold.util import atomic_write_text
 from keyscaffold.vlm.client import VLMClient, VLMConfig
 
 PLANNERS = ("oracle", "vlm")
@@ -286,8 +286,7 @@ class _Run:
 
             def on_step() -> None:
                 if monitor.step[0] % VIDEO_EVERY == 0:
-                    env.worlds.batch.get_data(0, data)
-                    mujoco.mj_forward(env.worlds.model, data)
+                    env.worlds.world_data(0, data)
                     frames.append(renderer.rgb(data, self.task.camera.name))
 
         try:

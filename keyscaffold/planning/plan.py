@@ -7,8 +7,6 @@ and an ``index.json`` that lists them. Every write is atomic (temporary file, th
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import numpy as np
 
 from keyscaffold.geometry import interpolate_waypoints
 from keyscaffold.tasks.base import InitialState
+from keyscaffold.util import atomic_write_text
 
 SCHEMA_VERSION = 2
 """Version 2 allows one wrist orientation per waypoint and joint positions in initial states;
@@ -185,22 +184,6 @@ def plan_orientation_offset(plan: KeypointPlan) -> np.ndarray:
     if noise <= 0:
         return np.zeros(3)
     return orientation_noise(int(plan.provenance.get("seed", plan.initial_state.seed)), noise)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write a file so that readers see the old content or the new one, never a partial one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_plan_set(plans: list[KeypointPlan], folder: Path) -> Path:

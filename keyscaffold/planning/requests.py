@@ -23,7 +23,7 @@ import hashlib
 from pathlib import Path
 from typing import Protocol
 
-from keyscaffold.planning.plan import atomic_write_text
+from keyscaffold.util import atomic_write_text
 from keyscaffold.vlm.batch import batch_input_lines, read_batch_output
 from keyscaffold.vlm.client import ChatRequest, ChatResult, VLMConfig
 

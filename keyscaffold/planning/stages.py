@@ -83,8 +83,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from keyscaffold.planning.plan import atomic_write_text
 from keyscaffold.planning.requests import request_record, with_repairs
+from keyscaffold.util import atomic_write_text
 from keyscaffold.vlm.client import ChatRequest, ChatResult
 
 DONE = "done"

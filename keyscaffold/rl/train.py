@@ -6,7 +6,6 @@ import contextlib
 import csv
 import io
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
@@ -17,11 +16,12 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rsl_rl.runners import OnPolicyRunner
 from torch.utils.tensorboard import SummaryWriter
 
-from keyscaffold.planning.plan import KeypointPlan, atomic_write_text
+from keyscaffold.planning.plan import KeypointPlan
 from keyscaffold.rl.batched_env import BatchedEnv
 from keyscaffold.rl.env import EnvConfig, ScaffoldEnv
 from keyscaffold.rl.rollout import Validator
 from keyscaffold.tasks.base import Task
+from keyscaffold.util import atomic_write, atomic_write_text
 
 METRICS_HEAD = ("iteration", "minutes", "env_steps", "success")
 METRICS_TAIL = ("collect_s", "update_s", "val_success", "attempt")
@@ -336,12 +336,9 @@ class Float32Linear(torch.nn.Linear):
 
 def save_checkpoint(runner: OnPolicyRunner, path: Path, state: dict) -> None:
     """Atomically write the PPO state plus the loop state needed to resume."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = runner.alg.save()
     payload.update(iter=state["iteration"], infos=state)
-    tmp = path.with_suffix(".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    atomic_write(path, lambda handle: torch.save(payload, handle), mode="wb")
 
 
 def run_config_json(task: Task, config: TrainConfig, plans_dir: str, env: ScaffoldEnv) -> dict:

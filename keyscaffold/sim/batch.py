@@ -105,6 +105,14 @@ class BatchedWorlds:
         self.batch.step(nstep=self.substeps, stage=_STAGE_VEL)
         self.version += 1
 
+    def world_data(self, world: int, data: mujoco.MjData | None = None) -> mujoco.MjData:
+        """World ``world``'s state copied into an ``MjData`` (``data``, or a new one) with its
+        positions recomputed, ready to render or inspect; the batch is not changed."""
+        data = mujoco.MjData(self.model) if data is None else data
+        self.batch.get_data(int(world), data)
+        mujoco.mj_forward(self.model, data)
+        return data
+
     def check_finite(self) -> None:
         """Raise ``SimulationDiverged`` if any world holds a non-finite state."""
         bad = ~np.isfinite(self.qpos).all(axis=1) | ~np.isfinite(self.qvel).all(axis=1)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
+
+from keyscaffold.util import atomic_write
 
 
 def request_key(body: dict) -> str:
@@ -49,15 +50,9 @@ class ResponseCache:
     def put(self, key: str, model: str, content: str) -> None:
         """Store an answer atomically."""
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{key[:8]}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as handle:
-                json.dump({"key": key, "model": model, "content": content}, handle)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(
+            path, lambda handle: json.dump({"key": key, "model": model, "content": content}, handle)
+        )
 
     def __len__(self) -> int:
         return sum(1 for _ in self.root.glob("*/*.json")) if self.root.is_dir() else 0

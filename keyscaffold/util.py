@@ -1,0 +1,37 @@
+"""Small utilities every layer may import (files on disk); this module imports nothing of the
+package."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+
+def atomic_write(path: Path, write: Callable[[IO], None], mode: str = "w") -> None:
+    """Write a file so that readers see the old content or the new one, never a partial one.
+
+    Args:
+        path: The file; its folder is created if missing.
+        write: Writes the content to the open temporary file it is given.
+        mode: ``"w"`` for text, ``"wb"`` for bytes.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write a text file atomically (see ``atomic_write``)."""
+    atomic_write(path, lambda handle: handle.write(text))
