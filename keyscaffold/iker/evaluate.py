@@ -157,7 +157,7 @@ def heldout_evaluation(
     if num_train < 1 or num_test < 1 or trials < 1:
         raise ValueError("num_train, num_test and trials must be at least 1")
     task = make_task(task_name)
-    if not hasattr(task, "oracle_code") or task.num_stages() != 1:
+    if "iker" not in task.modes or task.num_stages() != 1:
         raise ValueError(f"{task.name} is not a single-step IKER task; held-out runs need one")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

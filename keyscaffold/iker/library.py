@@ -112,7 +112,7 @@ def build_skill_library(
         ValueError: A task without a stage oracle, or no scene gave any goal.
     """
     task = make_task(task_name)
-    if not hasattr(task, "oracle_code"):
+    if "iker" not in task.modes:
         raise ValueError(f"task {task.name!r} has no stage oracle to build a skill library from")
     if num_states < 1 or minutes <= 0:
         raise ValueError("num_states must be at least 1 and minutes positive")

@@ -493,7 +493,7 @@ def run_iker(
         raise ValueError(
             f"IKER runs on the parallel gripper; task {task.name!r} uses {task.robot().name!r}"
         )
-    if planner == "oracle" and not hasattr(task, "oracle_code"):
+    if planner == "oracle" and "iker" not in task.modes:
         raise ValueError(f"task {task.name!r} has no stage oracle; use --planner vlm")
     out = Path(out)
     if (out / RESULT_FILE).exists() or (out / "codegen").exists():
@@ -520,7 +520,7 @@ def run_iker(
             else {}
         ),
     )
-    oracle = getattr(task, "oracle_code", None) if planner == "oracle" else None
+    oracle = task.oracle_code if planner == "oracle" else None
     if oracle is not None and target_noise > 0:
         oracle = with_target_noise(oracle, target_noise, seed)
     work = CodeWork(out / "codegen", settings, oracle=oracle)

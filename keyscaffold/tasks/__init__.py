@@ -21,16 +21,18 @@ from keyscaffold.tasks.base import (
     KeypointSpec,
     OracleWaypoints,
     Task,
+    add_task_factory,
     make_task,
     register_task,
+    remove_task,
     task_names,
 )
 
 
 def scaffold_task_names() -> list[str]:
     """Registered tasks solved by tracking a trajectory scaffold (the dexterous-hand tasks), not
-    stage by stage in IKER mode (IKER tasks are those with an ``oracle_code``)."""
-    return [name for name in task_names() if not hasattr(make_task(name), "oracle_code")]
+    stage by stage in IKER mode (``Task.modes``)."""
+    return [name for name in task_names() if "scaffold" in make_task(name).modes]
 
 
 __all__ = [
@@ -38,8 +40,10 @@ __all__ = [
     "KeypointSpec",
     "OracleWaypoints",
     "Task",
+    "add_task_factory",
     "make_task",
     "register_task",
+    "remove_task",
     "scaffold_task_names",
     "task_names",
 ]

@@ -122,6 +122,10 @@ class Task(ABC):
 
     name: ClassVar[str] = ""
     instruction: ClassVar[str] = ""
+    modes: ClassVar[tuple[str, ...]] = ("scaffold",)
+    """How the task is solved, declared: ``scaffold`` (a trajectory plan tracked by a residual
+    policy; the task has an oracle plan, ``oracle_waypoints``) and/or ``iker`` (stage by stage
+    from keypoint code; the task has oracle stage code, ``oracle_code``)."""
     embodiment: ClassVar[str | Embodiment] = "hand"
     """Registered embodiment name (or an ``Embodiment`` instance)."""
     action_spec: ClassVar[str] = ""
@@ -412,5 +416,8 @@ class TaskMonitor:
 
 _TASKS: Registry[Task] = Registry("task", " (list them with `keyscaffold tasks`).")
 register_task = _TASKS.register
+add_task_factory = _TASKS.add
+"""Register a function that builds a task with no arguments (a task made from data)."""
+remove_task = _TASKS.remove
 task_names = _TASKS.names
 make_task = _TASKS.make

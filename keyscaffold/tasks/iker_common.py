@@ -430,6 +430,7 @@ class IkerTask(Task):
     """
 
     embodiment = "gripper"
+    modes: ClassVar[tuple[str, ...]] = ("iker",)
     stages: ClassVar[tuple[str, ...]] = ()
     """What each stage does, in order; the oracle writes one piece of code per stage."""
 
