@@ -63,7 +63,6 @@ import numpy as np
 from keyscaffold.evaluation.media import plt, write_video
 from keyscaffold.iker.codegen import PROMPT_VERSION, CodeSettings, CodeWork, with_target_noise
 from keyscaffold.iker.keypoints import CandidateSet, propose
-from keyscaffold.iker.reward import SUCCESS_DISTANCE, mean_keypoint_distance
 from keyscaffold.iker.skills import (
     SETTLE_STEPS,
     execute,
@@ -85,6 +84,7 @@ from keyscaffold.rl.keypoint_env import (
     KeypointGoal,
     outside_workspace,
 )
+from keyscaffold.rl.keypoint_rewards import SUCCESS_DISTANCE, mean_keypoint_distance
 from keyscaffold.rl.train import TrainConfig, profile_config
 from keyscaffold.sim.batch import BatchedWorlds, SimulationDiverged
 from keyscaffold.sim.render import SceneRenderer

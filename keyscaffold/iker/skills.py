@@ -28,9 +28,9 @@ from rich.progress import Progress
 
 from keyscaffold.geometry import yaw_rotation
 from keyscaffold.iker.keypoints import CandidateSet, body_surface_samples
-from keyscaffold.iker.reward import kabsch
 from keyscaffold.iker.stage import StageSpec
 from keyscaffold.rl.keypoint_env import KeypointEnv, KeypointEnvConfig, KeypointGoal
+from keyscaffold.rl.keypoint_rewards import kabsch
 from keyscaffold.rl.rollout import Validator
 from keyscaffold.rl.train import TrainConfig, checkpoint_file, load_policy, train_env
 from keyscaffold.sim.batch import BatchedWorlds

@@ -46,7 +46,8 @@ import torch
 from tensordict import TensorDict
 
 from keyscaffold.geometry import turn_quaternions_about_z
-from keyscaffold.iker.reward import (
+from keyscaffold.rl.batched_env import BatchedEnv
+from keyscaffold.rl.keypoint_rewards import (
     SUCCESS_DISTANCE,
     KeypointRewardConfig,
     dropped_object,
@@ -56,7 +57,6 @@ from keyscaffold.iker.reward import (
     mean_keypoint_distance,
     object_pose_reward_terms,
 )
-from keyscaffold.rl.batched_env import BatchedEnv
 from keyscaffold.sim.embodiments.gripper import (
     JAW_TRAVEL,
     FloatingGripper,

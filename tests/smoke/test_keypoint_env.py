@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from keyscaffold.iker.reward import KeypointRewardConfig
 from keyscaffold.iker.skills import PUSH_GAP, push_pose
 from keyscaffold.rl.keypoint_env import KeypointEnv, KeypointEnvConfig, KeypointGoal
+from keyscaffold.rl.keypoint_rewards import KeypointRewardConfig
 from keyscaffold.rl.rollout import Validator
 from keyscaffold.rl.train import PPOConfig, TrainConfig, train_env
 from keyscaffold.sim.embodiments.gripper import FINGER_HALF, TCP_OFFSET, closed_jaw_pose

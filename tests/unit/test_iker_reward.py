@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import keyscaffold.iker.reward as reward_module
+import keyscaffold.rl.keypoint_rewards as reward_module
 from keyscaffold.geometry import rotation_from_xyz_angles
-from keyscaffold.iker.reward import (
+from keyscaffold.rl.keypoint_rewards import (
     KeypointRewardConfig,
     alignment_reward,
     carry_reward,
