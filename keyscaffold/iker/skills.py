@@ -27,7 +27,7 @@ import torch
 from rich.progress import Progress
 
 from keyscaffold.geometry import yaw_rotation
-from keyscaffold.iker.keypoints import CandidateSet, body_surface_samples
+from keyscaffold.iker.keypoints import CandidateSet
 from keyscaffold.iker.stage import StageSpec
 from keyscaffold.rl.keypoint_env import KeypointEnv, KeypointEnvConfig, KeypointGoal
 from keyscaffold.rl.keypoint_rewards import kabsch
@@ -43,6 +43,7 @@ from keyscaffold.sim.embodiments.gripper import (
     gripper_tcp,
     open_jaw_pose,
 )
+from keyscaffold.sim.surface import body_surface_samples
 from keyscaffold.tasks.base import InitialState, Task, TaskMonitor
 
 SETTLE_STEPS = 45

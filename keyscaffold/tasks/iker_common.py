@@ -19,8 +19,8 @@ from typing import ClassVar, NamedTuple
 import numpy as np
 
 from keyscaffold.geometry import quaternion_yaw
-from keyscaffold.iker.keypoints import object_keypoints
 from keyscaffold.sim import objects
+from keyscaffold.sim.extremities import object_keypoints
 from keyscaffold.tasks.base import KeypointSpec, Task
 
 Candidates = Sequence[tuple[str, Sequence[float]]]
@@ -445,7 +445,7 @@ class IkerTask(Task):
     def known_keypoints(self, body: str) -> np.ndarray:
         """Body-frame positions (m) the candidates on ``body`` can have, shape: (M, 3): the
         task's own keypoints on it, and the extremities and centroid that the candidate proposal
-        finds on its geometry (``keyscaffold.iker.keypoints.object_keypoints``)."""
+        finds on its geometry (``keyscaffold.sim.extremities.object_keypoints``)."""
         own = [kp.local_pos for kp in self.keypoints if kp.body == body]
         found = object_keypoints(self.build_model(), body, include_center=True)
         return np.concatenate([np.array(own, dtype=np.float64).reshape(-1, 3), found])

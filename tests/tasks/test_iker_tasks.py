@@ -13,10 +13,10 @@ import pytest
 from drive import Driver
 
 from keyscaffold.geometry import quaternion_yaw, yaw_rotation
-from keyscaffold.iker.keypoints import object_keypoints
 from keyscaffold.iker.stage import STAGE_ENTRY, StageSpec, parse_stage
 from keyscaffold.sandbox import run_untrusted
 from keyscaffold.sim.embodiments.gripper import TCP_OFFSET
+from keyscaffold.sim.extremities import object_keypoints
 from keyscaffold.tasks import make_task
 from keyscaffold.tasks.base import Task
 from keyscaffold.tasks.iker_common import (

@@ -16,13 +16,12 @@ from keyscaffold.iker.keypoints import (
     candidate_keypoints,
     candidate_positions,
     draw_candidates,
-    object_keypoints,
-    principal_axes,
     project_candidates,
     propose,
     prune_candidates,
     update_candidates,
 )
+from keyscaffold.sim.extremities import object_keypoints, principal_axes
 from keyscaffold.sim.render import SceneRenderer
 
 SIZE = 320
