@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from keyscaffold.iker.candidates import Candidate, CandidateSet
 from keyscaffold.iker.codegen import CodeSettings
-from keyscaffold.iker.keypoints import Candidate, CandidateSet
 
 BODIES = ["shoe"] * 4 + ["box"] * 2 + ["rack"] * 2
 SETTINGS = CodeSettings(

@@ -58,7 +58,7 @@ from typing import Any
 
 import numpy as np
 
-from keyscaffold.iker.keypoints import CandidateSet
+from keyscaffold.iker.candidates import CandidateSet
 from keyscaffold.iker.stage import (
     STAGE_ENTRY,
     STAGE_ERROR_KINDS,

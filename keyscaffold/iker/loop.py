@@ -61,8 +61,9 @@ import mujoco
 import numpy as np
 
 from keyscaffold.evaluation.media import plt, write_video
+from keyscaffold.iker.candidates import CandidateSet
 from keyscaffold.iker.codegen import PROMPT_VERSION, CodeSettings, CodeWork, with_target_noise
-from keyscaffold.iker.keypoints import CandidateSet, propose
+from keyscaffold.iker.keypoints import propose
 from keyscaffold.iker.skills import (
     SETTLE_STEPS,
     execute,

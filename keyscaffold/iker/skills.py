@@ -27,7 +27,7 @@ import torch
 from rich.progress import Progress
 
 from keyscaffold.geometry import yaw_rotation
-from keyscaffold.iker.keypoints import CandidateSet
+from keyscaffold.iker.candidates import CandidateSet
 from keyscaffold.iker.stage import StageSpec
 from keyscaffold.rl.keypoint_env import KeypointEnv, KeypointEnvConfig, KeypointGoal
 from keyscaffold.rl.keypoint_rewards import kabsch

@@ -19,8 +19,8 @@ from iker_scene import fenced
 
 from keyscaffold.cli import main
 from keyscaffold.geometry import points_in_body_frames
+from keyscaffold.iker.candidates import CandidateSet
 from keyscaffold.iker.codegen import CodeWork, number_runs
-from keyscaffold.iker.keypoints import CandidateSet
 from keyscaffold.iker.loop import run_iker
 from keyscaffold.iker.skills import push_pose
 from keyscaffold.rl.keypoint_env import KeypointEnv, KeypointEnvConfig, KeypointGoal

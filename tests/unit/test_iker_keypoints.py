@@ -8,19 +8,17 @@ import mujoco
 import numpy as np
 import pytest
 
-from keyscaffold.iker.keypoints import (
+from keyscaffold.iker.candidates import (
     FIXTURE,
     OBJECT,
     Candidate,
     CandidateSet,
-    candidate_keypoints,
     candidate_positions,
-    draw_candidates,
-    project_candidates,
-    propose,
-    prune_candidates,
     update_candidates,
 )
+from keyscaffold.iker.keypoints import candidate_keypoints, propose
+from keyscaffold.iker.overlay import draw_candidates
+from keyscaffold.iker.projection import project_candidates, prune_candidates
 from keyscaffold.sim.extremities import object_keypoints, principal_axes
 from keyscaffold.sim.render import SceneRenderer
 
