@@ -11,8 +11,10 @@ import numpy as np
 import torch
 
 from keyscaffold.planning.oracle import oracle_plans
+from keyscaffold.rl.config import TrainConfig
 from keyscaffold.rl.env import ScaffoldEnv
-from keyscaffold.rl.train import TrainConfig, _collect, make_runner
+from keyscaffold.rl.runner import collect_rollout as _collect
+from keyscaffold.rl.runner import make_runner
 from keyscaffold.sim.randomization import Randomization
 from keyscaffold.tasks import make_task
 
@@ -38,18 +40,6 @@ def _random_actions(env: ScaffoldEnv) -> torch.Tensor:
     )
 
 
-def _world_states(env: ScaffoldEnv) -> np.ndarray:
-    """Full physics state of every world, shape: (num_envs, S)."""
-    model, batch = env.worlds.model, env.worlds.batch
-    spec = mujoco.mjtState.mjSTATE_FULLPHYSICS
-    data = mujoco.MjData(model)
-    state = np.empty((env.num_envs, mujoco.mj_stateSize(model, spec)))
-    for world in range(env.num_envs):
-        batch.get_data(world, data)
-        mujoco.mj_getState(model, data, state[world], spec)
-    return state
-
-
 def recorded_physics(env: ScaffoldEnv, steps: int) -> tuple[np.ndarray, np.ndarray]:
     """Every world's state now and the controls the env applies over the next ``steps`` control
     steps with the benchmark's random actions, read as sent to the physics. Worlds do not end
@@ -60,15 +50,13 @@ def recorded_physics(env: ScaffoldEnv, steps: int) -> tuple[np.ndarray, np.ndarr
         States, shape: (num_envs, S), and controls per physics step, shape:
         (num_envs, steps * substeps, nu).
     """
-    state, applied, actions = _world_states(env), [], _random_actions(env)
-    step, config = env.worlds.step, env.config
-    env.worlds.step = lambda ctrl: (applied.append(np.array(ctrl)), step(ctrl))[1]
+    state, actions, config = env.worlds.snapshot(), _random_actions(env), env.config
     env.config = replace(config, terminate=False)  # no world restarts mid-way
     try:
-        for _ in range(steps):
-            env.step(actions)
+        with env.worlds.recording() as applied:
+            for _ in range(steps):
+                env.step(actions)
     finally:
-        del env.worlds.step  # back to the class's method
         env.config = config
     control = np.repeat(np.stack(applied, axis=1), env.config.physics.substeps, axis=1)
     return state, control
@@ -78,8 +66,8 @@ def held_physics(env: ScaffoldEnv, steps: int) -> tuple[np.ndarray, np.ndarray]:
     """Every world's state now with its current controls held for ``steps`` control steps: at a
     reset, the hand hovering at its start pose and touching nothing (a lighter baseline)."""
     nstep = steps * env.config.physics.substeps
-    control = np.array(env.worlds.batch.bind("ctrl"))[:, None].repeat(nstep, axis=1)
-    return _world_states(env), control
+    control = env.worlds.controls()[:, None].repeat(nstep, axis=1)
+    return env.worlds.snapshot(), control
 
 
 def raw_steps_per_second(

@@ -19,11 +19,12 @@ class Driver:
         self.worlds = task.make_worlds(
             task.build_model(physics), len(states), threads, physics.substeps
         )
+        self.controller = self.robot.controller(self.worlds)
         joint_names = sorted({n for s in states for n in s.joints})
-        self.worlds.reset_worlds(
+        self.controller.reset(
             np.arange(len(states)),
             np.array([s.wrist for s in states]),
-            np.tile(self.robot.open_pose(), (len(states), 1)),
+            self.robot.open_pose(),
             {n: np.array([s.objects[n] for s in states]) for n in task.movable_objects()},
             {n: np.array([s.joints.get(n, 0.0) for s in states]) for n in joint_names},
         )
@@ -37,14 +38,9 @@ class Driver:
             self.wrist = np.broadcast_to(np.asarray(wrist, float), self.wrist.shape).copy()
         if grip is not None:
             self.grip = np.broadcast_to(np.asarray(grip, float), self.grip.shape).copy()
-        self.worlds.xfrc_applied[:] = 0.0
-        for body, force in (forces or {}).items():
-            bid = self.worlds.index.body_ids[body]
-            force = np.asarray(force, dtype=np.float64)
-            self.worlds.xfrc_applied[:, bid, : force.shape[-1]] = force
+        self.worlds.apply_forces(forces or {})
         action = np.concatenate([np.zeros_like(self.wrist), self.grip], axis=1)
-        ctrl = self.spec.controls(self.wrist, action, 0.0, 0.0)
-        self.worlds.step(ctrl)
+        self.worlds.step(self.controller.controls(*self.spec.targets(self.wrist, action, 0.0, 0.0)))
         self.worlds.check_finite()
         return self.monitor.update()
 

@@ -39,9 +39,6 @@ from keyscaffold.sim.embodiments.gripper import (
     FINGERTIP_BELOW_TCP,
     PAD_CENTER_DEPTH,
     PALM_HALF,
-    closed_jaw_pose,
-    gripper_tcp,
-    open_jaw_pose,
 )
 from keyscaffold.sim.surface import body_surface_samples
 from keyscaffold.tasks.base import InitialState, Task, TaskMonitor
@@ -278,14 +275,14 @@ def _release(
 ) -> None:
     """Let go and settle: the wrist holds still for half the steps (jaws opening in grasp
     mode), then rises by ``lift``."""
-    worlds = env.worlds
-    hold = worlds.robot_joint_state()[0][:, :6].copy()
+    worlds, controller, robot = env.worlds, env.controller, env.robot
+    hold = controller.wrist_pose()
     raised = hold.copy()
     raised[:, 2] = np.minimum(raised[:, 2] + lift, env.workspace_high[2])
-    jaws = np.where(env.grasp_mode[:, None], open_jaw_pose(), closed_jaw_pose())
+    jaws = np.where(env.grasp_mode[:, None], robot.open_pose(), robot.closed_pose())
     for step in range(steps):
         target = hold if step < steps // 2 else raised
-        worlds.step(np.concatenate([target, jaws], axis=1))
+        worlds.step(controller.controls(target, jaws))
         worlds.check_finite()
         if on_step is not None:
             on_step()
@@ -362,17 +359,14 @@ def execute(
 def world_state(task: Task, worlds: BatchedWorlds, world: int, seed: int) -> InitialState:
     """World ``world`` of ``worlds`` as an ``InitialState``: wrist pose, every movable object's
     free-joint pose (unit quaternion) and the object joints (clipped to their ranges)."""
-    index = worlds.index
-    qpos = np.asarray(worlds.qpos[world], dtype=np.float64)
-    wrist = qpos[index.robot_qpos][:6]
-    objects = {}
-    for name in task.movable_objects():
-        pose = qpos[index.object_qpos[name]].copy()
-        pose[3:] /= np.linalg.norm(pose[3:])
-        objects[name] = tuple(float(v) for v in pose)
+    wrist = task.robot().controller(worlds).wrist_pose()[world]
+    objects = {
+        name: tuple(float(v) for v in worlds.free_pose(name)[world])
+        for name in task.movable_objects()
+    }
     joints = {}
-    for name, address in index.joint_qpos.items():
-        value, bounds = float(qpos[address]), index.joint_range[name]
+    for name, bounds in worlds.index.joint_range.items():
+        value = float(worlds.joint_position(name)[world])
         joints[name] = value if bounds is None else float(np.clip(value, *bounds))
     return InitialState(seed, tuple(float(v) for v in wrist), objects, joints)
 
@@ -424,10 +418,11 @@ def ideal_placement(
     moved_position = turn @ position + shift
     quaternion = np.empty(4)
     mujoco.mju_mat2Quat(quaternion, moved_rotation.ravel())
-    tcp = gripper_tcp(worlds, task.robot().root_body)[0][world]
+    controller = task.robot().controller(worlds)
+    tcp = controller.tcp_pose()[0][world]
     grasp = moved_position + moved_rotation @ np.asarray(goal.grasp_local)
     wanted = grasp + [0.0, 0.0, IDEAL_CLEARANCE]
     wanted = np.clip(wanted, task.workspace_low, task.workspace_high)
-    wrist = worlds.robot_joint_state()[0][world, :6].astype(np.float64)
+    wrist = controller.wrist_pose()[world]
     wrist[:3] += wanted - tcp
     return np.concatenate([moved_position, quaternion]), wrist

@@ -129,6 +129,7 @@ class ScaffoldEnv(BatchedEnv):
         self.worlds = task.make_worlds(
             model, config.num_envs, config.num_threads, config.physics.substeps
         )
+        self.controller = self.robot.controller(self.worlds)
         self.monitor = TaskMonitor(task, self.worlds)
         self.randomization = config.randomization if config.randomization.enabled else None
         self.randomizer = (
@@ -270,9 +271,8 @@ class ScaffoldEnv(BatchedEnv):
             objects[name] = pose
         if self.randomizer is not None:
             self.randomizer.randomize(ids, self.rng)
-        joints = np.repeat(self.robot.open_pose()[None], ids.size, 0)
         start_joints = {name: values[plans] for name, values in self.start_joints.items()}
-        self.worlds.reset_worlds(ids, wrist, joints, objects, start_joints)
+        self.controller.reset(ids, wrist, self.robot.open_pose(), objects, start_joints)
         if self.world_carried[ids].any():
             # a carried keypoint keeps the world offset from its object that it has at the start
             bodies = self.world_body_ids[ids]
@@ -301,14 +301,14 @@ class ScaffoldEnv(BatchedEnv):
             applied = applied.copy()
             grip = self.action_spec.grip_slice
             applied[:, grip] = 0.5 * (applied[:, grip] + 1.0)
-        ctrl = self.action_spec.controls(
+        wrist, joints = self.action_spec.targets(
             plan_wrist,
             applied,
             self.config.wrist_position_scale,
             self.config.wrist_rotation_scale,
             self.rotation_limit,
         )
-        self.worlds.step(ctrl)
+        self.worlds.step(self.controller.controls(wrist, joints))
         self.worlds.check_finite()
         evaluation = self.monitor.update()
         self.episode_length_buf += 1
@@ -407,14 +407,14 @@ class ScaffoldEnv(BatchedEnv):
             sigma = self.randomization.observation_noise
             joint_pos = joint_pos + self.rng.normal(0.0, sigma, joint_pos.shape)
             joint_vel = joint_vel + self.rng.normal(0.0, 10.0 * sigma, joint_vel.shape)
-        wrist = joint_pos[:, :6]
+        wrist = self.controller.wrist_pose(joint_pos)
         future_kp = self.plan_keypoints[rows, steps] - keypoints[:, None]
         future_wrist = self._plan_wrist(steps) - wrist[:, None]
         effectors = self.worlds.effector_positions() - wrist[:, None, :3]
         phase = (t / self.max_episode_length)[:, None]
         obs = np.concatenate(
             [
-                *self.robot.proprioception(joint_pos, joint_vel),
+                *self.controller.proprioception(joint_pos, joint_vel),
                 self.action_avg,
                 effectors.reshape(self.num_envs, -1),
                 self.initial_keypoints.reshape(self.num_envs, -1),

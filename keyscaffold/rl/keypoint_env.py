@@ -1,4 +1,4 @@
-"""IKER's RL environment: a floating gripper moves one object's keypoints onto their targets.
+"""IKER's RL environment: a gripper moves one object's keypoints onto their targets.
 
 ``KeypointEnv`` is an rsl_rl ``VecEnv`` over batched MuJoCo worlds of a gripper task's scene. Each
 world follows one ``KeypointGoal`` (an initial state, the object acted on, keypoints fixed in that
@@ -56,13 +56,6 @@ from keyscaffold.rl.keypoint_rewards import (
     keypoint_turn,
     mean_keypoint_distance,
     object_pose_reward_terms,
-)
-from keyscaffold.sim.embodiments.gripper import (
-    JAW_TRAVEL,
-    FloatingGripper,
-    closed_jaw_pose,
-    gripper_tcp,
-    open_jaw_pose,
 )
 from keyscaffold.sim.scene import PhysicsConfig
 from keyscaffold.tasks.base import InitialState, Task
@@ -218,10 +211,10 @@ class KeypointEnv(BatchedEnv):
             raise ValueError(f"reward must be one of {REWARDS}, got {config.reward!r}")
         self.task, self.goals, self.config = task, goals, config
         self.robot = task.robot()
-        if not isinstance(self.robot, FloatingGripper):
+        if not self.robot.tcp_site:
             raise ValueError(
-                f"KeypointEnv drives the floating gripper; task {task.name!r} uses "
-                f"{self.robot.name!r} (set embodiment = 'gripper')"
+                f"KeypointEnv grasps at the robot's tool centre point; embodiment "
+                f"{self.robot.name!r} of task {task.name!r} declares no tcp_site"
             )
         self.action_spec = self.robot.action_spec("wrist")
         self.num_envs, self.num_actions = config.num_envs, self.action_spec.num_actions
@@ -233,6 +226,7 @@ class KeypointEnv(BatchedEnv):
         self.worlds = task.make_worlds(
             model, config.num_envs, config.num_threads, config.physics.substeps
         )
+        self.controller = self.robot.controller(self.worlds)
         self.dt = config.physics.physics_dt * config.physics.substeps
         self.workspace_low = np.asarray(task.workspace_low, dtype=np.float64)
         self.workspace_high = np.asarray(task.workspace_high, dtype=np.float64)
@@ -329,7 +323,9 @@ class KeypointEnv(BatchedEnv):
             yaw = self.rng.uniform(-cfg.init_yaw_noise, cfg.init_yaw_noise, size=ids.size)
             pose[acted_on, :2] += shift[acted_on]
             pose[acted_on, 3:7] = turn_quaternions_about_z(pose[acted_on, 3:7], yaw[acted_on])
-        jaws = np.where(self.grasp_mode[ids, None], open_jaw_pose(), closed_jaw_pose())
+        jaws = np.where(
+            self.grasp_mode[ids, None], self.robot.open_pose(), self.robot.closed_pose()
+        )
         joints = {name: values[goals] for name, values in self.start_joints.items()}
         pushing = ~self.grasp_mode[ids] & self.goal_has_angles[goals] & cfg.push_start
         starting = (self.grasp_mode[ids] & cfg.grasp_start) | pushing
@@ -337,7 +333,7 @@ class KeypointEnv(BatchedEnv):
             turn = starting & self.goal_has_angles[goals]
             noise = self.rng.uniform(-cfg.grasp_angle_noise, cfg.grasp_angle_noise, (ids.size, 3))
             wrist[turn, 3:] = self.goal_grasp_angles[goals][turn] + noise[turn]
-        self.worlds.reset_worlds(ids, wrist, jaws, objects, joints)
+        self.controller.reset(ids, wrist, jaws, objects, joints)
         if starting.any():
             rows = np.flatnonzero(starting)
             wrist[rows] = self._move_to_grasp(
@@ -369,7 +365,7 @@ class KeypointEnv(BatchedEnv):
         grasp = self.grasp_point(*self.object_pose())[ids]
         wrist = wrist.copy()
         wrist[:, :3] = np.clip(wrist[:, :3] + grasp - tcp, self.workspace_low, self.workspace_high)
-        self.worlds.reset_worlds(ids, wrist, jaws, objects, joints)
+        self.controller.reset(ids, wrist, jaws, objects, joints)
         return wrist
 
     # ----------------------------------------------------------------------------- state
@@ -391,7 +387,7 @@ class KeypointEnv(BatchedEnv):
 
     def gripper_pose(self) -> tuple[np.ndarray, np.ndarray]:
         """TCP position, shape (num_envs, 3), and the gripper's rotation, shape (num_envs, 3, 3)."""
-        return gripper_tcp(self.worlds, self.robot.root_body)
+        return self.controller.tcp_pose()
 
     def grasp_point(self, position: np.ndarray, rotation: np.ndarray) -> np.ndarray:
         """World position of each world's (randomized) grasp point, shape: (num_envs, 3).
@@ -421,23 +417,23 @@ class KeypointEnv(BatchedEnv):
     def _controls(self, action: np.ndarray) -> np.ndarray:
         """Actuator targets: the wrist delta on the lead-limited target, the heuristic's jaws."""
         cfg = self.config
-        measured = self.worlds.robot_joint_state()[0][:, :6]
+        measured = self.controller.wrist_pose()
         lead = np.array([cfg.target_lead] * 3 + [cfg.rotation_lead] * 3)
         base = np.clip(self.wrist_target, measured - lead, measured + lead)
         if cfg.grasp_start:
             # The heuristic grasp: the wrist holds still while the jaws close.
             closing = self.grasp_mode & (self.episode_length_buf.numpy() < cfg.grasp_steps)
             action = np.where(closing[:, None], 0.0, action)
-        ctrl = self.action_spec.controls(base, action, cfg.position_scale, cfg.rotation_scale)
-        ctrl[:, :3] = np.clip(ctrl[:, :3], self.workspace_low, self.workspace_high)
-        self.wrist_target = ctrl[:, :6].copy()
+        wrist, _ = self.action_spec.targets(base, action, cfg.position_scale, cfg.rotation_scale)
+        wrist[:, :3] = np.clip(wrist[:, :3], self.workspace_low, self.workspace_high)
+        self.wrist_target = wrist.copy()
         # Without the grasp start: close for good once the TCP reaches the grasp point.
         tcp, _ = self.gripper_pose()
         grasp = self.grasp_point(*self.object_pose())
         near = np.linalg.norm(tcp - grasp, axis=-1) < cfg.grasp_radius
         self.jaws_closed |= self.grasp_mode & near
-        ctrl[:, 6:] = np.where(self.jaws_closed[:, None], closed_jaw_pose(), open_jaw_pose())
-        return ctrl
+        jaws = np.where(self.jaws_closed[:, None], self.robot.closed_pose(), self.robot.open_pose())
+        return self.controller.controls(wrist, jaws)
 
     def step(self, actions: torch.Tensor) -> tuple[TensorDict, torch.Tensor, torch.Tensor, dict]:
         """Advance every world one control step. Shape of actions: (num_envs, 6)."""
@@ -547,7 +543,7 @@ class KeypointEnv(BatchedEnv):
             ("targets", k3),
             ("targets_minus_keypoints", k3),
             ("turn_to_targets", 3),
-            ("jaws", 2),
+            ("grip_opening", self.controller.num_joints),
             ("grasp_mode", 1),
             ("jaws_closed", 1),
             ("episode_phase", 1),
@@ -558,10 +554,9 @@ class KeypointEnv(BatchedEnv):
 
         The blocks are those of ``observation_layout``: poses in world coordinates, rotations as
         their first two matrix columns, the turn that best takes the keypoints onto their targets
-        as a rotation vector (``keypoint_turn``), the jaw openings as fractions of the stroke.
+        as a rotation vector (``keypoint_turn``), the grip joints' openings (0 closed, 1 open, ``RobotController.grip_opening``).
         """
         n = self.num_envs
-        joint_pos, joint_vel = self.worlds.robot_joint_state()
         tcp, gripper_rotation = self.gripper_pose()
         position, rotation = self.object_pose()
         keypoints = self.keypoints()
@@ -570,8 +565,8 @@ class KeypointEnv(BatchedEnv):
             [
                 tcp,
                 _rotation_6d(gripper_rotation),
-                self.wrist_target - joint_pos[:, :6],
-                0.1 * joint_vel[:, :6],
+                self.wrist_target - self.controller.wrist_pose(),
+                0.1 * self.controller.wrist_velocity(),
                 position,
                 _rotation_6d(rotation),
                 self.grasp_point(position, rotation) - tcp,
@@ -579,7 +574,7 @@ class KeypointEnv(BatchedEnv):
                 self.world_targets.reshape(n, -1),
                 (self.world_targets - keypoints).reshape(n, -1),
                 keypoint_turn(keypoints, self.world_targets),
-                joint_pos[:, 6:] / JAW_TRAVEL,
+                self.controller.grip_opening(),
                 self.grasp_mode[:, None].astype(np.float64),
                 self.jaws_closed[:, None].astype(np.float64),
                 phase,

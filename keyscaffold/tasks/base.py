@@ -306,7 +306,8 @@ class Task(ABC):
         """A ``MjData`` of ``model`` at rest in ``state`` with the robot open, positions computed."""
         index = self.index(model)
         self.validate_state(index, state)
-        robot = np.concatenate([state.wrist, self.robot().open_pose()])
+        embodiment = self.robot()
+        robot = embodiment.rest_qpos(np.array([state.wrist]), embodiment.open_pose())[0]
         data = mujoco.MjData(model)
         data.qpos[index.robot_qpos] = robot
         for name, pose in state.objects.items():

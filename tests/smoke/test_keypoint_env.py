@@ -12,10 +12,11 @@ import pytest
 import torch
 
 from keyscaffold.iker.skills import PUSH_GAP, push_pose
+from keyscaffold.rl.config import PPOConfig, TrainConfig
 from keyscaffold.rl.keypoint_env import KeypointEnv, KeypointEnvConfig, KeypointGoal
 from keyscaffold.rl.keypoint_rewards import KeypointRewardConfig
 from keyscaffold.rl.rollout import Validator
-from keyscaffold.rl.train import PPOConfig, TrainConfig, train_env
+from keyscaffold.rl.train import train_env
 from keyscaffold.sim.embodiments.gripper import FINGER_HALF, TCP_OFFSET, closed_jaw_pose
 from keyscaffold.sim.objects import SceneObject
 from keyscaffold.tasks.base import InitialState, KeypointSpec, Task
@@ -137,8 +138,12 @@ def test_shapes_layout_and_logs(task):
     assert {f"/reward/{name}" for name in terms} <= set(extras["log"])
     with pytest.raises(ValueError, match="shape"):
         env.step(torch.zeros(3, 7))
-    with pytest.raises(ValueError, match="grip"):
-        KeypointEnv(type("HandBox", (BoxTask,), {"embodiment": "hand"})(), goals, _config())
+    # another embodiment drives the same env through its controller: the hand grasps at its palm
+    hand_env = KeypointEnv(
+        type("HandBox", (BoxTask,), {"embodiment": "hand"})(), goals, _config(num_envs=2)
+    )
+    obs, *_ = hand_env.step(torch.zeros(2, 6))
+    assert obs["policy"].shape == (2, width - 2 + 16) and torch.isfinite(obs["policy"]).all()
 
 
 def test_goals_with_different_keypoint_counts_share_the_slots(task):
@@ -200,7 +205,7 @@ def test_success_comes_from_the_simulator(task):
     # teleport world 1's box so its keypoints sit on the targets
     wrist = np.array([goal.initial_state.wrist])
     pose = np.array([[*(BOX_CENTER + [0.1, 0.05, 0.0]), 1.0, 0.0, 0.0, 0.0]])
-    env.worlds.reset_worlds(np.array([1]), wrist, closed_jaw_pose()[None], {"box": pose})
+    env.controller.reset(np.array([1]), wrist, closed_jaw_pose(), {"box": pose})
     assert env.success().tolist() == [False, True]
     env.step(torch.zeros(2, 6))
     _, _, done, extras = env.step(torch.zeros(2, 6))

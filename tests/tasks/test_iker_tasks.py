@@ -101,9 +101,7 @@ def _teleport(task: Task, drive: Driver, spec: StageSpec, candidates, targets=No
         for name in task.movable_objects()
     }
     poses[body][0] = [*position, *quaternion]
-    drive.worlds.reset_worlds(
-        np.array([0]), np.array([PARKED]), drive.robot.open_pose()[None], poses
-    )
+    drive.controller.reset(np.array([0]), np.array([PARKED]), drive.robot.open_pose(), poses)
     return residual
 
 

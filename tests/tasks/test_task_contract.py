@@ -177,7 +177,7 @@ def test_full_range_grip_spans_the_action_range(name):
         actions[:, env.action_spec.grip_slice] = action
         for _ in range(25):
             env.step(actions)
-        return rest, env.worlds.robot_joint_state()[0][:, 6:]
+        return rest, env.controller.joint_positions()
 
     rest, open_default = grip_after(0.0)
     assert (rest == 0).all()

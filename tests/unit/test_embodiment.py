@@ -21,6 +21,7 @@ class TinyGripper(Embodiment):
     name = "tiny_gripper"
     root_body = "gripper"
     default_action_spec = "jaw"
+    tcp_site = "tiny_tcp"
 
     def joint_names(self):
         return ["jaw_left", "jaw_right"]
@@ -33,6 +34,9 @@ class TinyGripper(Embodiment):
 
     def open_pose(self):
         return np.array([0.04, 0.04])
+
+    def closed_pose(self):
+        return np.zeros(2)
 
     def action_specs(self):
         closed = np.array([0.0, 0.0])
@@ -56,7 +60,8 @@ class TinyGripper(Embodiment):
         )
         return (
             f'<body name="gripper" gravcomp="1">{wrist}<geom class="tiny" type="box" '
-            f'size="0.02 0.06 0.02" mass="0.3"/>{pads}</body>'
+            f'size="0.02 0.06 0.02" mass="0.3"/><site name="tiny_tcp" pos="0 0 -0.05"/>'
+            f"{pads}</body>"
         )
 
     def actuators_xml(self):
@@ -88,7 +93,7 @@ def test_env_runs_on_a_second_embodiment_defined_here():
     for _ in range(30):
         obs, reward, done, _ = env.step(closing)
     assert torch.isfinite(obs["policy"]).all() and reward.shape == (3,)
-    jaws = env.worlds.robot_joint_state()[0][:, 6:]
+    jaws = env.controller.joint_positions()
     assert (jaws < 0.02).all(), jaws  # the closure action closed the jaws
 
 
@@ -136,8 +141,8 @@ def test_carried_keypoint_follows_its_objects_translation_only(mode):
     def place(pose):
         objects = {n: v[:1].copy() for n, v in env.start_objects.items()}
         objects["apple"] = np.array([pose])
-        joints = env.worlds.robot_joint_state()[0][:, 6:]
-        env.worlds.reset_worlds(np.array([0]), env.start_wrist[:1], joints, objects)
+        joints = env.controller.joint_positions()[:1]
+        env.controller.reset(np.array([0]), env.start_wrist[:1], joints, objects)
 
     turned = np.concatenate(
         [apple[:3] + [0.0, 0.1, 0.0], [np.cos(np.pi / 4), 0, 0, np.sin(np.pi / 4)]]

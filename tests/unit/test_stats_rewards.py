@@ -74,12 +74,13 @@ def test_residual_composition():
     action = np.zeros((4, 7))
     action[1, :6] = 1.0
     action[:, 6] = (-1.0, 0.0, 1.0, 2.0)
-    ctrl = spec.controls(plan, action, config.wrist_position_scale, config.wrist_rotation_scale)
-    assert ctrl.shape == (4, 22)
-    np.testing.assert_allclose(ctrl[0, :6], plan[0])
-    np.testing.assert_allclose(ctrl[1, :3], 1.0 + config.wrist_position_scale)
-    np.testing.assert_allclose(ctrl[1, 3:6], 1.0 + config.wrist_rotation_scale)
-    fingers = ctrl[:, 6:]
+    wrist, fingers = spec.targets(
+        plan, action, config.wrist_position_scale, config.wrist_rotation_scale
+    )
+    assert wrist.shape == (4, 6) and fingers.shape == (4, 16)
+    np.testing.assert_allclose(wrist[0], plan[0])
+    np.testing.assert_allclose(wrist[1, :3], 1.0 + config.wrist_position_scale)
+    np.testing.assert_allclose(wrist[1, 3:6], 1.0 + config.wrist_rotation_scale)
     np.testing.assert_allclose(fingers[0], hand.open_finger_pose())
     np.testing.assert_allclose(fingers[1], hand.open_finger_pose())
     np.testing.assert_allclose(fingers[2], hand.closed_finger_pose())
@@ -89,11 +90,11 @@ def test_residual_composition():
 def test_rotation_limit_clips_only_the_rotation_residual():
     spec = hand.FloatingHand().action_spec("closure")
     action = np.array([[1.0, -1.0, 0.5, 1.0, -1.0, 0.1, 0.0]])
-    free = spec.controls(np.zeros((1, 6)), action, 0.1, 1.0)
-    limited = spec.controls(np.zeros((1, 6)), action, 0.1, 1.0, rotation_limit=0.25)
+    free, free_fingers = spec.targets(np.zeros((1, 6)), action, 0.1, 1.0)
+    limited, fingers = spec.targets(np.zeros((1, 6)), action, 0.1, 1.0, rotation_limit=0.25)
     np.testing.assert_allclose(limited[0, :3], free[0, :3])
     np.testing.assert_allclose(limited[0, 3:6], [0.25, -0.25, 0.1])
-    np.testing.assert_allclose(limited[0, 6:], free[0, 6:])
+    np.testing.assert_allclose(fingers, free_fingers)
 
 
 def test_per_finger_closure_moves_only_its_finger():
@@ -101,11 +102,11 @@ def test_per_finger_closure_moves_only_its_finger():
     assert spec.num_actions == 10
     action = np.zeros((1, 10))
     action[0, 6 + 1] = 1.0  # middle finger only
-    fingers = spec.controls(np.zeros((1, 6)), action, 0.1, 1.0)[0, 6:]
+    fingers = spec.targets(np.zeros((1, 6)), action, 0.1, 1.0)[1][0]
     open_pose, closed = hand.open_finger_pose(), hand.closed_finger_pose()
     np.testing.assert_allclose(fingers[4:8], closed[4:8])
     np.testing.assert_allclose(np.delete(fingers, range(4, 8)), np.delete(open_pose, range(4, 8)))
     with pytest.raises(ValueError, match="takes 10 actions"):
-        spec.controls(np.zeros((1, 6)), np.zeros((1, 7)), 0.1, 1.0)
+        spec.targets(np.zeros((1, 6)), np.zeros((1, 7)), 0.1, 1.0)
     with pytest.raises(ValueError, match="no action spec 'claw'"):
         hand.FloatingHand().action_spec("claw")

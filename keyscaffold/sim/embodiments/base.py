@@ -1,14 +1,16 @@
 """The embodiment interface: what a robot supplies so that scenes, batches and envs carry it.
 
-An embodiment is a floating robot: six "dummy" wrist joints (slide x, y, z, then hinge x, y, z, in
-world axes) place its wrist, and any number of further joints (fingers, gripper jaws) follow. It
-supplies its MJCF (defaults, body tree, actuators, contact sensors), its default pose, its
-effectors (the points that touch objects: fingertips or pads), and one or more action specs that
-turn a residual action into actuator targets. Every joint has one position actuator, in joint
-order, so a control vector is ``[wrist pose targets (6), joint targets (J)]``.
+An embodiment is a robot whose wrist is commanded by a pose and whose effector joints (fingers,
+gripper jaws) by joint targets. It supplies its MJCF (defaults, body tree, actuators, contact
+sensors), its default pose, its effectors (the points that touch objects: fingertips or pads),
+one or more action specs that turn a residual action into a wrist target and joint targets, and a
+controller (``controller.RobotController``) that turns those into actuator controls for batched
+worlds. The floating robots here carry six "dummy" wrist joints (slide x, y, z, then hinge x, y,
+z, in world axes) and one position actuator per joint.
 
-Nothing outside an embodiment file knows how many joints, actuators or actions a robot has: the
-scene, the batch stepper, the env and training read them from here.
+Nothing outside ``sim/embodiments`` knows how many joints, actuators or actions a robot has, nor
+where its wrist lives in the joint vector: the scene, the batch stepper, the envs and training
+read them from here.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from keyscaffold.registry import Registry
+from keyscaffold.sim.embodiments.controller import RobotController
 
 WRIST_JOINTS = ("wrist_x", "wrist_y", "wrist_z", "wrist_rx", "wrist_ry", "wrist_rz")
 WRIST_DOF = len(WRIST_JOINTS)
@@ -62,15 +65,16 @@ class ActionSpec:
         """Where the grip actions sit in the action vector."""
         return slice(WRIST_DOF, self.num_actions)
 
-    def controls(
+    def targets(
         self,
         plan_wrist: np.ndarray,
         action: np.ndarray,
         position_scale: float,
         rotation_scale: float,
         rotation_limit: float | None = None,
-    ) -> np.ndarray:
-        """Actuator targets of every world: plan wrist plus scaled residual, then grip targets.
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Wrist and joint targets of every world: plan wrist plus scaled residual, and the grip
+        actions' joint targets (a controller turns them into controls).
 
         Args:
             plan_wrist: The plan's wrist pose, shape: (B, 6).
@@ -80,7 +84,7 @@ class ActionSpec:
             rotation_limit: Largest wrist rotation residual per axis (rad); None: ``rotation_scale``.
 
         Returns:
-            Shape: (B, 6 + J).
+            Wrist targets, shape: (B, 6); joint targets, shape: (B, J).
         """
         if action.shape[-1] != self.num_actions:
             raise ValueError(
@@ -91,8 +95,7 @@ class ActionSpec:
         if rotation_limit is not None and rotation_limit < rotation_scale:
             rotation = self.rotation_slice
             residual[:, rotation] = np.clip(residual[:, rotation], -rotation_limit, rotation_limit)
-        wrist = plan_wrist + residual
-        return np.concatenate([wrist, self.grip_targets(action[:, self.grip_slice])], axis=1)
+        return plan_wrist + residual, self.grip_targets(action[:, self.grip_slice])
 
 
 def blend(open_pose: np.ndarray, closed_pose: np.ndarray, amount: np.ndarray) -> np.ndarray:
@@ -119,6 +122,9 @@ class Embodiment(ABC):
     root_body: str = ""
     """The body that carries the wrist joints (the robot's whole tree hangs below it)."""
     default_action_spec: str = ""
+    tcp_site: str = ""
+    """Site at the tool centre point (between the pads, in the palm): where a grasp closes;
+    its frame is the robot's tool frame."""
 
     @abstractmethod
     def joint_names(self) -> list[str]:
@@ -137,8 +143,13 @@ class Embodiment(ABC):
         """Joint targets of the open, resting robot, shape: (J,)."""
 
     @abstractmethod
+    def closed_pose(self) -> np.ndarray:
+        """Joint targets of the fully closed grip, shape: (J,)."""
+
+    @abstractmethod
     def action_specs(self) -> dict[str, ActionSpec]:
-        """Every action spec of the robot, by name."""
+        """Every action spec of the robot, by name (``wrist``, the six wrist actions with the
+        grip held closed, is added for every robot)."""
 
     @abstractmethod
     def defaults_xml(self) -> str:
@@ -164,13 +175,37 @@ class Embodiment(ABC):
 
     def action_spec(self, name: str = "") -> ActionSpec:
         """The action spec ``name`` (the default one when empty); unknown names are refused."""
-        specs = self.action_specs()
+        specs = {**self.action_specs(), "wrist": ActionSpec("wrist", (), self._closed_targets)}
         name = name or self.default_action_spec
         if name not in specs:
             raise ValueError(
                 f"embodiment {self.name!r} has no action spec {name!r}; it has {', '.join(specs)}"
             )
         return specs[name]
+
+    def _closed_targets(self, grip: np.ndarray) -> np.ndarray:
+        """Joint targets of the ``wrist`` spec, which has no grip actions: the grip stays
+        closed. Shape of ``grip``: (B, 0); returns shape (B, J)."""
+        return np.repeat(self.closed_pose()[None], len(grip), axis=0)
+
+    def controller(self, worlds) -> RobotController:
+        """The controller that drives this robot in ``worlds`` (a ``BatchedWorlds``)."""
+        return RobotController(self, worlds)
+
+    def rest_qpos(self, wrist: np.ndarray, joints: np.ndarray) -> np.ndarray:
+        """The robot's joint positions (qpos order) with the wrist at ``wrist`` and the effector
+        joints at ``joints``; an arm solves inverse kinematics here.
+
+        Args:
+            wrist: Shape: (M, 6).
+            joints: Shape: (M, J), or (J,) for every row.
+
+        Returns:
+            Shape: (M, robot nq).
+        """
+        wrist = np.atleast_2d(wrist)
+        joints = np.broadcast_to(joints, (len(wrist), self.num_joints))
+        return np.concatenate([wrist, joints], axis=1)
 
     def contact_sensors_xml(self, object_bodies: list[str]) -> str:
         """One net contact force sensor per (effector, task object) pair."""

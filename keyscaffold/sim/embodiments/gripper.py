@@ -90,14 +90,6 @@ def open_jaw_pose() -> np.ndarray:
     return np.full(2, JAW_TRAVEL)
 
 
-def gripper_tcp(worlds, root_body: str = "gripper") -> tuple[np.ndarray, np.ndarray]:
-    """Tool centre point, shape (num_worlds, 3), and the gripper's rotation, shape
-    (num_worlds, 3, 3), of every world of a ``BatchedWorlds``: ``TCP_OFFSET`` below the root body
-    along its own z axis."""
-    rotation = worlds.body_rotation(root_body)
-    return worlds.body_position(root_body) - TCP_OFFSET * rotation[:, :, 2], rotation
-
-
 def closed_jaw_pose() -> np.ndarray:
     """Jaw joint targets of the fully closed gripper (the pads meet), shape: (2,)."""
     return np.zeros(2)
@@ -195,31 +187,20 @@ def grip_targets(grip: np.ndarray) -> np.ndarray:
     return blend(open_jaw_pose(), closed_jaw_pose(), grip)
 
 
-def closed_grip_targets(grip: np.ndarray) -> np.ndarray:
-    """Jaw targets of the ``wrist`` spec, which has no grip actions: the jaws stay closed.
-
-    Args:
-        grip: The (empty) grip actions, shape: (B, 0).
-
-    Returns:
-        Shape: (B, 2).
-    """
-    return np.repeat(closed_jaw_pose()[None], len(grip), axis=0)
-
-
 @register_embodiment("gripper")
 @dataclass
 class FloatingGripper(Embodiment):
     """The floating parallel-jaw gripper (85 mm stroke, 40 N per jaw).
 
-    Action specs: ``grip`` (default; one scalar opens or closes both jaws) and ``wrist`` (the six
-    wrist actions only, jaws held closed; IKER's environment drives the jaws by its grasp
-    heuristic instead).
+    Action specs: ``grip`` (default; one scalar opens or closes both jaws) and ``wrist`` (every
+    robot's: the six wrist actions only, jaws held closed; IKER's environment drives the jaws by
+    its grasp heuristic instead).
     """
 
     gains: GripperGains = field(default_factory=GripperGains)
     root_body: str = "gripper"
     default_action_spec: str = "grip"
+    tcp_site: str = "gripper_tcp"
 
     def joint_names(self) -> list[str]:
         return jaw_joint_names()
@@ -233,10 +214,12 @@ class FloatingGripper(Embodiment):
     def open_pose(self) -> np.ndarray:
         return open_jaw_pose()
 
+    def closed_pose(self) -> np.ndarray:
+        return closed_jaw_pose()
+
     def action_specs(self) -> dict[str, ActionSpec]:
         return {
             "grip": ActionSpec("grip", ("grip",), grip_targets),
-            "wrist": ActionSpec("wrist", (), closed_grip_targets),
         }
 
     def defaults_xml(self) -> str:

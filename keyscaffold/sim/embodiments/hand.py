@@ -214,6 +214,7 @@ class FloatingHand(Embodiment):
     gains: HandGains = field(default_factory=HandGains)
     root_body: str = "hand"
     default_action_spec: str = "closure"
+    tcp_site: str = "palm_center"
 
     def joint_names(self) -> list[str]:
         return finger_joint_names()
@@ -226,6 +227,9 @@ class FloatingHand(Embodiment):
 
     def open_pose(self) -> np.ndarray:
         return open_finger_pose()
+
+    def closed_pose(self) -> np.ndarray:
+        return closed_finger_pose()
 
     def action_specs(self) -> dict[str, ActionSpec]:
         return {
