@@ -214,10 +214,11 @@ class _Run:
     def _put(self, state: InitialState) -> BatchedWorlds:
         """The one-world settle model at ``state`` (jaws open), positions computed."""
         worlds = self.settle_worlds
-        worlds.reset_worlds(
+        robot = self.task.robot()
+        robot.controller(worlds).reset(
             np.array([0]),
             np.array([state.wrist], dtype=np.float64),
-            self.task.robot().open_pose()[None],
+            robot.open_pose(),
             {name: np.array([pose]) for name, pose in state.objects.items()},
             {name: np.array([value]) for name, value in state.joints.items()},
         )
@@ -227,10 +228,11 @@ class _Run:
         """Let the scene at ``state`` rest ``steps`` control steps (wrist held, jaws open)."""
         worlds = self._put(state)
         wrist = np.array([state.wrist], dtype=np.float64)
-        jaws = self.task.robot().open_pose()[None]
+        robot = self.task.robot()
+        controls = robot.controller(worlds).controls(wrist, robot.open_pose())
         monitor = self.judge.monitor(worlds)
         for _ in range(steps):
-            worlds.step(np.concatenate([wrist, jaws], axis=1))
+            worlds.step(controls)
             worlds.check_finite()
             monitor.update()
         self.judge.keep(monitor)
