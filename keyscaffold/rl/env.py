@@ -18,6 +18,7 @@ from tensordict import TensorDict
 from keyscaffold.geometry import turn_quaternions_about_z
 from keyscaffold.planning.plan import KeypointPlan, plan_orientation_offset
 from keyscaffold.rl.batched_env import BatchedEnv
+from keyscaffold.rl.policy_io import PolicyIO
 from keyscaffold.rl.rewards import RewardConfig, ramp, reward_terms
 from keyscaffold.sim.randomization import PhysicsRandomizer, Randomization
 from keyscaffold.sim.scene import PhysicsConfig
@@ -147,15 +148,9 @@ class ScaffoldEnv(BatchedEnv):
         self.world_local = self.plan_local[self.plan_index]
         self.world_carried = self.plan_carried[self.plan_index]
         self.world_offset = np.zeros_like(self.world_local)
-        # Actions at rest: no wrist residual, the grip open.
-        self.rest_action = np.zeros(self.num_actions)
-        if config.grip_full_range:
-            self.rest_action[self.action_spec.grip_slice] = -1.0
-        self.action_avg = np.tile(self.rest_action, (self.num_envs, 1))
-        # each action's weight of its newest value in the moving average
-        self.action_alpha = np.full(self.num_actions, config.action_ema)
-        if config.grip_action_ema is not None:
-            self.action_alpha[self.action_spec.grip_slice] = config.grip_action_ema
+        self.io = self._policy_io()
+        self.rest_action = np.asarray(self.io.rest_action)
+        self.action_avg = self.io.initial_average(self.num_envs)
         self.initial_keypoints = np.zeros((self.num_envs, len(task.keypoints), 3))
         self.final_keypoints = np.zeros_like(self.initial_keypoints)
         self.episode_return = np.zeros(self.num_envs)
@@ -164,6 +159,47 @@ class ScaffoldEnv(BatchedEnv):
             k: np.zeros(self.num_envs) for k in ("success", "tracked", "return", "length")
         }
         self.reset()
+
+    def _policy_io(self) -> PolicyIO:
+        """The policy's inputs and outputs: the observation blocks of ``get_observations`` and
+        the action smoothing and scaling of ``step``."""
+        config, spec = self.config, self.action_spec
+        # actions at rest: no wrist residual, the grip open
+        rest = np.zeros(self.num_actions)
+        if config.grip_full_range:
+            rest[spec.grip_slice] = -1.0
+        # each action's weight of its newest value in the moving average
+        alpha = np.full(self.num_actions, config.action_ema)
+        if config.grip_action_ema is not None:
+            alpha[spec.grip_slice] = config.grip_action_ema
+        index, k, steps = self.worlds.index, 3 * len(self.task.keypoints), len(LOOKAHEAD)
+        layout = (
+            ("joint_positions", len(index.robot_qpos)),
+            ("joint_velocities", len(index.robot_qvel)),
+            ("action_average", self.num_actions),
+            ("effectors_minus_wrist", 3 * len(index.effector_sites)),
+            ("initial_keypoints", k),
+            ("keypoints", k),
+            ("future_keypoints_minus_keypoints", k * steps),
+            ("future_wrist_minus_wrist", 6 * steps),
+            ("episode_phase", 1),
+        )
+        return PolicyIO(
+            mode="plan_residual",
+            task=self.task.name,
+            embodiment=self.robot.name,
+            action_spec=spec.name,
+            action_names=spec.names,
+            observation=layout,
+            control_dt=config.physics.physics_dt * config.physics.substeps,
+            episode_steps=self.max_episode_length,
+            lookahead=LOOKAHEAD,
+            action_alpha=tuple(float(a) for a in alpha),
+            rest_action=tuple(float(a) for a in rest),
+            grip_full_range=config.grip_full_range,
+            position_scale=config.wrist_position_scale,
+            rotation_scale=config.wrist_rotation_scale,
+        )
 
     def _prepare_plans(self) -> None:
         names = self.task.keypoint_names()
@@ -289,18 +325,14 @@ class ScaffoldEnv(BatchedEnv):
     def step(self, actions: torch.Tensor) -> tuple[TensorDict, torch.Tensor, torch.Tensor, dict]:
         """Advance every world one control step. Shape of actions: (num_envs, num_actions)."""
         action = self._validate_actions(actions)
-        alpha = self.action_alpha
-        self.action_avg = alpha * action + (1.0 - alpha) * self.action_avg
+        self.action_avg = self.io.smooth(action, self.action_avg)
         t = self.episode_length_buf.numpy()
         plan_wrist = self._plan_wrist(t)
         applied = self.action_avg
         if self.randomization and self.randomization.action_noise > 0:
             noise = self.rng.normal(0.0, self.randomization.action_noise, applied.shape)
             applied = np.clip(applied + noise, -1.0, 1.0)
-        if self.config.grip_full_range:
-            applied = applied.copy()
-            grip = self.action_spec.grip_slice
-            applied[:, grip] = 0.5 * (applied[:, grip] + 1.0)
+        applied = self.io.grip_actions(applied)
         wrist, joints = self.action_spec.targets(
             plan_wrist,
             applied,
@@ -411,19 +443,18 @@ class ScaffoldEnv(BatchedEnv):
         future_kp = self.plan_keypoints[rows, steps] - keypoints[:, None]
         future_wrist = self._plan_wrist(steps) - wrist[:, None]
         effectors = self.worlds.effector_positions() - wrist[:, None, :3]
-        phase = (t / self.max_episode_length)[:, None]
-        obs = np.concatenate(
-            [
-                *self.controller.proprioception(joint_pos, joint_vel),
-                self.action_avg,
-                effectors.reshape(self.num_envs, -1),
-                self.initial_keypoints.reshape(self.num_envs, -1),
-                keypoints.reshape(self.num_envs, -1),
-                future_kp.reshape(self.num_envs, -1),
-                future_wrist.reshape(self.num_envs, -1),
-                phase,
-            ],
-            axis=1,
-        ).astype(np.float32)
+        obs = self.io.observe(
+            {
+                "joint_positions": joint_pos,
+                "joint_velocities": self.io.velocity_scale * joint_vel,
+                "action_average": self.action_avg,
+                "effectors_minus_wrist": effectors,
+                "initial_keypoints": self.initial_keypoints,
+                "keypoints": keypoints,
+                "future_keypoints_minus_keypoints": future_kp,
+                "future_wrist_minus_wrist": future_wrist,
+                "episode_phase": (t / self.max_episode_length)[:, None],
+            }
+        )
         tensor = torch.from_numpy(obs)
         return TensorDict({"policy": tensor, "critic": tensor}, batch_size=[self.num_envs])

@@ -57,6 +57,7 @@ from keyscaffold.rl.keypoint_rewards import (
     mean_keypoint_distance,
     object_pose_reward_terms,
 )
+from keyscaffold.rl.policy_io import PolicyIO
 from keyscaffold.sim.scene import PhysicsConfig
 from keyscaffold.tasks.base import InitialState, Task
 
@@ -231,6 +232,18 @@ class KeypointEnv(BatchedEnv):
         self.workspace_low = np.asarray(task.workspace_low, dtype=np.float64)
         self.workspace_high = np.asarray(task.workspace_high, dtype=np.float64)
         self._prepare_goals()
+        self.io = PolicyIO(
+            mode="wrist_delta",
+            task=task.name,
+            embodiment=self.robot.name,
+            action_spec=self.action_spec.name,
+            action_names=self.action_spec.names,
+            observation=tuple(self.observation_layout()),
+            control_dt=self.dt,
+            episode_steps=self.max_episode_length,
+            position_scale=config.position_scale,
+            rotation_scale=config.rotation_scale,
+        )
         n, k = self.num_envs, self.num_keypoints
         self.world_weights = np.zeros((n, k))
         self.episode_length_buf = torch.zeros(n, dtype=torch.long)
@@ -560,26 +573,24 @@ class KeypointEnv(BatchedEnv):
         tcp, gripper_rotation = self.gripper_pose()
         position, rotation = self.object_pose()
         keypoints = self.keypoints()
-        phase = self.episode_length_buf.numpy()[:, None] / self.max_episode_length
-        obs = np.concatenate(
-            [
-                tcp,
-                _rotation_6d(gripper_rotation),
-                self.wrist_target - self.controller.wrist_pose(),
-                0.1 * self.controller.wrist_velocity(),
-                position,
-                _rotation_6d(rotation),
-                self.grasp_point(position, rotation) - tcp,
-                keypoints.reshape(n, -1),
-                self.world_targets.reshape(n, -1),
-                (self.world_targets - keypoints).reshape(n, -1),
-                keypoint_turn(keypoints, self.world_targets),
-                self.controller.grip_opening(),
-                self.grasp_mode[:, None].astype(np.float64),
-                self.jaws_closed[:, None].astype(np.float64),
-                phase,
-            ],
-            axis=1,
-        ).astype(np.float32)
+        obs = self.io.observe(
+            {
+                "tcp_position": tcp,
+                "gripper_rotation_6d": _rotation_6d(gripper_rotation),
+                "wrist_target_lead": self.wrist_target - self.controller.wrist_pose(),
+                "wrist_velocity": self.io.velocity_scale * self.controller.wrist_velocity(),
+                "object_position": position,
+                "object_rotation_6d": _rotation_6d(rotation),
+                "grasp_point_minus_tcp": self.grasp_point(position, rotation) - tcp,
+                "keypoints": keypoints,
+                "targets": self.world_targets,
+                "targets_minus_keypoints": self.world_targets - keypoints,
+                "turn_to_targets": keypoint_turn(keypoints, self.world_targets),
+                "grip_opening": self.controller.grip_opening(),
+                "grasp_mode": self.grasp_mode[:, None],
+                "jaws_closed": self.jaws_closed[:, None],
+                "episode_phase": self.episode_length_buf.numpy()[:, None] / self.max_episode_length,
+            }
+        )
         tensor = torch.from_numpy(obs)
         return TensorDict({"policy": tensor, "critic": tensor}, batch_size=[n])

@@ -216,18 +216,6 @@ class Embodiment(ABC):
             for obj in object_bodies
         )
 
-    def proprioception(self, joint_pos: np.ndarray, joint_vel: np.ndarray) -> list[np.ndarray]:
-        """What the policy observes of the robot's own joints.
-
-        Args:
-            joint_pos: Wrist then joint positions, shape: (B, 6 + J).
-            joint_vel: Their velocities, shape: (B, 6 + J).
-
-        Returns:
-            Arrays of shape (B, ·) to concatenate into the observation.
-        """
-        return [joint_pos, 0.1 * joint_vel]
-
 
 def effector_sensor_name(effector: str, body: str) -> str:
     """Name of the contact sensor between an effector and a task body."""

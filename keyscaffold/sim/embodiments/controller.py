@@ -72,15 +72,6 @@ class RobotController:
         safe = np.where(np.abs(span) > 1e-12, span, 1.0)
         return np.where(np.abs(span) > 1e-12, (self.joint_positions() - closed) / safe, 0.0)
 
-    def proprioception(self, joint_pos: np.ndarray, joint_vel: np.ndarray) -> list[np.ndarray]:
-        """What a policy observes of the robot's own joints (see ``Embodiment.proprioception``).
-
-        Args:
-            joint_pos: Every robot joint's position, shape: (B, robot nq).
-            joint_vel: Their velocities, shape: (B, robot nv).
-        """
-        return self.robot.proprioception(joint_pos, joint_vel)
-
     # ----------------------------------------------------------------------------- write
     def controls(self, wrist: np.ndarray, joints: np.ndarray) -> np.ndarray:
         """Actuator controls that move every world's wrist to ``wrist`` and its effector joints
