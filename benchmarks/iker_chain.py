@@ -32,8 +32,8 @@ from keyscaffold.iker.library import build_skill_library
 from keyscaffold.iker.loop import resume_iker
 from keyscaffold.planning.oracle import split_seeds
 from keyscaffold.provenance import keep_in_list, provenance
+from keyscaffold.rl.config import apply_overrides
 from keyscaffold.rl.keypoint_env import KeypointEnvConfig
-from keyscaffold.rl.train import apply_overrides
 from keyscaffold.util import atomic_write_text
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import keyscaffold  # noqa: F401  (sets the headless GL backend)
 from keyscaffold.iker.evaluate import heldout_evaluation
+from keyscaffold.rl.config import apply_overrides, profile_config
 from keyscaffold.rl.keypoint_env import REWARDS, KeypointEnvConfig
-from keyscaffold.rl.train import apply_overrides, profile_config
 from keyscaffold.tasks import make_task, task_names
 from keyscaffold.util import atomic_write_text
 

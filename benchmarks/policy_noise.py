@@ -23,8 +23,9 @@ import torch
 import keyscaffold  # noqa: F401  (sets the headless GL backend)
 from keyscaffold.planning.plan import load_plan_set
 from keyscaffold.provenance import keep_earlier, provenance
+from keyscaffold.rl.checkpoints import load_runner
 from keyscaffold.rl.rollout import Validator
-from keyscaffold.rl.train import checkpoint_file, load_run_config, load_runner, run_plans_dir
+from keyscaffold.rl.run_folder import checkpoint_file, load_run_config, run_plans_dir
 from keyscaffold.tasks import make_task
 from keyscaffold.util import atomic_write_text
 

@@ -22,9 +22,10 @@ import numpy as np
 import keyscaffold  # noqa: F401  (sets the headless GL backend)
 from keyscaffold.planning.plan import load_plan_set, plan_orientation_offset
 from keyscaffold.provenance import provenance
+from keyscaffold.rl.checkpoints import load_policy
 from keyscaffold.rl.env import ScaffoldEnv
 from keyscaffold.rl.rollout import run_episode
-from keyscaffold.rl.train import checkpoint_file, load_policy, load_run_config
+from keyscaffold.rl.run_folder import checkpoint_file, load_run_config
 from keyscaffold.tasks import make_task
 from keyscaffold.util import atomic_write_text
 

@@ -25,8 +25,9 @@ import torch
 import keyscaffold  # noqa: F401  (sets the headless GL backend)
 from keyscaffold.planning.oracle import oracle_plans
 from keyscaffold.provenance import keep_earlier, provenance
+from keyscaffold.rl.config import profile_config, update_autocast
 from keyscaffold.rl.env import ScaffoldEnv
-from keyscaffold.rl.train import _collect, make_runner, profile_config, update_autocast
+from keyscaffold.rl.runner import collect_rollout, make_runner
 from keyscaffold.tasks import make_task
 from keyscaffold.util import atomic_write_text
 
@@ -60,7 +61,7 @@ def measure(rounds: int) -> tuple[dict[str, float], dict[str, int]]:
         ppo = profile_config("cpu", overrides=overrides).ppo
         runner = make_runner(env, ppo)
         runner.alg.train_mode()
-        _collect(runner, env, env.reset(), ppo.num_steps_per_env)
+        collect_rollout(runner, env, env.reset(), ppo.num_steps_per_env)
         runners[name] = runner
         samples[name] = env.num_envs * ppo.num_steps_per_env
     times: dict[str, list[float]] = {name: [] for name in runners}

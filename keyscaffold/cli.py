@@ -403,7 +403,7 @@ def run_plan(cmd: Plan) -> None:
 
 def _warn_orientation_noise(planner: str, noise: float) -> None:
     """Tell when trajectory plans carry more wrist-orientation noise than training can undo."""
-    from keyscaffold.rl.train import cpu_profile
+    from keyscaffold.rl.config import cpu_profile
 
     residual = cpu_profile()[1].wrist_rotation_scale
     if planner in ("oracle", "vlm", "vlm-oracle-keypoints") and noise > residual:
@@ -482,7 +482,7 @@ def run_refine(cmd: Refine) -> None:
 
 def run_train(cmd: Train) -> None:
     from keyscaffold.commands import train_policy
-    from keyscaffold.rl.train import profile_config
+    from keyscaffold.rl.config import profile_config
     from keyscaffold.tasks import make_task
 
     config = profile_config(
@@ -572,8 +572,8 @@ def run_iker(cmd: Iker) -> None:
     from dataclasses import replace
 
     from keyscaffold.iker.loop import run_iker as iker_loop
+    from keyscaffold.rl.config import profile_config
     from keyscaffold.rl.keypoint_env import KeypointEnvConfig
-    from keyscaffold.rl.train import profile_config
 
     env = KeypointEnvConfig()
     env = env if cmd.num_envs is None else replace(env, num_envs=cmd.num_envs)
@@ -641,8 +641,8 @@ def run_skills(cmd: Skills) -> None:
     from dataclasses import replace
 
     from keyscaffold.iker.library import LIBRARY_FILE, build_skill_library
+    from keyscaffold.rl.config import profile_config
     from keyscaffold.rl.keypoint_env import KeypointEnvConfig
-    from keyscaffold.rl.train import profile_config
 
     env = KeypointEnvConfig()
     env = env if cmd.num_envs is None else replace(env, num_envs=cmd.num_envs)

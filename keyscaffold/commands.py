@@ -28,7 +28,9 @@ from keyscaffold.planning.vlm_planner import (
     PlanningWork,
     run_live,
 )
-from keyscaffold.rl.train import TrainConfig, load_run_config, run_plans_dir, train
+from keyscaffold.rl.config import TrainConfig
+from keyscaffold.rl.run_folder import load_run_config, run_plans_dir
+from keyscaffold.rl.train import train
 from keyscaffold.sim.render import SceneRenderer
 from keyscaffold.tasks import make_task
 from keyscaffold.vlm.client import VLMClient, VLMConfig

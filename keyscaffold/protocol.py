@@ -22,7 +22,8 @@ from keyscaffold.evaluation.media import plot_seeds
 from keyscaffold.evaluation.stats import wilson_interval
 from keyscaffold.planning import PLAN_ORIENTATION_NOISE
 from keyscaffold.provenance import provenance
-from keyscaffold.rl.train import TrainConfig, profile_config, training_record
+from keyscaffold.rl.config import TrainConfig, profile_config
+from keyscaffold.rl.metrics import training_record
 from keyscaffold.tasks import make_task
 from keyscaffold.util import atomic_write_text
 

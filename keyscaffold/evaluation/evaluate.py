@@ -19,9 +19,10 @@ from keyscaffold.evaluation.failures import (
 from keyscaffold.evaluation.media import draw_keypoint_overlay, write_video
 from keyscaffold.evaluation.stats import wilson_interval
 from keyscaffold.planning.plan import KeypointPlan
+from keyscaffold.rl.checkpoints import load_policy
 from keyscaffold.rl.env import EnvConfig, ScaffoldEnv
 from keyscaffold.rl.rollout import run_episode
-from keyscaffold.rl.train import checkpoint_file, load_policy, load_run_config
+from keyscaffold.rl.run_folder import checkpoint_file, load_run_config
 from keyscaffold.sim.render import SceneRenderer
 from keyscaffold.tasks.base import Task
 from keyscaffold.util import atomic_write_text

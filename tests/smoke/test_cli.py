@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from keyscaffold.cli import main
-from keyscaffold.rl.train import training_record
+from keyscaffold.rl.metrics import training_record
 
 
 def run(*args: str) -> int:

@@ -20,11 +20,12 @@ from iker_scene import fenced
 from keyscaffold.cli import main
 from keyscaffold.geometry import points_in_body_frames
 from keyscaffold.iker.candidates import CandidateSet
-from keyscaffold.iker.codegen import CodeWork, number_runs
+from keyscaffold.iker.code_prompt import number_runs
+from keyscaffold.iker.codegen import CodeWork
 from keyscaffold.iker.loop import run_iker
 from keyscaffold.iker.skills import push_pose
+from keyscaffold.rl.config import PPOConfig, TrainConfig
 from keyscaffold.rl.keypoint_env import KeypointEnv, KeypointEnvConfig, KeypointGoal
-from keyscaffold.rl.train import PPOConfig, TrainConfig
 from keyscaffold.sim.objects import SHOE_HEEL_X
 from keyscaffold.tasks import make_task
 from keyscaffold.tasks.base import InitialState

@@ -15,8 +15,9 @@ from keyscaffold.evaluation.evaluate import evaluate
 from keyscaffold.planning.oracle import oracle_plans
 from keyscaffold.planning.plan import load_plan_set, orientation_noise
 from keyscaffold.rl import rollout as rollout_module
+from keyscaffold.rl.config import TrainConfig, cpu_profile
 from keyscaffold.rl.rollout import Validator
-from keyscaffold.rl.train import TrainConfig, cpu_profile, train
+from keyscaffold.rl.train import train
 from keyscaffold.tasks import make_task
 
 

@@ -7,14 +7,9 @@ import pytest
 import torch
 
 from keyscaffold.planning.oracle import oracle_plan
+from keyscaffold.rl.config import apply_overrides, profile_config, update_autocast
 from keyscaffold.rl.env import ScaffoldEnv
-from keyscaffold.rl.train import (
-    _collect,
-    apply_overrides,
-    make_runner,
-    profile_config,
-    update_autocast,
-)
+from keyscaffold.rl.runner import collect_rollout, make_runner
 from keyscaffold.tasks import make_task
 
 
@@ -90,7 +85,7 @@ def test_state_dependent_noise_starts_at_the_configured_noise_and_learns_per_sta
     assert torch.allclose(std, expected.expand_as(std), atol=1e-5)
     # one update makes the noise a function of the state
     runner.alg.train_mode()
-    _collect(runner, env, obs, 8)
+    collect_rollout(runner, env, obs, 8)
     runner.alg.update()
     with torch.no_grad():
         policy(env.get_observations(), stochastic_output=True)
@@ -118,7 +113,7 @@ def test_actor_output_gain_shrinks_the_first_policys_mean_residual():
 
 
 def test_training_record_reads_how_fast_and_how_well_a_run_learned(tmp_path):
-    from keyscaffold.rl.train import LEARNED_WINDOW, training_record
+    from keyscaffold.rl.metrics import LEARNED_WINDOW, training_record
 
     head = "iteration,minutes,env_steps,success,reward_x,collect_s,update_s,val_success\n"
     lines = [head]
@@ -183,7 +178,7 @@ def _update_on_one_rollout(config) -> tuple[object, dict]:
     torch.manual_seed(0)
     runner = make_runner(env, config.ppo)
     runner.alg.train_mode()
-    _collect(runner, env, env.reset(), 4)
+    collect_rollout(runner, env, env.reset(), 4)
     return runner, runner.alg.update()
 
 
@@ -238,7 +233,8 @@ def test_mixed_precision_auto_follows_the_hardware_and_bad_values_are_refused():
 def test_the_fresh_start_asks_for_a_training_success_not_a_task_specific_contact():
     """The pliers closed in 38% of training episodes at iteration 148 with a contact reward of
     0.017 per step: under the earlier contact threshold (0.05) that run was thrown away at 500."""
-    from keyscaffold.rl.train import TrainConfig, _LoopState, _should_restart
+    from keyscaffold.rl.config import TrainConfig
+    from keyscaffold.rl.train import _LoopState, _should_restart
 
     def restarts(config, contact, success, allowed=True):
         loop = _LoopState()
@@ -265,7 +261,7 @@ def test_the_fresh_start_asks_for_a_training_success_not_a_task_specific_contact
 
 
 def test_a_task_adjusts_the_cpu_profile_and_the_users_settings_still_win():
-    from keyscaffold.rl.train import profile_config
+    from keyscaffold.rl.config import profile_config
 
     bottle = make_task("move_bottle")
     assert bottle.cpu_settings, "move_bottle bounds its wrist rotation"
