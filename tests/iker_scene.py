@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from keyscaffold.iker.candidates import Candidate, CandidateSet
-from keyscaffold.iker.codegen import CodeSettings
+from keyscaffold.iker.code_settings import CodeSettings
 
 BODIES = ["shoe"] * 4 + ["box"] * 2 + ["rack"] * 2
 SETTINGS = CodeSettings(

@@ -35,7 +35,8 @@ from pathlib import Path
 import numpy as np
 
 from keyscaffold.evaluation.stats import wilson_interval
-from keyscaffold.iker.codegen import CodeSettings, CodeWork
+from keyscaffold.iker.code_settings import CodeSettings
+from keyscaffold.iker.codegen import CodeWork
 from keyscaffold.iker.keypoints import propose
 from keyscaffold.iker.skills import (
     SETTLE_STEPS,

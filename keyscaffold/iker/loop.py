@@ -62,7 +62,8 @@ import numpy as np
 
 from keyscaffold.evaluation.media import plt, write_video
 from keyscaffold.iker.candidates import CandidateSet
-from keyscaffold.iker.codegen import PROMPT_VERSION, CodeSettings, CodeWork, with_target_noise
+from keyscaffold.iker.code_settings import PROMPT_VERSION, CodeSettings
+from keyscaffold.iker.codegen import CodeWork
 from keyscaffold.iker.keypoints import propose
 from keyscaffold.iker.skills import (
     SETTLE_STEPS,
@@ -78,6 +79,7 @@ from keyscaffold.iker.skills import (
     world_state,
 )
 from keyscaffold.iker.stage import StageSpec
+from keyscaffold.iker.stage_code import with_target_noise
 from keyscaffold.provenance import provenance
 from keyscaffold.rl.keypoint_env import (
     KeypointEnv,
@@ -101,7 +103,7 @@ EXECUTIONS = ("policy", "ideal")
 of the object at its targets (no training)."""
 RESULT_FILE = "iker.json"
 EXECUTION_FAILURES = ("missed_targets", "left_workspace", "simulation_diverged")
-"""Failure types of an executed stage (beside the code failures of ``codegen.FAILURE_KINDS``)
+"""Failure types of an executed stage (beside the code failures of ``stage_code.FAILURE_KINDS``)
 and of the loop itself: ``request_failed`` (the model's answer did not arrive)."""
 VIDEO_SIZE = 320
 VIDEO_EVERY = 2
@@ -469,7 +471,7 @@ def run_iker(
             that, as IKER's paper did.
         prompt_version: The code prompt's template (``v2``; ``v1`` stays selectable).
         target_noise: With the oracle planner, every target of its code is off by a uniform
-            draw from [-target_noise, target_noise] m per axis (``codegen.with_target_noise``),
+            draw from [-target_noise, target_noise] m per axis (``stage_code.with_target_noise``),
             as a competent model's answer is; 0: exact.
 
     Returns:

@@ -14,18 +14,16 @@ import numpy as np
 import pytest
 from iker_scene import BODIES, DONE, GOOD, SETTINGS, fenced, scene
 
-from keyscaffold.iker.codegen import (
-    FAILURE_KINDS,
-    PROMPT_VERSION,
-    CodeSettings,
-    CodeWork,
-    code_from_answer,
+from keyscaffold.iker.code_prompt import (
     describe_outcome,
     load_sections,
     number_runs,
     picture_place,
 )
+from keyscaffold.iker.code_settings import PROMPT_VERSION, CodeSettings
+from keyscaffold.iker.codegen import CodeWork
 from keyscaffold.iker.stage import STAGE_ERROR_KINDS
+from keyscaffold.iker.stage_code import FAILURE_KINDS, code_from_answer
 from keyscaffold.planning.requests import export_batch, import_batch, run_live
 from keyscaffold.vlm.batch import batch_output_line, validate_batch_input
 from keyscaffold.vlm.client import ChatRequest, ChatResult
