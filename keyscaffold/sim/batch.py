@@ -160,7 +160,7 @@ class BatchedWorlds:
         return state
 
     def restore(self, world: int, state: np.ndarray) -> None:
-        """Put world ``world`` back in a state ``snapshot`` took (positions, velocities,
+        """Put world ``world`` back in a state ``snapshot`` took (time, positions, velocities,
         actuator states, controls and applied forces) and recompute its positions."""
         data = mujoco.MjData(self.model)
         mujoco.mj_setState(self.model, data, state, mujoco.mjtState.mjSTATE_FULLPHYSICS)
@@ -168,6 +168,7 @@ class BatchedWorlds:
         self.batch.reset(ids, stage=int(mujoco.mjtStage.mjSTAGE_NONE))
         self.qpos[world], self.qvel[world] = data.qpos, data.qvel
         self.ctrl[world], self.xfrc_applied[world] = data.ctrl, data.xfrc_applied
+        self.batch.bind("time")[world] = data.time
         if self.model.na:
             self.batch.bind("act")[world] = data.act
         self.batch.forward(ids, stage=_STAGE_VEL)
