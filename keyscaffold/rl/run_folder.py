@@ -3,6 +3,7 @@
 Layout::
 
     RUN_DIR/config.json            the task, plans, embodiment, action names and TrainConfig
+    RUN_DIR/policy_io.json         the policy's inputs and outputs (``rl/policy_io.py``)
     RUN_DIR/checkpoints/{best,latest,final}.pt
     RUN_DIR/metrics.csv            one row per iteration (``rl/metrics.py``)
     RUN_DIR/tensorboard/

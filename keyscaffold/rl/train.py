@@ -9,7 +9,7 @@ The pieces a run is made of live beside it: settings in ``rl/config.py``, the ru
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -29,7 +29,7 @@ from keyscaffold.rl.run_folder import (
     run_config_json,
     start_run_folder,
 )
-from keyscaffold.rl.runner import collect_rollout, make_runner
+from keyscaffold.rl.runner import collect_rollout, make_runner, runner_config
 from keyscaffold.tasks.base import Task
 
 __all__ = [
@@ -114,6 +114,9 @@ def train_env(
         torch.set_rng_state(info["torch_rng"])
     else:
         start_run_folder(run_dir, description)
+    # what the policy reads and what its actions become, beside its checkpoints
+    actor = runner_config(config.ppo, config.save_interval)["actor"]
+    replace(env.io, network=actor).save(run_dir)
     return _loop(runner, env, run_dir, config, loop, validator, show_progress)
 
 

@@ -5,16 +5,19 @@ from __future__ import annotations
 import csv
 import subprocess
 import sys
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import numpy as np
 import pytest
 import torch
 
 from keyscaffold.iker.skills import PUSH_GAP, push_pose
+from keyscaffold.rl.checkpoints import load_policy
 from keyscaffold.rl.config import PPOConfig, TrainConfig
+from keyscaffold.rl.deployed import DeployedPolicy
 from keyscaffold.rl.keypoint_env import KeypointEnv, KeypointEnvConfig, KeypointGoal
 from keyscaffold.rl.keypoint_rewards import KeypointRewardConfig
+from keyscaffold.rl.policy_io import PolicyIO
 from keyscaffold.rl.rollout import Validator
 from keyscaffold.rl.train import train_env
 from keyscaffold.sim.embodiments.gripper import FINGER_HALF, TCP_OFFSET, closed_jaw_pose
@@ -339,7 +342,8 @@ def test_object_pose_baseline_and_ppo_run(task, tmp_path):
         num_steps_per_env=8, num_learning_epochs=1, num_mini_batches=2, hidden_dims=(32, 32)
     )
     config = TrainConfig(max_iterations=3, minutes=5.0, save_interval=2, ppo=ppo)
-    final = train_env(env, tmp_path / "run", config, {"task": task.name}, show_progress=False)
+    described = {"task": task.name, "train": asdict(config)}
+    final = train_env(env, tmp_path / "run", config, described, show_progress=False)
     assert final.exists() and (tmp_path / "run/checkpoints/latest.pt").exists()
     with (tmp_path / "run/metrics.csv").open() as handle:
         rows = list(csv.DictReader(handle))
@@ -347,6 +351,14 @@ def test_object_pose_baseline_and_ppo_run(task, tmp_path):
     assert {"reward_keypoints", "reward_alignment", "keypoint_distance"} <= set(rows[0])
     assert all(np.isfinite(float(r["reward_keypoints"])) for r in rows)
     assert any(r["success"] != "" for r in rows)  # 12-step episodes end within 8-step rollouts
+    # the policy leaves the env: its spec and checkpoint alone give the env policy's actions
+    spec = PolicyIO.load(tmp_path / "run")
+    assert spec.mode == "wrist_delta" and spec == replace(env.io, network=spec.network)
+    obs = env.get_observations()
+    with torch.inference_mode():
+        inside = load_policy(tmp_path / "run", env)(obs).numpy()
+    outside = DeployedPolicy(tmp_path / "run", "latest")(obs["policy"].numpy())
+    np.testing.assert_allclose(outside, inside, atol=1e-6)
 
 
 def test_keypoint_env_does_not_load_the_vlm_layer():

@@ -1,0 +1,61 @@
+"""A trained policy outside its env: built from the run folder's policy I/O spec and checkpoint
+alone, with no simulator, no task and no env (observation vectors in, actions out)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+
+import numpy as np
+import torch
+from rsl_rl.models import MLPModel
+from tensordict import TensorDict
+
+from keyscaffold.rl.policy_io import PolicyIO
+from keyscaffold.rl.run_folder import checkpoint_file
+
+
+class DeployedPolicy:
+    """The deterministic actor of a run: ``policy(observations) -> actions``.
+
+    Args:
+        run: A run folder (or a checkpoint file inside its ``checkpoints/``).
+        which: ``best``, ``latest`` or ``final`` (see ``checkpoint_file``).
+    """
+
+    def __init__(self, run: Path, which: str = "best") -> None:
+        self.io = PolicyIO.load(run)
+        network = dict(self.io.network)
+        if network.pop("class_name", "MLPModel") != "MLPModel":
+            raise ValueError(f"{run}: only MLP actors can be deployed, not {self.io.network}")
+        if not network:
+            raise ValueError(f"{run}: its policy I/O spec names no actor network")
+        example = TensorDict({"policy": torch.zeros(1, self.io.num_observations)}, batch_size=[1])
+        with contextlib.redirect_stdout(io.StringIO()):
+            model = MLPModel(
+                example, {"actor": ["policy"]}, "actor", self.io.num_actions, **network
+            )
+        state = torch.load(checkpoint_file(Path(run), which), weights_only=False)
+        model.load_state_dict(state["actor_state_dict"], strict=True)
+        self.actor = model.as_jit().eval()
+
+    def __call__(self, observations: np.ndarray) -> np.ndarray:
+        """Actions of B observation vectors.
+
+        Args:
+            observations: Shape: (B, num_observations), in the spec's block order
+                (``PolicyIO.observe`` builds them from named blocks).
+
+        Returns:
+            The actor's mean actions, shape: (B, num_actions) (the env clips them to [-1, 1]).
+        """
+        observations = np.asarray(observations, dtype=np.float32)
+        if observations.ndim != 2 or observations.shape[1] != self.io.num_observations:
+            raise ValueError(
+                f"observations must have shape (B, {self.io.num_observations}) "
+                f"({', '.join(name for name, _ in self.io.observation)}), "
+                f"got {observations.shape}"
+            )
+        with torch.inference_mode():
+            return self.actor(torch.from_numpy(observations)).numpy()
