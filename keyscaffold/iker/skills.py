@@ -26,11 +26,10 @@ import numpy as np
 import torch
 from rich.progress import Progress
 
-from keyscaffold.geometry import yaw_rotation
+from keyscaffold.geometry import kabsch, yaw_rotation
 from keyscaffold.iker.candidates import CandidateSet
 from keyscaffold.iker.stage import StageSpec
 from keyscaffold.rl.keypoint_env import KeypointEnv, KeypointEnvConfig, KeypointGoal
-from keyscaffold.rl.keypoint_rewards import kabsch
 from keyscaffold.rl.rollout import Validator
 from keyscaffold.rl.train import TrainConfig, checkpoint_file, load_policy, train_env
 from keyscaffold.sim.batch import BatchedWorlds

@@ -8,7 +8,8 @@ velocity toward their targets, the alignment of keypoint-pair directions with th
 directions (orientation), a success bonus, and penalties (action magnitude, dropping the object in
 grasp mode, leaving the workspace). The baseline (``object_pose_reward_terms``) replaces the
 keypoint terms by the object's position and orientation error to the pose the targets imply,
-found by a least-squares rigid fit (Kabsch) of the current keypoints onto their targets.
+found by a least-squares rigid fit (Kabsch) of the current keypoints onto their targets; it lives
+in ``rl/object_pose_reward.py``.
 
 The reward of a step is the sum of the terms; penalties enter with negative sign, and a weight of
 zero switches a term off. Success itself is judged from the simulator by the caller, with
@@ -25,8 +26,6 @@ SUCCESS_DISTANCE = 0.05
 """A stage succeeds when the mean keypoint distance to the targets is below this (m)."""
 
 _EPS = 1e-9
-_RANK_TOL = 1e-6
-"""Singular values of centred keypoints below this (m) count as zero (degenerate layouts)."""
 
 
 @dataclass(frozen=True)
@@ -306,7 +305,7 @@ def action_penalty(action: np.ndarray) -> np.ndarray:
     return np.square(action).sum(axis=-1)
 
 
-def _shared_terms(
+def shared_terms(
     config: KeypointRewardConfig,
     tcp: np.ndarray,
     grasp_point: np.ndarray,
@@ -377,7 +376,7 @@ def iker_reward_terms(
     Returns:
         Each term of shape (B,).
     """
-    approach, penalties, gate = _shared_terms(
+    approach, penalties, gate = shared_terms(
         config, tcp, grasp_point, keypoints, targets, weights, action, holding, outside
     )
     distance = mean_keypoint_distance(keypoints, targets, weights)
@@ -388,227 +387,5 @@ def iker_reward_terms(
         * direction_reward(keypoint_velocity, keypoints, targets, config.direction_speed, weights),
         "alignment": config.alignment * alignment_reward(keypoints, targets, weights),
         "success": config.success * (distance < config.success_distance).astype(np.float64),
-        **penalties,
-    }
-
-
-def _skew(vector: np.ndarray) -> np.ndarray:
-    """Cross-product matrices, shape: (..., 3, 3), of vectors of shape (..., 3)."""
-    x, y, z = vector[..., 0], vector[..., 1], vector[..., 2]
-    zero = np.zeros_like(x)
-    return np.stack([zero, -z, y, z, zero, -x, -y, x, zero], axis=-1).reshape(*x.shape, 3, 3)
-
-
-def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The smallest rotation taking unit vector ``a`` to unit vector ``b``.
-
-    Opposite vectors turn half round about an axis perpendicular to ``a``.
-
-    Args:
-        a: Unit vectors, shape: (B, 3).
-        b: Unit vectors, shape: (B, 3).
-
-    Returns:
-        Shape: (B, 3, 3).
-    """
-    cosine = (a * b).sum(axis=-1)
-    cross = _skew(np.cross(a, b))
-    eye = np.broadcast_to(np.eye(3), cross.shape)
-    opposite = cosine < -1.0 + 1e-9
-    rotation = eye + cross + cross @ cross / np.maximum(1.0 + cosine, 1e-9)[..., None, None]
-    if opposite.any():
-        helper = np.where(np.abs(a[..., :1]) < 0.9, [1.0, 0.0, 0.0], [0.0, 1.0, 0.0])
-        axis = np.cross(a, helper)
-        axis /= np.linalg.norm(axis, axis=-1, keepdims=True)
-        half_turn = 2.0 * axis[..., :, None] * axis[..., None, :] - eye
-        rotation = np.where(opposite[..., None, None], half_turn, rotation)
-    return rotation
-
-
-def kabsch(source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Least-squares rigid transform taking points ``source`` onto ``target``: R s + t ~ t'.
-
-    Degenerate layouts get the least rotation that fits: one point (or coincident points) gives
-    R = I, collinear points the smallest rotation of their line onto the targets' best-fit line.
-    Reflections are never returned.
-
-    Args:
-        source: Shape: (B, K, 3).
-        target: Shape: (B, K, 3).
-
-    Returns:
-        rotation, shape: (B, 3, 3); translation, shape: (B, 3).
-    """
-    source = np.asarray(source, dtype=np.float64)
-    target = np.asarray(target, dtype=np.float64)
-    source_mean, target_mean = source.mean(axis=-2), target.mean(axis=-2)
-    centred_s = source - source_mean[..., None, :]
-    centred_t = target - target_mean[..., None, :]
-    batch = source.shape[:-2]
-    rotation = np.broadcast_to(np.eye(3), (*batch, 3, 3)).copy()
-
-    _, spread, directions = np.linalg.svd(centred_s, full_matrices=False)
-    rank = (spread > _RANK_TOL).sum(axis=-1)
-
-    general = rank >= 2
-    if general.any():
-        cov = np.swapaxes(centred_s[general], -1, -2) @ centred_t[general]
-        u, _, vt = np.linalg.svd(cov)
-        v = np.swapaxes(vt, -1, -2)
-        sign = np.sign(np.linalg.det(v @ np.swapaxes(u, -1, -2)))
-        fix = np.broadcast_to(np.eye(3), v.shape).copy()
-        fix[..., 2, 2] = np.where(sign == 0, 1.0, sign)
-        rotation[general] = v @ fix @ np.swapaxes(u, -1, -2)
-
-    line = rank == 1
-    if line.any():
-        axis = directions[line][..., 0, :]
-        along = (centred_s[line] * axis[..., None, :]).sum(axis=-1)
-        fitted = (along[..., None] * centred_t[line]).sum(axis=-2)
-        length = np.linalg.norm(fitted, axis=-1)
-        ok = length > _EPS
-        turned = rotation_between(axis, fitted / np.maximum(length, _EPS)[..., None])
-        rotation[line] = np.where(ok[..., None, None], turned, np.eye(3))
-
-    translation = target_mean - np.einsum("...ij,...j->...i", rotation, source_mean)
-    return rotation, translation
-
-
-def rotation_angle(rotation: np.ndarray) -> np.ndarray:
-    """Angle of rotation matrices (rad).
-
-    Args:
-        rotation: Shape: (..., 3, 3).
-
-    Returns:
-        Shape: (...), in [0, pi].
-    """
-    trace = np.trace(rotation, axis1=-2, axis2=-1)
-    return np.arccos(np.clip((trace - 1.0) / 2.0, -1.0, 1.0))
-
-
-def keypoint_turn(keypoints: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """The turn that best takes the keypoints onto their targets (the Kabsch fit's rotation), as
-    a rotation vector in world axes (axis times angle, rad), shape: (B, 3).
-
-    Args:
-        keypoints: Shape: (B, K, 3).
-        targets: Shape: (B, K, 3).
-    """
-    rotation, _ = kabsch(keypoints, targets)
-    return rotation_vector(rotation)
-
-
-def rotation_vector(rotation: np.ndarray) -> np.ndarray:
-    """Rotation vectors (unit axis times angle, rad) of rotation matrices, shape: (..., 3).
-
-    Args:
-        rotation: Shape: (..., 3, 3).
-    """
-    angle = rotation_angle(rotation)
-    r = rotation
-    # The skew part is sin(angle) times the axis.
-    skew = 0.5 * np.stack(
-        [r[..., 2, 1] - r[..., 1, 2], r[..., 0, 2] - r[..., 2, 0], r[..., 1, 0] - r[..., 0, 1]],
-        axis=-1,
-    )
-    sin = np.sin(angle)
-    scale = np.where(sin > 1e-6, angle / np.maximum(sin, 1e-6), 1.0)
-    vector = skew * scale[..., None]
-    # Near a half turn the skew part vanishes: the axis is a column of (R + I) / 2 = a a^T.
-    flip = (angle > np.pi / 2) & (sin < 1e-3)
-    if flip.any():
-        outer = 0.5 * (r[flip] + np.eye(3))
-        column = np.argmax(np.diagonal(outer, axis1=-2, axis2=-1), axis=-1)
-        axis = np.take_along_axis(outer, column[:, None, None], axis=-1)[..., 0]
-        axis /= np.linalg.norm(axis, axis=-1, keepdims=True)
-        axis *= np.where((axis * skew[flip]).sum(-1) < 0.0, -1.0, 1.0)[:, None]  # sin's sign
-        vector[flip] = axis * angle[flip][:, None]
-    return vector
-
-
-def target_object_pose(
-    object_position: np.ndarray,
-    object_rotation: np.ndarray,
-    keypoints: np.ndarray,
-    targets: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The object pose the keypoint targets imply: the Kabsch fit of keypoints onto targets,
-    applied to the object's current pose.
-
-    Args:
-        object_position: Shape: (B, 3).
-        object_rotation: Rotation matrices of the object's frame, shape: (B, 3, 3).
-        keypoints: Current keypoints on the object, shape: (B, K, 3).
-        targets: Their targets, shape: (B, K, 3).
-
-    Returns:
-        target position, shape: (B, 3); target rotation, shape: (B, 3, 3).
-    """
-    rotation, translation = kabsch(keypoints, targets)
-    position = np.einsum("...ij,...j->...i", rotation, object_position) + translation
-    return position, rotation @ object_rotation
-
-
-def object_pose_reward_terms(
-    config: KeypointRewardConfig,
-    tcp: np.ndarray,
-    grasp_point: np.ndarray,
-    object_position: np.ndarray,
-    object_rotation: np.ndarray,
-    object_velocity: np.ndarray,
-    keypoints: np.ndarray,
-    targets: np.ndarray,
-    action: np.ndarray,
-    holding: np.ndarray,
-    outside: np.ndarray,
-) -> dict[str, np.ndarray]:
-    """The object-pose baseline reward, every weighted term by name; the reward is their sum.
-
-    The target pose is ``target_object_pose`` of the current state. Terms: ``distance`` (TCP to
-    grasp point), ``carry`` (as in the keypoint reward), ``position`` and ``orientation`` (kernels of the position error and of the
-    rotation angle to the target pose), ``direction`` (object velocity toward the target
-    position), ``success`` (bonus while the position error is below the success distance and the
-    angle below ``success_angle``), and the penalties ``action``, ``drop`` and ``workspace``.
-
-    Args:
-        config: Weights and scales (``keypoints`` and ``alignment`` are not used).
-        tcp: Shape: (B, 3).
-        grasp_point: Shape: (B, 3).
-        object_position: Shape: (B, 3).
-        object_rotation: Shape: (B, 3, 3).
-        object_velocity: Linear velocity of the object's frame origin (m/s), shape: (B, 3).
-        keypoints: Shape: (B, K, 3).
-        targets: Shape: (B, K, 3).
-        action: Shape: (B, A).
-        holding: Shape: (B,), bool.
-        outside: Shape: (B,), bool.
-
-    Returns:
-        Each term of shape (B,).
-    """
-    approach, penalties, gate = _shared_terms(
-        config, tcp, grasp_point, keypoints, targets, None, action, holding, outside
-    )
-    goal_position, goal_rotation = target_object_pose(
-        object_position, object_rotation, keypoints, targets
-    )
-    position_error = np.linalg.norm(goal_position - object_position, axis=-1)
-    angle = rotation_angle(np.swapaxes(object_rotation, -1, -2) @ goal_rotation)
-    reached = (position_error < config.success_distance) & (angle < config.success_angle)
-    return {
-        **approach,
-        "position": config.object_position
-        * gate
-        * np.exp(-config.position_sharpness * position_error),
-        "orientation": config.object_orientation * np.exp(-config.orientation_sharpness * angle),
-        "direction": config.direction
-        * direction_reward(
-            object_velocity[..., None, :],
-            object_position[..., None, :],
-            goal_position[..., None, :],
-            config.direction_speed,
-        ),
-        "success": config.success * reached.astype(np.float64),
         **penalties,
     }

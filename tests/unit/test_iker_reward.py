@@ -9,23 +9,24 @@ import numpy as np
 import pytest
 
 import keyscaffold.rl.keypoint_rewards as reward_module
-from keyscaffold.geometry import rotation_from_xyz_angles
+from keyscaffold.geometry import (
+    kabsch,
+    keypoint_turn,
+    rotation_angle,
+    rotation_between,
+    rotation_from_xyz_angles,
+    rotation_vector,
+)
 from keyscaffold.rl.keypoint_rewards import (
     KeypointRewardConfig,
     alignment_reward,
     carry_reward,
     direction_reward,
     iker_reward_terms,
-    kabsch,
     keypoint_success,
-    keypoint_turn,
     mean_keypoint_distance,
-    object_pose_reward_terms,
-    rotation_angle,
-    rotation_between,
-    rotation_vector,
-    target_object_pose,
 )
+from keyscaffold.rl.object_pose_reward import object_pose_reward_terms, target_object_pose
 
 QUARTER_TURN_Z = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
 
