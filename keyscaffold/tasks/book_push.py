@@ -21,8 +21,10 @@ from keyscaffold.tasks.iker_common import (
     TABLE_CENTER,
     TABLE_EDGE_X,
     TABLE_HALF,
-    Candidates,
     IkerTask,
+)
+from keyscaffold.tasks.iker_oracle_code import (
+    Candidates,
     candidate_indices,
     result_source,
     stage_source,

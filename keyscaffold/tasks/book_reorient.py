@@ -28,8 +28,10 @@ from keyscaffold.tasks.iker_common import (
     BOOK_WORKSPACE_HIGH,
     BOOK_WORKSPACE_LOW,
     TABLE_EDGE_X,
-    Candidates,
     IkerTask,
+)
+from keyscaffold.tasks.iker_oracle_code import (
+    Candidates,
     candidate_indices,
     numbers,
     result_source,

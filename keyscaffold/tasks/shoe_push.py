@@ -14,15 +14,17 @@ from keyscaffold.tasks.iker_common import (
     FLOOR_WORKSPACE_LOW,
     SHOE_PAIR_SPACING,
     SHOE_UPRIGHT_COS,
-    Candidates,
     IkerTask,
-    candidate_indices,
-    result_source,
     shoe_keypoints,
-    spans_long_axis,
-    stage_source,
     wrap_angle,
     yaw_of,
+)
+from keyscaffold.tasks.iker_oracle_code import (
+    Candidates,
+    candidate_indices,
+    result_source,
+    spans_long_axis,
+    stage_source,
 )
 
 PAIR_RADIUS = 0.05

@@ -19,14 +19,9 @@ from keyscaffold.sim.embodiments.gripper import TCP_OFFSET
 from keyscaffold.sim.extremities import object_keypoints
 from keyscaffold.tasks import make_task
 from keyscaffold.tasks.base import Task
-from keyscaffold.tasks.iker_common import (
-    UPPER_SHELF,
-    IkerTask,
-    frame_positions,
-    heel_grasp_point,
-    heel_grasp_yaw,
-)
-from keyscaffold.tasks.shoes_on_rack import BOX_EXPECTED, SHOE_ON_FLOOR, SHOE_ON_SHELF
+from keyscaffold.tasks.iker_common import UPPER_SHELF, IkerTask, heel_grasp_point, heel_grasp_yaw
+from keyscaffold.tasks.iker_oracle_code import frame_positions
+from keyscaffold.tasks.shoes_on_rack_oracle import BOX_EXPECTED, SHOE_ON_FLOOR, SHOE_ON_SHELF
 
 IKER_TASKS = ("shoe_place", "shoe_push", "book_push", "book_reorient", "shoes_on_rack")
 PARKED = (0.9, 0.5, 1.8, 0.0, 0.0, 0.0)

@@ -224,7 +224,7 @@ def _shoes_on_rack(task, states, drive, start, near_miss):
     """Push the box against a panel, then set the left and the right shoe on the freed shelf;
     the near miss leaves the right shoe on the floor."""
     from keyscaffold.tasks.iker_common import RACK_CENTER, RACK_LEVELS
-    from keyscaffold.tasks.shoes_on_rack import box_extent_y
+    from keyscaffold.tasks.shoes_on_rack_oracle import box_extent_y
 
     pushes = [task._box_push(s.objects["shoe_box"]) for s in states]
     box = drive.worlds.body_position("shoe_box") + np.array([p[1] - p[0] for p in pushes])
