@@ -30,6 +30,7 @@ import keyscaffold  # noqa: F401  (sets the headless GL backend)
 from keyscaffold.evaluation.stats import wilson_interval
 from keyscaffold.iker.library import build_skill_library
 from keyscaffold.iker.loop import resume_iker
+from keyscaffold.iker.run_settings import IkerSettings
 from keyscaffold.planning.oracle import split_seeds
 from keyscaffold.provenance import keep_in_list, provenance
 from keyscaffold.rl.config import apply_overrides
@@ -140,9 +141,7 @@ def main(argv: list[str] | None = None) -> dict:
     runs = []
     for position, seed in enumerate(split_seeds("test", args.seed, args.runs)):
         perturb = args.perturb if position >= args.runs // 2 else 0.0
-        summary = resume_iker(
-            args.task,
-            out / "runs" / f"seed_{seed}",
+        settings = IkerSettings(
             planner="oracle",
             seed=seed,
             perturb=perturb,
@@ -151,6 +150,7 @@ def main(argv: list[str] | None = None) -> dict:
             execution="ideal" if args.ideal else "policy",
             target_noise=args.target_noise,
         )
+        summary = resume_iker(args.task, out / "runs" / f"seed_{seed}", settings)
         runs.append(run_row(summary, perturb))
         print(json.dumps(runs[-1]))
     successes = sum(r["success"] for r in runs)

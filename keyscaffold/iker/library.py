@@ -3,7 +3,7 @@
 The IKER loop trains a policy for each new skill of a run (``skills.skill_key``: task, object and
 mode) on that one stage's goal. A library instead trains each skill once, on the goals its stages
 take in many initial states, so that later runs reuse a policy that has seen the skill's whole
-range of scenes (``run_iker(..., skills=<library>)``; ``keyscaffold iker --skills DIR``).
+range of scenes (``IkerSettings(skills=<library>)``; ``keyscaffold iker --skills DIR``).
 
 Building one (``build_skill_library``):
 
@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from keyscaffold.iker.loop import RESULT_FILE, resume_iker
+from keyscaffold.iker.run_settings import IkerSettings
 from keyscaffold.iker.skills import library_skill, skill_folder, train_skill
 from keyscaffold.planning.oracle import split_seeds
 from keyscaffold.provenance import provenance
@@ -129,15 +130,14 @@ def build_skill_library(
             folder = (
                 out / ("scenes" if split == "train" else f"scenes_{split}") / f"seed_{scene_seed}"
             )
-            summary = resume_iker(
-                task.name,
-                folder,
+            settings = IkerSettings(
                 planner="oracle",
                 seed=scene_seed,
                 perturb=perturb if position % 2 else 0.0,
                 env_config=env_config,
                 execution="ideal",
             )
+            summary = resume_iker(task.name, folder, settings)
             records.append(
                 {
                     "seed": scene_seed,

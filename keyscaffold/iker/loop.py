@@ -1,6 +1,8 @@
 """The IKER loop: look, write a stage's code, train a policy for it, execute, look again.
 
-``run_iker`` solves one initial state of a gripper task stage by stage (SPEC section 6). Each stage:
+``run_iker`` solves one initial state of a gripper task stage by stage (SPEC section 6), as its
+``run_settings.IkerSettings`` say; ``stage_runner.StageRunner`` does the simulator's part and
+``perturb`` moves an object between stages. Each stage:
 
 1. renders the task camera at the current scene state and proposes numbered candidate keypoints
    on the movable objects and the fixtures (``keypoints.propose``);
@@ -57,308 +59,29 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-import mujoco
-import numpy as np
-
-from keyscaffold.evaluation.media import plt, write_video
+from keyscaffold.evaluation.media import plt
 from keyscaffold.iker.candidates import CandidateSet
-from keyscaffold.iker.code_settings import PROMPT_VERSION, CodeSettings
+from keyscaffold.iker.code_settings import CodeSettings
 from keyscaffold.iker.codegen import CodeWork
-from keyscaffold.iker.keypoints import propose
-from keyscaffold.iker.skills import (
-    SETTLE_STEPS,
-    execute,
-    execution_config,
-    fixture_bodies,
-    goal_from_spec,
-    ideal_placement,
-    library_skill,
-    load_skill,
-    skill_key,
-    train_skill,
-    world_state,
-)
+from keyscaffold.iker.perturb import perturb_after_stage
+from keyscaffold.iker.run_settings import IkerSettings
+from keyscaffold.iker.skills import goal_from_spec, skill_key
 from keyscaffold.iker.stage import StageSpec
-from keyscaffold.iker.stage_code import with_target_noise
+from keyscaffold.iker.stage_code import Oracle, with_target_noise
+from keyscaffold.iker.stage_runner import StageRunner, state_json
 from keyscaffold.provenance import provenance
-from keyscaffold.rl.keypoint_env import (
-    KeypointEnv,
-    KeypointEnvConfig,
-    KeypointGoal,
-    outside_workspace,
-)
-from keyscaffold.rl.keypoint_rewards import SUCCESS_DISTANCE, mean_keypoint_distance
-from keyscaffold.rl.train import TrainConfig, profile_config
-from keyscaffold.sim.batch import BatchedWorlds, SimulationDiverged
-from keyscaffold.sim.render import SceneRenderer
+from keyscaffold.rl.config import TrainConfig, profile_config
+from keyscaffold.rl.keypoint_env import KeypointEnvConfig
+from keyscaffold.sim.batch import SimulationDiverged
 from keyscaffold.tasks import make_task
-from keyscaffold.tasks.base import InitialState, Task, TaskMonitor
+from keyscaffold.tasks.base import InitialState, Task
 from keyscaffold.util import atomic_write_text
 from keyscaffold.vlm.client import VLMClient, VLMConfig
 
-PLANNERS = ("oracle", "vlm")
-"""Where stage code comes from: the task's oracle (offline) or a vision-language model."""
-EXECUTIONS = ("policy", "ideal")
-"""How an accepted stage is carried out: a trained (or reused) PPO policy, or the ideal placement
-of the object at its targets (no training)."""
 RESULT_FILE = "iker.json"
 EXECUTION_FAILURES = ("missed_targets", "left_workspace", "simulation_diverged")
 """Failure types of an executed stage (beside the code failures of ``stage_code.FAILURE_KINDS``)
 and of the loop itself: ``request_failed`` (the model's answer did not arrive)."""
-VIDEO_SIZE = 320
-VIDEO_EVERY = 2
-
-
-class _Judge:
-    """The task's ``evaluate`` with its per-world buffers carried from world set to world set
-    (every stage executes in a new env of one world)."""
-
-    def __init__(self, task: Task) -> None:
-        self.task = task
-        self.state: dict[str, np.ndarray] | None = None
-        self.step = 0
-        self.result: dict[str, np.ndarray] = {}
-
-    def monitor(self, worlds: BatchedWorlds) -> TaskMonitor:
-        """A monitor on ``worlds`` (one world) that continues where the last one stopped."""
-        monitor = TaskMonitor(self.task, worlds)
-        if self.state is not None:
-            monitor.state = self.state
-            monitor.step[:] = self.step
-        return monitor
-
-    def keep(self, monitor: TaskMonitor) -> None:
-        self.state, self.step = monitor.state, int(monitor.step[0])
-        if monitor.result:
-            self.result = monitor.result
-
-    @property
-    def success(self) -> bool | None:
-        return None if not self.result else bool(self.result["success"][0])
-
-
-PERTURB_TRIES = 8
-"""Draws of a perturbation before the last one is kept (see ``_perturb``)."""
-
-
-def perturb_state(
-    task: Task, state: InitialState, distance: float, rng: np.random.Generator
-) -> tuple[InitialState, dict]:
-    """Move one movable object (drawn by ``rng``) in x and y by ``distance / 2``..``distance`` m
-    in a random direction, kept inside the task's workspace.
-
-    Returns:
-        The moved state and the record: ``object``, ``offset`` (dx, dy actually applied, m),
-        ``before`` and ``after`` (the object's free-joint poses, (7,) each).
-    """
-    names = task.movable_objects()
-    name = names[int(rng.integers(len(names)))]
-    angle = rng.uniform(0.0, 2.0 * np.pi)
-    length = rng.uniform(0.5, 1.0) * distance
-    before = np.array(state.objects[name], dtype=np.float64)
-    after = before.copy()
-    after[:2] += length * np.array([np.cos(angle), np.sin(angle)])
-    after[:2] = np.clip(after[:2], task.workspace_low[:2], task.workspace_high[:2])
-    moved = replace(state, objects={**state.objects, name: tuple(float(v) for v in after)})
-    record = {
-        "object": name,
-        "offset": (after[:2] - before[:2]).tolist(),
-        "before": before.tolist(),
-        "after": after.tolist(),
-    }
-    return moved, record
-
-
-class _Run:
-    """One IKER run in a folder: the task, its model, renderer and judge, the code work."""
-
-    def __init__(
-        self,
-        task: Task,
-        out: Path,
-        work: CodeWork,
-        client: Any,
-        seed: int,
-        train: TrainConfig,
-        env_config: KeypointEnvConfig,
-        image_size: int,
-        settle_steps: int,
-        video: bool,
-        show_progress: bool,
-        execution: str = "policy",
-        library: Path | None = None,
-    ) -> None:
-        self.task, self.out, self.work, self.client, self.seed = task, out, work, client, seed
-        self.execution, self.library = execution, library
-        self.train, self.env_config = train, env_config
-        self.settle_steps, self.video, self.show_progress = settle_steps, video, show_progress
-        physics = env_config.physics
-        self.model = task.build_model(physics)
-        self.renderer = SceneRenderer(self.model, image_size, image_size, quality=True)
-        self.settle_worlds = task.make_worlds(self.model, 1, 1, physics.substeps)
-        self.judge = _Judge(task)
-        self.objects, self.fixtures = task.movable_objects(), fixture_bodies(task)
-        self.skills: dict[str, str] = {}
-        """Skill key -> policy run folder, relative to ``out``."""
-        self.frames: list[np.ndarray] = []
-        """Video frames of the last execution, written after its results."""
-
-    def close(self) -> None:
-        self.renderer.close()
-
-    # ----------------------------------------------------------------------------- scene
-    def look(self, state: InitialState) -> CandidateSet:
-        """Render the task camera at ``state`` and propose the numbered candidates."""
-        data = self.task.state_data(self.model, state)
-        frame = self.renderer.frame(data, self.task.camera.name)
-        return propose(self.model, data, frame, self.objects, self.fixtures)
-
-    def _put(self, state: InitialState) -> BatchedWorlds:
-        """The one-world settle model at ``state`` (jaws open), positions computed."""
-        worlds = self.settle_worlds
-        robot = self.task.robot()
-        robot.controller(worlds).reset(
-            np.array([0]),
-            np.array([state.wrist], dtype=np.float64),
-            robot.open_pose(),
-            {name: np.array([pose]) for name, pose in state.objects.items()},
-            {name: np.array([value]) for name, value in state.joints.items()},
-        )
-        return worlds
-
-    def settle(self, state: InitialState, steps: int) -> InitialState:
-        """Let the scene at ``state`` rest ``steps`` control steps (wrist held, jaws open)."""
-        worlds = self._put(state)
-        wrist = np.array([state.wrist], dtype=np.float64)
-        robot = self.task.robot()
-        controls = robot.controller(worlds).controls(wrist, robot.open_pose())
-        monitor = self.judge.monitor(worlds)
-        for _ in range(steps):
-            worlds.step(controls)
-            worlds.check_finite()
-            monitor.update()
-        self.judge.keep(monitor)
-        return world_state(self.task, worlds, 0, state.seed)
-
-    # ----------------------------------------------------------------------------- a stage
-    def policy_for(
-        self, index: int, key: str, goal: KeypointGoal, folder: Path
-    ) -> tuple[str, bool, float]:
-        """The policy run folder (relative to ``out``) of a stage's skill, whether it was reused,
-        and the training time (s)."""
-        if key not in self.skills and self.library is not None:
-            found = library_skill(self.library, key)
-            if found is not None:
-                self.skills[key] = str(found.resolve())
-        if key in self.skills:
-            reused = self.skills[key]
-            pointer = {"reused_from": reused, "skill": key}
-            atomic_write_text(folder / "policy.json", json.dumps(pointer, indent=2))
-            return reused, True, 0.0
-        start = time.perf_counter()
-        run_dir = folder / "policy"
-        config = replace(self.train, seed=self.train.seed + index)
-        train_skill(
-            self.task,
-            [goal],
-            run_dir,
-            config,
-            self.env_config,
-            seed=self.seed * 1000 + index,
-            description={"skill": key, "stage": index},
-            show_progress=self.show_progress,
-            validation_goals=[goal],
-        )
-        relative = str(run_dir.relative_to(self.out))
-        self.skills[key] = relative
-        return relative, False, time.perf_counter() - start
-
-    def execute(
-        self, goal: KeypointGoal, policy_dir: str, folder: Path
-    ) -> tuple[dict, InitialState]:
-        """Run the stage's policy from its start in one world; returns the per-world results of
-        ``skills.execute`` (world 0, as plain values) and the state after the release; with
-        ``video`` the frames wait in ``frames`` for ``write_video``."""
-        config = execution_config(self.env_config, num_envs=1, noise=False)
-        env = KeypointEnv(self.task, [goal], config, seed=self.seed)
-        policy = load_skill(self.out / policy_dir, env)
-        monitor = self.judge.monitor(env.worlds)
-        frames: list[np.ndarray] = []
-        on_step, renderer = None, None
-        if self.video:
-            renderer = SceneRenderer(env.worlds.model, VIDEO_SIZE, VIDEO_SIZE, quality=False)
-            data = mujoco.MjData(env.worlds.model)
-
-            def on_step() -> None:
-                if monitor.step[0] % VIDEO_EVERY == 0:
-                    env.worlds.world_data(0, data)
-                    frames.append(renderer.rgb(data, self.task.camera.name))
-
-        try:
-            result = execute(
-                env,
-                policy,
-                self.settle_steps,
-                monitor=monitor,
-                on_step=on_step,
-                show_progress=self.show_progress,
-            )
-        finally:
-            if renderer is not None:
-                renderer.close()
-        self.judge.keep(monitor)
-        self.frames = frames
-        metrics = result.pop("task_metrics", {})
-        values = {key: value[0].item() for key, value in result.items()}
-        values["task_metrics"] = {name: float(value[0]) for name, value in metrics.items()}
-        return values, world_state(self.task, env.worlds, 0, self.seed)
-
-    def place(self, goal: KeypointGoal) -> tuple[dict, InitialState]:
-        """Ideal execution of ``goal`` from its start: the object moved to the pose that fits its
-        keypoints onto the targets, the wrist above it, then the scene settles. Returns the
-        values ``execute`` gives (world 0) and the settled state."""
-        worlds = self._put(goal.initial_state)
-        pose, wrist = ideal_placement(self.task, worlds, goal)
-        state = goal.initial_state
-        placed = replace(
-            state,
-            wrist=tuple(float(v) for v in wrist),
-            objects={**state.objects, goal.object: tuple(float(v) for v in pose)},
-        )
-
-        def distance(worlds: BatchedWorlds) -> float:
-            position = worlds.body_position(goal.object)[0]
-            rotation = worlds.body_rotation(goal.object)[0]
-            keypoints = position + goal.keypoints_local @ rotation.T
-            return float(mean_keypoint_distance(keypoints[None], goal.targets[None])[0])
-
-        placed_distance = distance(self._put(placed))
-        settled = self.settle(placed, self.settle_steps)
-        final = distance(self.settle_worlds)
-        position = np.asarray(settled.objects[goal.object][:3])
-        margin = self.env_config.workspace_margin
-        values = {
-            "episode_distance": placed_distance,
-            "episode_success": placed_distance < SUCCESS_DISTANCE,
-            "outside": bool(outside_workspace(self.task, position, margin)),
-            "final_distance": final,
-            "final_success": final < SUCCESS_DISTANCE,
-            "task_success": self.judge.success,
-        }
-        return values, settled
-
-    def write_video(self, folder: Path) -> None:
-        """``folder/rollout.mp4`` of the last execution's frames (none: nothing is written)."""
-        frames, self.frames = self.frames, []
-        if frames:
-            try:
-                write_video(frames, folder / "rollout.mp4", fps=30)
-            except Exception as error:  # a video must never cost the run its results
-                warnings.warn(f"rollout video skipped: {error}", stacklevel=2)
-
-
-def _state_json(state: InitialState) -> str:
-    return json.dumps(state.to_json(), indent=2)
 
 
 def _stage_title(record: dict) -> str:
@@ -396,9 +119,9 @@ def draw_stages(out: Path, summary: dict) -> Path | None:
     return path
 
 
-def resume_iker(task_name: str, out: Path, **settings) -> dict:
+def resume_iker(task_name: str, out: Path, settings: IkerSettings | None = None) -> dict:
     """The finished IKER run in ``out`` (its ``iker.json`` read back), or ``run_iker(task_name,
-    out, **settings)``; an interrupted run found there is removed and started again."""
+    out, settings)``; an interrupted run found there is removed and started again."""
     out = Path(out)
     result = out / RESULT_FILE
     if result.exists():
@@ -407,181 +130,53 @@ def resume_iker(task_name: str, out: Path, **settings) -> dict:
             return summary
     if out.exists():
         shutil.rmtree(out)
-    return run_iker(task_name, out, **settings)
+    return run_iker(task_name, out, settings)
 
 
-def run_iker(
-    task_name: str,
-    out: Path,
-    planner: str = "oracle",
-    vlm: VLMConfig | None = None,
-    minutes_per_stage: float = 10.0,
-    seed: int = 0,
-    multi_step: bool | None = None,
-    max_stages: int = 6,
-    perturb: float = 0.0,
-    train: TrainConfig | None = None,
-    env_config: KeypointEnvConfig | None = None,
-    repairs: int = 1,
-    image_size: int = 512,
-    settle_steps: int = SETTLE_STEPS,
-    video: bool = False,
-    command: str = "",
-    show_progress: bool = False,
-    execution: str = "policy",
-    skills: Path | None = None,
-    stage_retries: int = 2,
-    label_keypoints: bool = True,
-    prompt_version: str = PROMPT_VERSION,
-    target_noise: float = 0.0,
-) -> dict:
+def run_iker(task_name: str, out: Path, settings: IkerSettings | None = None) -> dict:
     """Solve one initial state of an IKER task stage by stage; writes the run folder ``out``.
 
     Args:
         task_name: A registered gripper task (the IKER tasks: shoe_place, shoe_push, book_push,
             book_reorient, shoes_on_rack).
         out: The run folder (new, or empty).
-        planner: ``oracle`` (the task's oracle writes each stage's code, offline) or ``vlm``.
-        vlm: Endpoint, model and cache of the model (``planner="vlm"``; default ``VLMConfig()``).
-        minutes_per_stage: Training wall time of each newly trained policy.
-        seed: Seed of the initial state (``task.sample_initial_state``).
-        multi_step: Multi-step prompt with history and ``done``; default: the task has more than
-            one stage (``num_stages() > 1``).
-        max_stages: Stages a multi-step run may take before it fails with ``stage_limit``.
-        perturb: After each executed stage of a multi-step run that goes on, move one movable
-            object by up to this far in x/y (m, seeded by ``seed`` and the stage); 0: never.
-        train: PPO settings (default: the CPU profile); ``minutes`` becomes
-            ``minutes_per_stage``.
-        env_config: Keypoint env settings for training (start noise, reward, episode length);
-            execution uses them without noise in one world.
-        repairs: Times an unusable model answer is sent back with its problem.
-        image_size: Width and height of the scene pictures (pixels).
-        settle_steps: Control steps of the release after each execution and of the settling
-            after a perturbation.
-        video: Write ``stage_<i>/rollout.mp4`` of each execution.
-        command: The command line to record (default: this call, spelled out).
-        show_progress: Progress bars while training and executing.
-        execution: ``policy`` (train or reuse a PPO policy per skill) or ``ideal`` (place the
-            object at its targets; nothing is trained, see ``skills.ideal_placement``).
-        skills: A skill library folder (``keyscaffold.iker.library``): a stage whose skill it
-            holds reuses that policy instead of training one.
-        stage_retries: Times a multi-step run asks for a failed stage again (its code unusable
-            after the repairs, or its execution short of the targets) before it ends.
-        label_keypoints: v2 requests list the object under every keypoint number; False hides
-            that, as IKER's paper did.
-        prompt_version: The code prompt's template (``v2``; ``v1`` stays selectable).
-        target_noise: With the oracle planner, every target of its code is off by a uniform
-            draw from [-target_noise, target_noise] m per axis (``stage_code.with_target_noise``),
-            as a competent model's answer is; 0: exact.
+        settings: How to solve it (default ``IkerSettings()``: the oracle planner, policies).
 
     Returns:
         The contents of ``iker.json``.
 
     Raises:
-        ValueError: Unknown planner, a task that is not on the gripper, bad settings.
+        ValueError: A task that is not on the gripper or has no stage oracle for the oracle
+            planner, a skill library that is not a folder.
         FileExistsError: ``out`` already holds an IKER run.
     """
-    if planner not in PLANNERS:
-        raise ValueError(f"unknown IKER planner {planner!r}; use one of {', '.join(PLANNERS)}")
-    if perturb < 0:
-        raise ValueError(f"--perturb must be a distance >= 0 (m), got {perturb}")
-    if minutes_per_stage <= 0:
-        raise ValueError(f"--minutes must be positive, got {minutes_per_stage}")
-    if execution not in EXECUTIONS:
-        raise ValueError(f"unknown execution {execution!r}; use one of {', '.join(EXECUTIONS)}")
-    if target_noise and planner != "oracle":
-        raise ValueError("--target-noise perturbs the oracle's answers; use --planner oracle")
-    if skills is not None and not Path(skills).is_dir():
-        raise ValueError(f"skill library {skills} is not a folder; build one with iker.library")
+    s = settings or IkerSettings()
+    if s.skills is not None and not Path(s.skills).is_dir():
+        raise ValueError(f"skill library {s.skills} is not a folder; build one with iker.library")
     task = make_task(task_name)
     if task.robot().name != "gripper":
         raise ValueError(
             f"IKER runs on the parallel gripper; task {task.name!r} uses {task.robot().name!r}"
         )
-    if planner == "oracle" and "iker" not in task.modes:
+    if s.planner == "oracle" and "iker" not in task.modes:
         raise ValueError(f"task {task.name!r} has no stage oracle; use --planner vlm")
     out = Path(out)
     if (out / RESULT_FILE).exists() or (out / "codegen").exists():
         raise FileExistsError(f"{out} already holds an IKER run; pick a new --out")
     out.mkdir(parents=True, exist_ok=True)
-    if multi_step is None:
-        multi_step = getattr(task, "num_stages", lambda: 1)() > 1
-    vlm = vlm or VLMConfig()
-    train = replace(train or profile_config("cpu"), minutes=minutes_per_stage)
-    env_config = env_config or KeypointEnvConfig()
-    settings = CodeSettings.for_task(
-        task,
-        seeds=[seed],
-        multi_step=multi_step,
-        max_stages=max_stages,
-        source=planner,
-        repairs=repairs,
-        stage_retries=stage_retries,
-        label_keypoints=label_keypoints,
-        prompt_version=prompt_version,
-        **(
-            {"model": vlm.model, "temperature": vlm.temperature, "max_tokens": vlm.max_tokens}
-            if planner == "vlm"
-            else {}
-        ),
-    )
-    oracle = task.oracle_code if planner == "oracle" else None
-    if oracle is not None and target_noise > 0:
-        oracle = with_target_noise(oracle, target_noise, seed)
-    work = CodeWork(out / "codegen", settings, oracle=oracle)
-    client = VLMClient(vlm) if planner == "vlm" else None
-    summary: dict[str, Any] = {
-        "task": task.name,
-        "instruction": task.instruction,
-        "planner": planner,
-        "seed": seed,
-        "multi_step": multi_step,
-        "max_stages": max_stages,
-        "perturb": perturb,
-        "execution": execution,
-        "skill_library": None if skills is None else str(skills),
-        "success": None,
-        "stage_success": [],
-        "done": False,
-        "failure": None,
-        "stages": [],
-        "skills": {},
-        "settings": {
-            "minutes_per_stage": minutes_per_stage,
-            "train": asdict(train),
-            "keypoint_env": asdict(env_config),
-            "image_size": image_size,
-            "settle_steps": settle_steps,
-            "repairs": repairs,
-            "stage_retries": stage_retries,
-            "label_keypoints": label_keypoints,
-            "prompt_version": prompt_version,
-            "target_noise": target_noise,
-            **({"vlm": {"base_url": vlm.base_url, "model": vlm.model}} if planner == "vlm" else {}),
-        },
-        "command": command or _call_text(task.name, planner, out, seed, multi_step, perturb),
-        **provenance(),
-        "timing": {},
-    }
-    run = _Run(
-        task,
-        out,
-        work,
-        client,
-        seed,
-        train,
-        env_config,
-        image_size,
-        settle_steps,
-        video and execution == "policy",
-        show_progress,
-        execution,
-        None if skills is None else Path(skills),
-    )
+    if s.multi_step is None:
+        s = replace(s, multi_step=getattr(task, "num_stages", lambda: 1)() > 1)
+    s = replace(s, vlm=s.vlm or VLMConfig())
+    train = replace(s.train or profile_config("cpu"), minutes=s.minutes_per_stage)
+    env_config = s.env_config or KeypointEnvConfig()
+    work = CodeWork(out / "codegen", _code_settings(task, s), oracle=_oracle(task, s))
+    client = VLMClient(s.vlm) if s.planner == "vlm" else None
+    summary = _summary(task, out, s, train, env_config)
+    run = StageRunner(task, out, work, client, s, train, env_config)
     started = time.perf_counter()
     atomic_write_text(out / RESULT_FILE, json.dumps(summary, indent=2))
     try:
-        _loop(run, summary, task.sample_initial_state(seed), perturb)
+        _loop(run, summary, task.sample_initial_state(s.seed), s.perturb)
     except BaseException as error:
         summary["error"] = f"{type(error).__name__}: {error}"
         raise
@@ -599,6 +194,78 @@ def run_iker(
     return summary
 
 
+def _code_settings(task: Task, s: IkerSettings) -> CodeSettings:
+    """The code work's settings for a run (``s.multi_step`` and ``s.vlm`` resolved)."""
+    return CodeSettings.for_task(
+        task,
+        seeds=[s.seed],
+        multi_step=s.multi_step,
+        max_stages=s.max_stages,
+        source=s.planner,
+        repairs=s.repairs,
+        stage_retries=s.stage_retries,
+        label_keypoints=s.label_keypoints,
+        prompt_version=s.prompt_version,
+        **(
+            {"model": s.vlm.model, "temperature": s.vlm.temperature, "max_tokens": s.vlm.max_tokens}
+            if s.planner == "vlm"
+            else {}
+        ),
+    )
+
+
+def _oracle(task: Task, s: IkerSettings) -> Oracle | None:
+    """The task's stage oracle (off by ``s.target_noise``), or None for the model planner."""
+    oracle = task.oracle_code if s.planner == "oracle" else None
+    if oracle is not None and s.target_noise > 0:
+        oracle = with_target_noise(oracle, s.target_noise, s.seed)
+    return oracle
+
+
+def _summary(
+    task: Task, out: Path, s: IkerSettings, train: TrainConfig, env_config: KeypointEnvConfig
+) -> dict[str, Any]:
+    """``iker.json`` before the first stage: the task, the settings, nothing done yet."""
+    return {
+        "task": task.name,
+        "instruction": task.instruction,
+        "planner": s.planner,
+        "seed": s.seed,
+        "multi_step": s.multi_step,
+        "max_stages": s.max_stages,
+        "perturb": s.perturb,
+        "execution": s.execution,
+        "skill_library": None if s.skills is None else str(s.skills),
+        "success": None,
+        "stage_success": [],
+        "done": False,
+        "failure": None,
+        "stages": [],
+        "skills": {},
+        "settings": {
+            "minutes_per_stage": s.minutes_per_stage,
+            "train": asdict(train),
+            "keypoint_env": asdict(env_config),
+            "image_size": s.image_size,
+            "settle_steps": s.settle_steps,
+            "repairs": s.repairs,
+            "stage_retries": s.stage_retries,
+            "label_keypoints": s.label_keypoints,
+            "prompt_version": s.prompt_version,
+            "target_noise": s.target_noise,
+            **(
+                {"vlm": {"base_url": s.vlm.base_url, "model": s.vlm.model}}
+                if s.planner == "vlm"
+                else {}
+            ),
+        },
+        "command": s.command
+        or _call_text(task.name, s.planner, out, s.seed, s.multi_step, s.perturb),
+        **provenance(),
+        "timing": {},
+    }
+
+
 def _call_text(task: str, planner: str, out: Path, seed: int, multi: bool, perturb: float) -> str:
     return (
         f"run_iker({task!r}, {str(out)!r}, planner={planner!r}, seed={seed}, "
@@ -606,7 +273,7 @@ def _call_text(task: str, planner: str, out: Path, seed: int, multi: bool, pertu
     )
 
 
-def _loop(run: _Run, summary: dict, state: InitialState, perturb: float) -> None:
+def _loop(run: StageRunner, summary: dict, state: InitialState, perturb: float) -> None:
     """The stages, until done, a final failure or the stage limit; a failed stage is asked
     again (``CodeWork.fail``, ``record_outcome``); fills ``summary`` in place."""
     work, seed, out = run.work, run.seed, run.out
@@ -616,7 +283,7 @@ def _loop(run: _Run, summary: dict, state: InitialState, perturb: float) -> None
             break
         folder = out / f"stage_{index}"
         folder.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(folder / "state_start.json", _state_json(state))
+        atomic_write_text(folder / "state_start.json", state_json(state))
         start = time.perf_counter()
         candidates = run.look(state)
         work.observe(seed, index, candidates)
@@ -661,7 +328,7 @@ def _loop(run: _Run, summary: dict, state: InitialState, perturb: float) -> None
         if record["failure"] == "simulation_diverged":
             break
         if perturb > 0 and work.waiting_for(seed) == "observe":
-            state = _perturb(run, record, index, state, perturb, folder)
+            state = perturb_after_stage(run, record, index, state, perturb, folder)
         atomic_write_text(out / RESULT_FILE, json.dumps(summary, indent=2))
         run.write_video(folder)  # pictures after the numbers
     if work.waiting_for(seed) == "failed" and summary["failure"] is None:
@@ -698,7 +365,7 @@ def _code_failed(work: CodeWork, seed: int, index: int, record: dict, summary: d
 
 
 def _act(
-    run: _Run,
+    run: StageRunner,
     summary: dict,
     record: dict,
     index: int,
@@ -754,7 +421,7 @@ def _act(
     }
     run.work.record_outcome(run.seed, index, outcome)
     atomic_write_text(folder / "outcome.json", json.dumps(outcome, indent=2))
-    atomic_write_text(folder / "state_end.json", _state_json(state))
+    atomic_write_text(folder / "state_end.json", state_json(state))
     record.update(
         success=outcome["success"],
         final_distance=outcome["final_distance"],
@@ -766,55 +433,3 @@ def _act(
         skill=key,
     )
     return state
-
-
-PERTURB_SETTLE_TOLERANCE = 0.02
-"""How far (m) the settling may carry the displaced object off its height and the other objects
-off their places for the draw to count as a displacement (``_plausible_displacement``)."""
-
-
-def _plausible_displacement(
-    before: InitialState, moved: InitialState, settled: InitialState, name: str
-) -> bool:
-    """Whether moving ``name`` (``before`` -> ``moved``) and settling made a plain displacement:
-    the object came to rest within half the drawn offset of where it was put, at its height
-    (within ``PERTURB_SETTLE_TOLERANCE``), and no other object moved further than that. A draw
-    that overlaps another body is thrown out of the overlap by the contact solver: the box then
-    jumps back across the shelf or falls off it, which no person moving it would do."""
-    drawn = np.subtract(moved.objects[name][:2], before.objects[name][:2])
-    landed = np.subtract(settled.objects[name][:3], moved.objects[name][:3])
-    if np.linalg.norm(landed[:2]) > 0.5 * np.linalg.norm(drawn) + 1e-9:
-        return False
-    if abs(landed[2]) > PERTURB_SETTLE_TOLERANCE:
-        return False
-    others = [other for other in before.objects if other != name]
-    return all(
-        np.linalg.norm(np.subtract(settled.objects[o][:3], before.objects[o][:3]))
-        <= PERTURB_SETTLE_TOLERANCE
-        for o in others
-    )
-
-
-def _perturb(
-    run: _Run, record: dict, index: int, state: InitialState, distance: float, folder: Path
-) -> InitialState:
-    """Move one object after stage ``index`` and let the scene settle; recorded in ``record``.
-
-    A displacement into another object or the gripper is pushed back, or thrown, while the
-    scene settles; such a draw is replaced by a new one (up to ``PERTURB_TRIES`` draws; the
-    record keeps how many) until it is a displacement a person could have made
-    (``_plausible_displacement``).
-    """
-    rng = np.random.default_rng([run.seed, index])
-    for draws in range(1, PERTURB_TRIES + 1):  # noqa: B007 (the count is recorded)
-        moved, perturbation = perturb_state(run.task, state, distance, rng)
-        settled = run.settle(moved, run.settle_steps)
-        name = perturbation["object"]
-        if _plausible_displacement(state, moved, settled, name):
-            break
-    perturbation["settled"] = list(settled.objects[name])
-    perturbation["draws"] = draws
-    record["perturbation"] = perturbation
-    atomic_write_text(folder / "perturbation.json", json.dumps(perturbation, indent=2))
-    atomic_write_text(folder / "state_end.json", _state_json(settled))
-    return settled

@@ -23,6 +23,7 @@ from keyscaffold.iker.candidates import CandidateSet
 from keyscaffold.iker.code_prompt import number_runs
 from keyscaffold.iker.codegen import CodeWork
 from keyscaffold.iker.loop import run_iker
+from keyscaffold.iker.run_settings import IkerSettings
 from keyscaffold.iker.skills import push_pose
 from keyscaffold.rl.config import PPOConfig, TrainConfig
 from keyscaffold.rl.keypoint_env import KeypointEnv, KeypointEnvConfig, KeypointGoal
@@ -104,7 +105,7 @@ def test_shoes_on_rack_redoes_a_push_that_left_the_box_in_the_way(tmp_path):
     """An untrained push policy leaves the box where it was; the oracle reads the scene, asks for
     the push again, the second push reuses the first one's policy, and the stage limit ends it."""
     out = tmp_path / "rack"
-    summary = run_iker("shoes_on_rack", out, planner="oracle", max_stages=2, **TINY)
+    summary = run_iker("shoes_on_rack", out, IkerSettings(planner="oracle", max_stages=2, **TINY))
     assert summary["done"] is False and summary["failure"]["kind"] == "stage_limit"
     assert [s["object"] for s in summary["stages"]] == ["shoe_box", "shoe_box"]
     assert [s["reused_policy"] for s in summary["stages"]] == [False, True]
@@ -114,7 +115,9 @@ def test_shoes_on_rack_redoes_a_push_that_left_the_box_in_the_way(tmp_path):
 
 def test_shoes_on_rack_goes_through_every_stage_to_done(tmp_path):
     out = tmp_path / "rack"
-    summary = run_iker("shoes_on_rack", out, planner="oracle", execution="ideal", **TINY)
+    summary = run_iker(
+        "shoes_on_rack", out, IkerSettings(planner="oracle", execution="ideal", **TINY)
+    )
     assert summary["multi_step"] is True and summary["done"] is True
     assert summary["failure"] is None
     objects = [s["object"] for s in summary["stages"]]
@@ -185,7 +188,9 @@ def vlm_run(tmp_path_factory):
             backoff_s=0.01,
         )
         summary = run_iker(
-            "shoe_push", out, planner="vlm", vlm=config, multi_step=True, perturb=0.05, **TINY
+            "shoe_push",
+            out,
+            IkerSettings(planner="vlm", vlm=config, multi_step=True, perturb=0.05, **TINY),
         )
         return out, summary, list(server.requests)
 
@@ -295,13 +300,15 @@ def _vlm_rack_run(tmp_path: Path, mistakes: int, **settings) -> tuple[Path, dict
         summary = run_iker(
             "shoes_on_rack",
             out,
-            planner="vlm",
-            vlm=config,
-            seed=seed,
-            execution="ideal",
-            image_size=320,
-            env_config=TINY["env_config"],
-            **settings,
+            IkerSettings(
+                planner="vlm",
+                vlm=config,
+                seed=seed,
+                execution="ideal",
+                image_size=320,
+                env_config=TINY["env_config"],
+                **settings,
+            ),
         )
     return out, summary, list(server.requests)
 
@@ -436,11 +443,13 @@ def test_ideal_execution_of_the_oracle_solves_the_shoe_rack(tmp_path):
         summary = run_iker(
             "shoes_on_rack",
             out,
-            execution="ideal",
-            perturb=perturb,
-            seed=1,
-            image_size=320,
-            env_config=TINY["env_config"],
+            IkerSettings(
+                execution="ideal",
+                perturb=perturb,
+                seed=1,
+                image_size=320,
+                env_config=TINY["env_config"],
+            ),
         )
         assert summary["done"] is True and summary["failure"] is None, summary["failure"]
         assert summary["stage_success"] == [True, True, True]
@@ -461,11 +470,13 @@ def test_oracle_answers_with_target_noise_still_solve_the_shoe_rack(tmp_path):
     summary = run_iker(
         "shoes_on_rack",
         out,
-        execution="ideal",
-        seed=1000002,
-        target_noise=0.02,
-        image_size=320,
-        env_config=TINY["env_config"],
+        IkerSettings(
+            execution="ideal",
+            seed=1000002,
+            target_noise=0.02,
+            image_size=320,
+            env_config=TINY["env_config"],
+        ),
     )
     assert summary["success"] is True and summary["settings"]["target_noise"] == 0.02
     code = (out / "stage_0/code.py").read_text()
@@ -475,7 +486,7 @@ def test_oracle_answers_with_target_noise_still_solve_the_shoe_rack(tmp_path):
     )
     assert "target_errors" not in exact
     with pytest.raises(ValueError, match="--planner oracle"):
-        run_iker("shoes_on_rack", tmp_path / "vlm", planner="vlm", target_noise=0.02)
+        run_iker("shoes_on_rack", tmp_path / "vlm", IkerSettings(planner="vlm", target_noise=0.02))
 
 
 def test_a_skill_library_is_built_from_ideal_scenes_and_reused(tmp_path):
@@ -507,12 +518,12 @@ def test_a_skill_library_is_built_from_ideal_scenes_and_reused(tmp_path):
     assert (library / "shoe_push__right_shoe__push/checkpoints/final.pt").stat().st_mtime == stamp
     # a run with the library trains nothing and points at the library's policy
     out = tmp_path / "run"
-    summary = run_iker("shoe_push", out, skills=library, **TINY)
+    summary = run_iker("shoe_push", out, IkerSettings(skills=library, **TINY))
     (stage,) = summary["stages"]
     assert stage["reused_policy"] is True and not (out / "stage_0/policy").exists()
     assert Path(stage["policy"]) == (library / "shoe_push__right_shoe__push").resolve()
     with pytest.raises(ValueError, match="not a folder"):
-        run_iker("shoe_push", tmp_path / "bad", skills=tmp_path / "missing", **TINY)
+        run_iker("shoe_push", tmp_path / "bad", IkerSettings(skills=tmp_path / "missing", **TINY))
 
 
 def _tiny_library() -> dict:
@@ -522,7 +533,7 @@ def _tiny_library() -> dict:
 def test_a_displacement_that_the_contact_solver_throws_is_drawn_again():
     """A draw counts when the object rests near where it was put, at its height, and nothing
     else moved; one thrown out of an overlap (off the shelf, or back across it) does not."""
-    from keyscaffold.iker.loop import _plausible_displacement
+    from keyscaffold.iker.perturb import plausible_displacement
 
     def state(box, shoe):
         return InitialState(
@@ -533,9 +544,9 @@ def test_a_displacement_that_the_contact_solver_throws_is_drawn_again():
 
     before = state((0.3, 0.0, 0.38), (0.6, 0.2, 0.0))
     moved = state((0.3, 0.04, 0.38), (0.6, 0.2, 0.0))
-    assert _plausible_displacement(before, moved, state((0.3, 0.035, 0.38), (0.6, 0.2, 0.0)), "box")
+    assert plausible_displacement(before, moved, state((0.3, 0.035, 0.38), (0.6, 0.2, 0.0)), "box")
     thrown_back = state((0.3, -0.01, 0.38), (0.6, 0.2, 0.0))
     fallen = state((0.3, 0.04, 0.18), (0.6, 0.2, 0.0))
     pushed_other = state((0.3, 0.04, 0.38), (0.6, 0.25, 0.0))
     for settled in (thrown_back, fallen, pushed_other):
-        assert not _plausible_displacement(before, moved, settled, "box")
+        assert not plausible_displacement(before, moved, settled, "box")

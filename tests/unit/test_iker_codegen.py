@@ -561,15 +561,13 @@ def test_number_runs_and_picture_places():
 
 # ------------------------------------------------------------------ repairs and re-asking
 def test_defaults_repair_once_and_ask_a_failed_stage_again():
-    import inspect
-
     from keyscaffold.cli import Iker
-    from keyscaffold.iker.loop import run_iker
+    from keyscaffold.iker.run_settings import IkerSettings
 
     settings = CodeSettings(task="t", instruction="i", objects=["shoe"])
     assert (settings.repairs, settings.stage_retries) == (1, 2)
     assert settings.label_keypoints is True and settings.prompt_version == PROMPT_VERSION == "v2"
-    defaults = inspect.signature(run_iker).parameters
+    defaults = IkerSettings.__dataclass_fields__
     assert defaults["repairs"].default == 1 and defaults["stage_retries"].default == 2
     fields = Iker.__dataclass_fields__
     assert fields["repairs"].default == 1 and fields["label_keypoints"].default is True
