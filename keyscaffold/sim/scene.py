@@ -14,7 +14,8 @@ import numpy as np
 
 from keyscaffold.sim.embodiments import WRIST_JOINTS, Embodiment
 from keyscaffold.sim.embodiments.base import effector_sensor_name
-from keyscaffold.sim.objects import SceneObject, floor_and_walls, shared_assets
+from keyscaffold.sim.objects import SceneObject
+from keyscaffold.sim.objects.room import floor_and_walls, shared_assets
 
 CONTROL_DT = 1.0 / 60.0
 """One control step (s)."""

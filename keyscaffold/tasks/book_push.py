@@ -7,6 +7,7 @@ import numpy as np
 from keyscaffold.geometry import quaternion_yaw, sample_phases, yaw_quaternion, yaw_rotation
 from keyscaffold.sim import objects
 from keyscaffold.sim.embodiments.gripper import TCP_OFFSET
+from keyscaffold.sim.objects import books, room
 from keyscaffold.sim.scene import CameraSpec
 from keyscaffold.tasks.base import (
     InitialState,
@@ -30,7 +31,7 @@ from keyscaffold.tasks.iker_oracle_code import (
     stage_source,
 )
 
-HX, HY, HZ = objects.BOOK_HALF
+HX, HY, HZ = books.BOOK_HALF
 OVERHANG = (0.03, 0.10)
 """How far the book must stick out over the table's front edge at the end (m), low and high."""
 OVERHANG_GOAL = 0.05
@@ -62,7 +63,7 @@ def book_keypoints(label: str = "book") -> tuple[KeypointSpec, ...]:
 
 def table() -> objects.SceneObject:
     """The table of the book scenes (the counter fixture, smaller)."""
-    return objects.counter(TABLE_CENTER, TABLE_HALF)
+    return room.counter(TABLE_CENTER, TABLE_HALF)
 
 
 def overhang(position: np.ndarray, rotation: np.ndarray) -> np.ndarray:
@@ -126,7 +127,7 @@ class BookPush(IkerTask):
     camera = CameraSpec(pos=(1.3, -0.7, 1.7), target=(0.55, 0.0, 0.92), fovy=40.0)
 
     def scene_objects(self) -> list[objects.SceneObject]:
-        return [table(), objects.book()]
+        return [table(), books.book()]
 
     def sample_initial_state(self, seed: int) -> InitialState:
         rng = np.random.default_rng(seed)

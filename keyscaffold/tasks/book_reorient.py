@@ -15,6 +15,7 @@ from keyscaffold.geometry import (
 )
 from keyscaffold.sim import objects
 from keyscaffold.sim.embodiments.gripper import TCP_OFFSET
+from keyscaffold.sim.objects import books
 from keyscaffold.sim.scene import CameraSpec
 from keyscaffold.tasks.base import (
     InitialState,
@@ -38,7 +39,7 @@ from keyscaffold.tasks.iker_oracle_code import (
     stage_source,
 )
 
-HX, HY, HZ = objects.BOOK_HALF
+HX, HY, HZ = books.BOOK_HALF
 SHELF_CENTER = (0.28, 0.0)
 """Where the bookshelf stands on the table (m)."""
 SLOT = (0.08, 0.08)
@@ -46,7 +47,7 @@ SLOT = (0.08, 0.08)
 SHELF_FLOOR = objects.COUNTER_TOP_Z + 0.015
 """Height of the compartment's floor (m): the shelf's bottom panel is 1.5 cm thick."""
 SLOT_CENTER = np.array(
-    [SHELF_CENTER[0] + objects.BOOKSHELF_INNER[0] - 0.005 - HY, SHELF_CENTER[1] + SLOT[0]]
+    [SHELF_CENTER[0] + books.BOOKSHELF_INNER[0] - 0.005 - HY, SHELF_CENTER[1] + SLOT[0]]
 )
 """Where a book standing in the gap, its front flush with the other books, has its centre (m)."""
 SLOT_DEPTH_RANGE = (SLOT_CENTER[0] - 0.03, SLOT_CENTER[0] + 0.035)
@@ -121,8 +122,8 @@ class BookReorient(IkerTask):
     def scene_objects(self) -> list[objects.SceneObject]:
         return [
             table(),
-            objects.bookshelf(SHELF_CENTER, objects.COUNTER_TOP_Z, objects.BOOKSHELF_INNER, SLOT),
-            objects.book(),
+            books.bookshelf(SHELF_CENTER, objects.COUNTER_TOP_Z, books.BOOKSHELF_INNER, SLOT),
+            books.book(),
         ]
 
     def sample_initial_state(self, seed: int) -> InitialState:

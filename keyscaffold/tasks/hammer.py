@@ -6,6 +6,7 @@ import numpy as np
 
 from keyscaffold.geometry import sample_phases
 from keyscaffold.sim import objects
+from keyscaffold.sim.objects import room, tools
 from keyscaffold.tasks.base import (
     InitialState,
     KeypointSpec,
@@ -74,8 +75,8 @@ class Hammer(Task):
     contact_bodies = ("hammer",)
 
     def scene_objects(self) -> list[objects.SceneObject]:
-        rest = objects.wood_block("hammer_rest", REST_HALF)
-        return [objects.counter(), rest, objects.hammer(2 * HANDLE_HALF, HANDLE_RADIUS, HEAD_HALF)]
+        rest = tools.wood_block("hammer_rest", REST_HALF)
+        return [room.counter(), rest, tools.hammer(2 * HANDLE_HALF, HANDLE_RADIUS, HEAD_HALF)]
 
     def sample_initial_state(self, seed: int) -> InitialState:
         rng = np.random.default_rng(seed)

@@ -11,6 +11,7 @@ import numpy as np
 
 from keyscaffold.geometry import quaternion_yaw, sample_phases, yaw_quaternion, yaw_rotation
 from keyscaffold.sim import objects
+from keyscaffold.sim.objects import room, tools
 from keyscaffold.sim.scene import CameraSpec
 from keyscaffold.tasks.base import (
     InitialState,
@@ -23,7 +24,7 @@ from keyscaffold.tasks.base import (
 
 CLOSED_ANGLE = 0.1
 THICK = 0.006
-"""Half thickness of a tool's links (``objects.hinged_tool``)."""
+"""Half thickness of a tool's links (``tools.hinged_tool``)."""
 FALLEN = 0.02
 """A tool this far below the counter top has left the counter (m)."""
 
@@ -56,8 +57,8 @@ class HingedToolTask(Task):
 
     def scene_objects(self) -> list[objects.SceneObject]:
         return [
-            objects.counter(),
-            objects.hinged_tool(
+            room.counter(),
+            tools.hinged_tool(
                 self.tool,
                 self.handle_length,
                 self.blade_length,

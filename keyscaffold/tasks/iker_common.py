@@ -18,8 +18,8 @@ from typing import ClassVar
 import numpy as np
 
 from keyscaffold.geometry import quaternion_yaw
-from keyscaffold.sim import objects
 from keyscaffold.sim.extremities import object_keypoints
+from keyscaffold.sim.objects import shoes
 from keyscaffold.tasks.base import KeypointSpec, Task
 from keyscaffold.tasks.iker_oracle_code import (
     Candidates,
@@ -71,10 +71,10 @@ def shoe_keypoints(body: str, label: str, side: str) -> tuple[KeypointSpec, ...]
     Args:
         body: The shoe's body name.
         label: How the instruction names the shoe (``shoe``, ``left shoe``).
-        side: ``left`` or ``right`` (``objects.shoe``'s side): the inner (big-toe) side of a left
+        side: ``left`` or ``right`` (``shoes.shoe``'s side): the inner (big-toe) side of a left
             shoe is its frame's -y, that of a right shoe +y.
     """
-    hl, hw = objects.SHOE_HALF_LENGTH, objects.SHOE_HALF_WIDTH
+    hl, hw = shoes.SHOE_HALF_LENGTH, shoes.SHOE_HALF_WIDTH
     inner = -1.0 if side == "left" else 1.0
     return (
         KeypointSpec(
@@ -138,7 +138,7 @@ def heel_grasp_point(shoe_pose: Sequence[float]) -> np.ndarray:
         Shape: (3,).
     """
     yaw = 2.0 * np.arctan2(shoe_pose[6], shoe_pose[3])
-    local = np.array([objects.SHOE_HEEL_X, 0.0, GRASP_HEIGHT])
+    local = np.array([shoes.SHOE_HEEL_X, 0.0, GRASP_HEIGHT])
     c, s = np.cos(yaw), np.sin(yaw)
     return np.array(shoe_pose[:3]) + [c * local[0], s * local[0], local[2]]
 
@@ -167,7 +167,7 @@ def shoe_on_upper_shelf(position: np.ndarray, rotation: np.ndarray) -> np.ndarra
     Returns:
         Shape: (B,), bool.
     """
-    hl, hw = objects.SHOE_HALF_LENGTH, objects.SHOE_HALF_WIDTH
+    hl, hw = shoes.SHOE_HALF_LENGTH, shoes.SHOE_HALF_WIDTH
     corners = np.array([[hl, hw, 0.0], [hl, -hw, 0.0], [-hl, hw, 0.0], [-hl, -hw, 0.0]])
     world = position[:, None] + np.einsum("bij,kj->bki", rotation, corners)
     local_xy = world[..., :2] - np.asarray(RACK_CENTER)
@@ -225,7 +225,7 @@ class IkerTask(Task):
         Shoes (bodies with a ``shoe_keypoints`` heel) are pinched at the heel counter.
         """
         if self._is_shoe(body):
-            return (objects.SHOE_HEEL_X, 0.0, GRASP_HEIGHT)
+            return (shoes.SHOE_HEEL_X, 0.0, GRASP_HEIGHT)
         return None
 
     def grasp_angles(self, body: str, pose: Sequence[float]) -> tuple[float, float, float] | None:

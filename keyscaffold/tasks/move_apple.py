@@ -6,6 +6,7 @@ import numpy as np
 
 from keyscaffold.geometry import sample_phases
 from keyscaffold.sim import objects
+from keyscaffold.sim.objects import kitchen, room
 from keyscaffold.tasks.base import (
     InitialState,
     KeypointSpec,
@@ -68,9 +69,9 @@ class MoveApple(Task):
 
     def scene_objects(self) -> list[objects.SceneObject]:
         return [
-            objects.counter(),
-            objects.cutting_board(BOARD_HALF),
-            objects.apple(APPLE_RADIUS),
+            room.counter(),
+            kitchen.cutting_board(BOARD_HALF),
+            kitchen.apple(APPLE_RADIUS),
         ]
 
     def sample_initial_state(self, seed: int) -> InitialState:

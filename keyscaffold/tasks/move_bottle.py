@@ -6,6 +6,7 @@ import numpy as np
 
 from keyscaffold.geometry import sample_phases, yaw_quaternion
 from keyscaffold.sim import objects
+from keyscaffold.sim.objects import kitchen, room
 from keyscaffold.tasks.base import (
     InitialState,
     KeypointSpec,
@@ -71,10 +72,10 @@ class MoveBottle(Task):
 
     def scene_objects(self) -> list[objects.SceneObject]:
         return [
-            objects.counter(),
-            objects.sink(SINK_CENTER, SINK_HALF),
-            objects.place_mat(),
-            objects.bottle(height=2 * BOTTLE_HALF),
+            room.counter(),
+            kitchen.sink(SINK_CENTER, SINK_HALF),
+            kitchen.place_mat(),
+            kitchen.bottle(height=2 * BOTTLE_HALF),
         ]
 
     def sample_initial_state(self, seed: int) -> InitialState:

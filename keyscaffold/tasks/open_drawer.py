@@ -6,6 +6,7 @@ import numpy as np
 
 from keyscaffold.geometry import quaternion_yaw, sample_phases, yaw_quaternion, yaw_rotation
 from keyscaffold.sim import objects
+from keyscaffold.sim.objects import furniture, room
 from keyscaffold.tasks.base import (
     InitialState,
     KeypointSpec,
@@ -20,7 +21,7 @@ TRAVEL = 0.3
 _DRAWER_H = (2 * CHEST_HALF[2] - 0.04) / 3
 DRAWER_Z = CHEST_HALF[2] - 0.01 - _DRAWER_H / 2
 """Height of the top drawer's frame above the chest's centre (m)."""
-HANDLE_LOCAL = (CHEST_HALF[0] + objects.DRAWER_HANDLE_OFFSET, 0.0, 0.0)
+HANDLE_LOCAL = (CHEST_HALF[0] + furniture.DRAWER_HANDLE_OFFSET, 0.0, 0.0)
 # Wrist relative to the handle, in the chest frame: fingers point back at the chest (yaw pi) and
 # curl down behind the bar.
 GRASP_OFFSET = np.array([0.13, 0.0, 0.03])
@@ -63,7 +64,7 @@ class OpenDrawer(Task):
     default_wrist_orientation = (0.0, 0.0, np.pi)
 
     def scene_objects(self) -> list[objects.SceneObject]:
-        return [objects.counter(), objects.chest_of_drawers(CHEST_HALF, TRAVEL)]
+        return [room.counter(), furniture.chest_of_drawers(CHEST_HALF, TRAVEL)]
 
     def sample_initial_state(self, seed: int) -> InitialState:
         rng = np.random.default_rng(seed)

@@ -6,6 +6,7 @@ import numpy as np
 
 from keyscaffold.geometry import sample_phases, yaw_rotation
 from keyscaffold.sim import objects
+from keyscaffold.sim.objects import furniture
 from keyscaffold.sim.scene import CameraSpec
 from keyscaffold.tasks.base import (
     InitialState,
@@ -67,7 +68,7 @@ class OpenFridge(Task):
     camera = CameraSpec(pos=(2.0, 0.6, 1.85), target=(0.3, 0.0, 0.95))
 
     def scene_objects(self) -> list[objects.SceneObject]:
-        return [objects.fridge(FRIDGE_HALF, HANDLE_HEIGHT)]
+        return [furniture.fridge(FRIDGE_HALF, HANDLE_HEIGHT)]
 
     def sample_initial_state(self, seed: int) -> InitialState:
         rng = np.random.default_rng(seed)

@@ -7,6 +7,7 @@ import numpy as np
 from keyscaffold.geometry import quaternion_yaw, sample_phases, yaw_quaternion
 from keyscaffold.sim import objects
 from keyscaffold.sim.embodiments.gripper import TCP_OFFSET
+from keyscaffold.sim.objects import shoes
 from keyscaffold.sim.scene import CameraSpec
 from keyscaffold.tasks.base import InitialState, OracleWaypoints, register_task, start_wrist
 from keyscaffold.tasks.iker_common import (
@@ -83,8 +84,8 @@ class ShoePlace(IkerTask):
 
     def scene_objects(self) -> list[objects.SceneObject]:
         return [
-            objects.shoe_rack(RACK_CENTER, RACK_INNER_HALF_WIDTH, RACK_HALF_DEPTH, RACK_LEVELS),
-            objects.shoe("shoe", "right"),
+            shoes.shoe_rack(RACK_CENTER, RACK_INNER_HALF_WIDTH, RACK_HALF_DEPTH, RACK_LEVELS),
+            shoes.shoe("shoe", "right"),
         ]
 
     def sample_initial_state(self, seed: int) -> InitialState:
@@ -163,7 +164,7 @@ class ShoePlace(IkerTask):
         its length (otherwise it keeps its heading), and puts it straight behind where it lies.
         """
         shoe = candidate_indices(candidates, "shoe")
-        length = 2 * objects.SHOE_HALF_LENGTH
+        length = 2 * shoes.SHOE_HALF_LENGTH
         turn = YAW_ALIGN if spans_long_axis(candidates, shoe, length) else NO_TURN
         return stage_source(
             "Pick the shoe up from the floor and set it on the upper shelf of the rack: the "

@@ -7,6 +7,7 @@ import numpy as np
 from keyscaffold.geometry import quaternion_yaw, sample_phases, yaw_quaternion, yaw_rotation
 from keyscaffold.sim import objects
 from keyscaffold.sim.embodiments.gripper import TCP_OFFSET
+from keyscaffold.sim.objects import shoes
 from keyscaffold.sim.scene import CameraSpec
 from keyscaffold.tasks.base import InitialState, OracleWaypoints, register_task, start_wrist
 from keyscaffold.tasks.iker_common import (
@@ -97,7 +98,7 @@ class ShoePush(IkerTask):
     camera = CameraSpec(pos=(1.25, -0.25, 0.9), target=(0.52, 0.0, 0.03), fovy=42.0)
 
     def scene_objects(self) -> list[objects.SceneObject]:
-        return [objects.shoe("left_shoe", "left"), objects.shoe("right_shoe", "right")]
+        return [shoes.shoe("left_shoe", "left"), shoes.shoe("right_shoe", "right")]
 
     def sample_initial_state(self, seed: int) -> InitialState:
         rng = np.random.default_rng(seed)
@@ -200,7 +201,7 @@ class ShoePush(IkerTask):
         """
         pushed = candidate_indices(candidates, "right_shoe")
         partner = candidate_indices(candidates, "left_shoe")
-        length = 2 * objects.SHOE_HALF_LENGTH
+        length = 2 * shoes.SHOE_HALF_LENGTH
         aligned = spans_long_axis(candidates, pushed, length) and spans_long_axis(
             candidates, partner, length
         )

@@ -7,6 +7,7 @@ import numpy as np
 from keyscaffold.geometry import quaternion_yaw, sample_phases, yaw_quaternion, yaw_rotation
 from keyscaffold.sim import objects
 from keyscaffold.sim.embodiments.gripper import TCP_OFFSET
+from keyscaffold.sim.objects import shoes
 from keyscaffold.sim.scene import CameraSpec
 from keyscaffold.tasks.base import (
     InitialState,
@@ -130,10 +131,10 @@ class ShoesOnRack(ShoesOnRackOracle):
 
     def scene_objects(self) -> list[objects.SceneObject]:
         return [
-            objects.shoe_rack(RACK_CENTER, RACK_INNER_HALF_WIDTH, RACK_HALF_DEPTH, RACK_LEVELS),
-            objects.shoe_box(BOX_HALF),
-            objects.shoe("left_shoe", "left"),
-            objects.shoe("right_shoe", "right"),
+            shoes.shoe_rack(RACK_CENTER, RACK_INNER_HALF_WIDTH, RACK_HALF_DEPTH, RACK_LEVELS),
+            shoes.shoe_box(BOX_HALF),
+            shoes.shoe("left_shoe", "left"),
+            shoes.shoe("right_shoe", "right"),
         ]
 
     def sample_initial_state(self, seed: int) -> InitialState:

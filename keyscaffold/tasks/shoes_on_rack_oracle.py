@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from keyscaffold.geometry import yaw_rotation
-from keyscaffold.sim import objects
+from keyscaffold.sim.objects import shoes
 from keyscaffold.tasks.iker_common import (
     RACK_CENTER,
     RACK_HALF_DEPTH,
@@ -39,7 +39,7 @@ PAIR_DISTANCE = 0.2
 RACK_PAIR_SPACING = 0.16
 """Centre distance the oracle gives the pair on the shelf (m): a 6.4 cm gap between the shoes,
 so that a shoe set down within the 5 cm keypoint tolerance does not land on its partner."""
-PAIR_SPAN = RACK_PAIR_SPACING + 2 * objects.SHOE_HALF_WIDTH
+PAIR_SPAN = RACK_PAIR_SPACING + 2 * shoes.SHOE_HALF_WIDTH
 """Shelf length the oracle's pair covers (m)."""
 ROOM_MARGIN = 0.03
 """Free shelf beyond the pair's span below which the oracle pushes the box aside (again), m."""
@@ -244,8 +244,8 @@ class ShoesOnRackOracle(IkerTask):
         else:
             partner = candidate_indices(candidates, SHOES[0])
             partner_local = self.candidate_frame_positions(candidates, partner, SHOE_ON_SHELF)
-            margin = objects.SHOE_HALF_WIDTH + PANEL_GAP
-            reach = RACK_HALF_DEPTH - objects.SHOE_HALF_LENGTH
+            margin = shoes.SHOE_HALF_WIDTH + PANEL_GAP
+            reach = RACK_HALF_DEPTH - shoes.SHOE_HALF_LENGTH
             comment = (
                 "Put the right shoe on the upper shelf beside the left shoe, on its right (the "
                 "left shoe's -y; +y when its toes point into the rack), turned like it, their "

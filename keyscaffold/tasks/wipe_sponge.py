@@ -6,6 +6,7 @@ import numpy as np
 
 from keyscaffold.geometry import sample_phases, yaw_quaternion
 from keyscaffold.sim import objects
+from keyscaffold.sim.objects import kitchen, room
 from keyscaffold.tasks.base import (
     InitialState,
     KeypointSpec,
@@ -57,7 +58,7 @@ class WipeSponge(Task):
     contact_pairs = (("sponge", "counter"),)
 
     def scene_objects(self) -> list[objects.SceneObject]:
-        return [objects.counter(), objects.sponge(SPONGE_HALF)]
+        return [room.counter(), kitchen.sponge(SPONGE_HALF)]
 
     def sample_initial_state(self, seed: int) -> InitialState:
         rng = np.random.default_rng(seed)

@@ -27,7 +27,7 @@ from keyscaffold.iker.run_settings import IkerSettings
 from keyscaffold.iker.skills import push_pose
 from keyscaffold.rl.config import PPOConfig, TrainConfig
 from keyscaffold.rl.keypoint_env import KeypointEnv, KeypointEnvConfig, KeypointGoal
-from keyscaffold.sim.objects import SHOE_HEEL_X
+from keyscaffold.sim.objects.shoes import SHOE_HEEL_X
 from keyscaffold.tasks import make_task
 from keyscaffold.tasks.base import InitialState
 from keyscaffold.tasks.iker_common import GRASP_HEIGHT
