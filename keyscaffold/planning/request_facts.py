@@ -3,11 +3,12 @@
 Everything here comes from what a real robot would have too (the camera's RGB-D frame with its
 segmentation and calibration, and the robot's own model), never from the scene's hidden truth:
 
-- ``draw_named_points``: the request's picture, with each detected keypoint drawn and named;
 - ``measure_parts``: each keypointed part's visible size, from depth and segmentation;
 - ``camera_directions``: how the frame's +x, +y and +z look from the camera, in words;
 - ``hand_geometry``: where the palm and fingertips sit relative to the "hand" point, how thick the
   palm is, and where the hand goes to close the fingers around a point.
+
+The request's picture, each detected keypoint drawn and named, is ``annotate.draw_named_points``.
 
 Positions are in the request's frame: metres, world axes, relative to the first keypoint.
 """
@@ -18,36 +19,9 @@ from dataclasses import dataclass
 
 import mujoco
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
 
 from keyscaffold.geometry import backproject_pixels, project_points
 from keyscaffold.sim.embodiments import Embodiment
-
-_COLOURS = ((230, 60, 50), (40, 130, 230), (250, 190, 30), (60, 180, 90), (190, 80, 200))
-
-
-def _font(size: int) -> ImageFont.ImageFont:
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow < 10.1 has no sized default font
-        return ImageFont.load_default()
-
-
-def draw_named_points(rgb: np.ndarray, pixels: list[tuple[float, float]], names: list[str]):
-    """A copy of ``rgb`` (H, W, 3) with a ringed dot at each (u, v) of ``pixels`` and its name
-    beside it on a dark label; shape (H, W, 3), uint8."""
-    image = Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8), mode="RGB")
-    draw = ImageDraw.Draw(image)
-    size = max(rgb.shape[:2])
-    radius, font = max(4, size // 110), _font(max(12, size // 45))
-    for k, ((u, v), name) in enumerate(zip(pixels, names)):
-        colour = _COLOURS[k % len(_COLOURS)]
-        box = (u - radius, v - radius, u + radius, v + radius)
-        draw.ellipse(box, fill=colour, outline=(255, 255, 255), width=max(1, radius // 3))
-        left, top, right, bottom = draw.textbbox((u + 2 * radius, v - 3 * radius), name, font=font)
-        draw.rectangle((left - 3, top - 2, right + 3, bottom + 2), fill=(20, 20, 20))
-        draw.text((u + 2 * radius, v - 3 * radius), name, fill=colour, font=font)
-    return np.asarray(image, dtype=np.uint8).copy()
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
+from keyscaffold.annotate import draw_named_points
 from keyscaffold.geometry import project_points
 from keyscaffold.planning import PLAN_ORIENTATION_NOISE
 from keyscaffold.planning.answers import (
@@ -68,7 +69,6 @@ from keyscaffold.planning.plan import (
 from keyscaffold.planning.prompts import PROMPT_VERSION, load_template
 from keyscaffold.planning.request_facts import (
     camera_directions,
-    draw_named_points,
     hand_geometry,
     measure_parts,
 )
