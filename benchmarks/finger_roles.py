@@ -6,8 +6,8 @@ Usage:
         writes the task's entry of benchmarks/results/finger_roles.json (a list, one entry per
         task and setting; a rerun keeps the entry it replaces under ``earlier``)
 
-The oracle plans are executed without a policy (``tests/drive.py``): the wrist follows the plan
-and the fingers close at the plan's pace from its grasp waypoint. Three tables:
+The oracle plans are executed without a policy (``keyscaffold.evaluation.open_loop``): the wrist
+follows the plan and the fingers close at the plan's pace from its grasp waypoint. Three tables:
 
 - ``subsets``: every non-empty subset of the fingers closing (the others held open);
 - ``noise_per_finger``: all fingers closing, Gaussian noise of ``--noise`` (in closure units,
@@ -28,23 +28,19 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
+import keyscaffold  # noqa: F401  (sets the headless GL backend)
+from keyscaffold.evaluation.open_loop import Driver
+from keyscaffold.evaluation.stats import wilson_interval
+from keyscaffold.planning.oracle import oracle_plans
+from keyscaffold.provenance import keep_in_list, provenance
+from keyscaffold.tasks import make_task
+from keyscaffold.util import atomic_write_text
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-
-from drive import Driver  # noqa: E402
-
-import keyscaffold  # noqa: E402,F401  (sets the headless GL backend)
-from keyscaffold.evaluation.stats import wilson_interval  # noqa: E402
-from keyscaffold.planning.oracle import oracle_plans  # noqa: E402
-from keyscaffold.provenance import keep_in_list, provenance  # noqa: E402
-from keyscaffold.tasks import make_task  # noqa: E402
-from keyscaffold.util import atomic_write_text  # noqa: E402
-
 RESULTS = ROOT / "benchmarks" / "results" / "finger_roles.json"
 
 

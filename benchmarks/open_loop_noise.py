@@ -17,21 +17,17 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from pathlib import Path
 
+import keyscaffold  # noqa: F401  (sets the headless GL backend)
+from keyscaffold.evaluation.open_loop import Driver
+from keyscaffold.evaluation.stats import wilson_interval
+from keyscaffold.planning.oracle import oracle_plans
+from keyscaffold.provenance import keep_in_list, provenance
+from keyscaffold.tasks import make_task
+from keyscaffold.util import atomic_write_text
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-
-from drive import Driver  # noqa: E402
-
-import keyscaffold  # noqa: E402,F401  (sets the headless GL backend)
-from keyscaffold.evaluation.stats import wilson_interval  # noqa: E402
-from keyscaffold.planning.oracle import oracle_plans  # noqa: E402
-from keyscaffold.provenance import keep_in_list, provenance  # noqa: E402
-from keyscaffold.tasks import make_task  # noqa: E402
-from keyscaffold.util import atomic_write_text  # noqa: E402
-
 RESULTS = ROOT / "benchmarks" / "results" / "open_loop_noise.json"
 
 

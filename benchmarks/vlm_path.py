@@ -23,7 +23,7 @@ Usage:
     .venv/bin/python benchmarks/vlm_path.py --table
         the docs/results.md table ("VLM path with realistic answers")
 
-The answer server is the test suite's (tests/fake_vlm.py).
+The answer server is keyscaffold/vlm/local_server.py, the one the tests use.
 """
 
 from __future__ import annotations
@@ -31,29 +31,25 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
 from dataclasses import asdict
 from functools import reduce
 from pathlib import Path
 
+import keyscaffold  # noqa: F401  (sets the headless GL backend)
+from keyscaffold.commands import make_plans
+from keyscaffold.evaluation.stats import wilson_interval
+from keyscaffold.planning import PLAN_ORIENTATION_NOISE
+from keyscaffold.planning.truth_answers import AnswerBook, AnswerErrors
+from keyscaffold.planning.vlm_planner import PlanningSettings
+from keyscaffold.protocol import Protocol, run_protocol
+from keyscaffold.provenance import keep_in_list
+from keyscaffold.tasks import scaffold_task_names
+from keyscaffold.util import atomic_write_text
+from keyscaffold.vlm.client import VLMConfig
+from keyscaffold.vlm.local_server import FakeVLMServer, Reply
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
-from fake_vlm import FakeVLMServer, Reply  # noqa: E402
-
-import keyscaffold  # noqa: E402,F401  (sets the headless GL backend)
-from keyscaffold.commands import make_plans  # noqa: E402
-from keyscaffold.evaluation.stats import wilson_interval  # noqa: E402
-from keyscaffold.planning import PLAN_ORIENTATION_NOISE  # noqa: E402
-from keyscaffold.planning.truth_answers import AnswerBook, AnswerErrors  # noqa: E402
-from keyscaffold.planning.vlm_planner import PlanningSettings  # noqa: E402
-from keyscaffold.protocol import Protocol, run_protocol  # noqa: E402
-from keyscaffold.provenance import keep_in_list  # noqa: E402
-from keyscaffold.tasks import scaffold_task_names  # noqa: E402
-from keyscaffold.util import atomic_write_text  # noqa: E402
-from keyscaffold.vlm.client import VLMConfig  # noqa: E402
-
 RESULTS = ROOT / "benchmarks" / "results" / "vlm_path_tasks.json"
 DEFAULT_OUT = ROOT / "runs" / "vlm_path"
 MODEL = "truth"

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 os.environ.setdefault("MUJOCO_GL", "egl")
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # test helpers: drive, fake_vlm, ...
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # test helpers: iker_scene, vlm_answers
 
 import pytest  # noqa: E402
 

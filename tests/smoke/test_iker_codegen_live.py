@@ -9,11 +9,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fake_vlm import FakeVLMServer, Reply  # noqa: E402
 from iker_scene import DONE, GOOD, SETTINGS, scene  # noqa: E402
 
 from keyscaffold.iker.codegen import CodeWork  # noqa: E402
 from keyscaffold.vlm.client import VLMClient, VLMConfig  # noqa: E402
+from keyscaffold.vlm.local_server import FakeVLMServer, Reply  # noqa: E402
 
 
 def words(body: dict) -> str:

@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from fake_vlm import FakeVLMServer, Reply
 from iker_scene import fenced
 
 from keyscaffold.cli import main
@@ -32,6 +31,7 @@ from keyscaffold.tasks import make_task
 from keyscaffold.tasks.base import InitialState
 from keyscaffold.tasks.iker_common import GRASP_HEIGHT
 from keyscaffold.vlm.client import VLMConfig
+from keyscaffold.vlm.local_server import FakeVLMServer, Reply
 
 ROOT = Path(__file__).resolve().parents[2]
 PPO = PPOConfig(

@@ -13,7 +13,6 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fake_vlm import FakeVLMServer, Reply  # noqa: E402
 from vlm_answers import AnswerBook  # noqa: E402
 
 from keyscaffold.cli import main  # noqa: E402
@@ -22,6 +21,7 @@ from keyscaffold.planning.vlm_planner import PlanningSettings, PlanningWork, run
 from keyscaffold.vlm.batch import batch_output_line, validate_batch_input  # noqa: E402
 from keyscaffold.vlm.cache import request_key  # noqa: E402
 from keyscaffold.vlm.client import VLMClient, VLMConfig  # noqa: E402
+from keyscaffold.vlm.local_server import FakeVLMServer, Reply  # noqa: E402
 
 MODEL = "test-model"
 TRAIN = PlanningSettings(task="move_apple", split="train", num_plans=3, model=MODEL)

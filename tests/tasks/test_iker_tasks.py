@@ -10,8 +10,8 @@ from dataclasses import replace
 import mujoco
 import numpy as np
 import pytest
-from drive import Driver
 
+from keyscaffold.evaluation.open_loop import Driver
 from keyscaffold.geometry import quaternion_yaw, yaw_rotation
 from keyscaffold.iker.stage import STAGE_ENTRY, StageSpec, parse_stage
 from keyscaffold.sandbox import run_untrusted

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from drive import Driver
+
+from keyscaffold.evaluation.open_loop import Driver
 
 
 def test_open_loop_oracle_plan_with_scripted_grasp_moves_apple_onto_board(move_apple, train_plans):

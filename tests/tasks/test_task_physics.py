@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from drive import Driver
 
+from keyscaffold.evaluation.open_loop import Driver
 from keyscaffold.tasks import make_task, task_names
 from keyscaffold.tasks.open_drawer import HANDLE_LOCAL
 

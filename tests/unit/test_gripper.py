@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from drive import Driver
 
+from keyscaffold.evaluation.open_loop import Driver
 from keyscaffold.planning.oracle import oracle_plans
 from keyscaffold.rl.env import EnvConfig, ScaffoldEnv
 from keyscaffold.sim.embodiments import WRIST_JOINTS, make_embodiment

@@ -1,4 +1,4 @@
-"""VLM client, answer cache and Batch files against a real local HTTP server (tests/fake_vlm.py).
+"""VLM client, answer cache and Batch files against a real local HTTP server (vlm/local_server.py).
 
 Every network test talks to one module-wide ``FakeVLMServer`` on 127.0.0.1 (each test sets its
 ``responder`` and starts with an empty ``requests`` list; one server because each shutdown costs
@@ -12,7 +12,6 @@ import io
 import json
 import math
 import socket
-import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -24,12 +23,8 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from fake_vlm import FakeVLMServer, Reply  # noqa: E402
-
-import keyscaffold.vlm.client as client_module  # noqa: E402
-from keyscaffold.vlm.batch import (  # noqa: E402
+import keyscaffold.vlm.client as client_module
+from keyscaffold.vlm.batch import (
     BATCH_URL,
     BatchFormatError,
     batch_input_lines,
@@ -37,14 +32,15 @@ from keyscaffold.vlm.batch import (  # noqa: E402
     read_batch_output,
     validate_batch_input,
 )
-from keyscaffold.vlm.cache import ResponseCache, default_cache_dir, request_key  # noqa: E402
-from keyscaffold.vlm.client import (  # noqa: E402
+from keyscaffold.vlm.cache import ResponseCache, default_cache_dir, request_key
+from keyscaffold.vlm.client import (
     ChatRequest,
     VLMClient,
     VLMConfig,
     image_data_url,
     resolve_api_key,
 )
+from keyscaffold.vlm.local_server import FakeVLMServer, Reply
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,10 @@
-"""Drive task scenes through the simulator without a policy: scripted wrist motion and forces."""
+"""Run task scenes without a policy: plans followed open loop, scripted wrist motion and forces.
+
+``Driver`` steps batched worlds of one task with the task's monitor running. ``follow`` replays
+plans' wrist paths with a scripted grip, which measures what a plan achieves before any learning
+(``benchmarks/open_loop_noise.py``, ``benchmarks/finger_roles.py``); ``pull`` and ``twist`` move
+bodies and hinges with damped forces, which checks a task's physics and success conditions.
+"""
 
 from __future__ import annotations
 

@@ -1,8 +1,14 @@
-"""A local OpenAI-compatible chat-completions server for tests (a real HTTP round trip).
+"""A local OpenAI-compatible chat-completions server that answers from a table, to test against.
 
-``FakeVLMServer(responder)`` serves ``POST /v1/chat/completions``; ``responder(body)`` returns a
-``Reply``: answer text, an HTTP error status, or a delay before answering. Every request body is
-recorded in ``server.requests`` so tests can count what reached the server.
+``FakeVLMServer(responder)`` serves ``POST /v1/chat/completions`` on 127.0.0.1; ``responder(body)``
+returns a ``Reply``: answer text, an HTTP error status, or a delay before answering. Every request
+body is recorded in ``server.requests`` so a test can count what reached the server. Point any
+client at it with ``VLMConfig(base_url=server.url)``: the planner then goes through a real HTTP
+round trip without a network or a model, e.g. with the answers of
+``keyscaffold.planning.truth_answers.AnswerBook``::
+
+    with FakeVLMServer(lambda body: Reply(content=book.answer(body))) as server:
+        make_plans(task, 20, "train", 0, 20, out, "vlm", VLMConfig(base_url=server.url))
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ class Reply:
 
 
 def completion(content: str, model: str) -> dict:
+    """The chat-completions response body that answers ``content`` as ``model``."""
     return {
         "id": "chatcmpl-test",
         "object": "chat.completion",
@@ -52,7 +59,7 @@ class FakeVLMServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:  # keep test output clean
+            def log_message(self, *args) -> None:  # keep the caller's output clean
                 pass
 
             def do_POST(self) -> None:  # noqa: N802 (http.server API)
@@ -85,7 +92,7 @@ class FakeVLMServer:
                     self.end_headers()
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (timeout test)
+                    pass  # the client gave up (timed out)
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
