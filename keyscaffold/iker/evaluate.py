@@ -49,8 +49,9 @@ from keyscaffold.iker.skills import (
 )
 from keyscaffold.planning.oracle import split_seeds
 from keyscaffold.provenance import provenance
+from keyscaffold.rl.config import TrainConfig, profile_config
 from keyscaffold.rl.keypoint_env import REWARDS, KeypointEnv, KeypointEnvConfig, KeypointGoal
-from keyscaffold.rl.train import TrainConfig, profile_config, training_record
+from keyscaffold.rl.metrics import training_record
 from keyscaffold.sim.render import SceneRenderer
 from keyscaffold.sim.scene import PhysicsConfig
 from keyscaffold.tasks import make_task

@@ -40,8 +40,9 @@ from keyscaffold.iker.run_settings import IkerSettings
 from keyscaffold.iker.skills import library_skill, skill_folder, train_skill
 from keyscaffold.planning.oracle import split_seeds
 from keyscaffold.provenance import provenance
+from keyscaffold.rl.config import TrainConfig, profile_config
 from keyscaffold.rl.keypoint_env import KeypointEnvConfig, KeypointGoal
-from keyscaffold.rl.train import TrainConfig, profile_config, training_record
+from keyscaffold.rl.metrics import training_record
 from keyscaffold.tasks import make_task
 from keyscaffold.tasks.base import InitialState
 from keyscaffold.util import atomic_write_text

@@ -29,9 +29,12 @@ from rich.progress import Progress
 from keyscaffold.geometry import kabsch, yaw_rotation
 from keyscaffold.iker.candidates import CandidateSet
 from keyscaffold.iker.stage import StageSpec
+from keyscaffold.rl.checkpoints import load_policy
+from keyscaffold.rl.config import TrainConfig
 from keyscaffold.rl.keypoint_env import KeypointEnv, KeypointEnvConfig, KeypointGoal
 from keyscaffold.rl.rollout import Validator
-from keyscaffold.rl.train import TrainConfig, checkpoint_file, load_policy, train_env
+from keyscaffold.rl.run_folder import checkpoint_file
+from keyscaffold.rl.train import train_env
 from keyscaffold.sim.batch import BatchedWorlds
 from keyscaffold.sim.embodiments.gripper import (
     FINGER_HALF,

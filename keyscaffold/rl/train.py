@@ -18,31 +18,18 @@ from rsl_rl.runners import OnPolicyRunner
 
 from keyscaffold.planning.plan import KeypointPlan
 from keyscaffold.rl.batched_env import BatchedEnv
-from keyscaffold.rl.checkpoints import load_policy, save_checkpoint
-from keyscaffold.rl.config import TrainConfig, profile_config
+from keyscaffold.rl.checkpoints import save_checkpoint
+from keyscaffold.rl.config import TrainConfig
 from keyscaffold.rl.env import ScaffoldEnv
-from keyscaffold.rl.metrics import METRICS_HEAD, METRICS_TAIL, MetricsLog, training_record
+from keyscaffold.rl.metrics import METRICS_HEAD, METRICS_TAIL, MetricsLog
 from keyscaffold.rl.rollout import Validator
 from keyscaffold.rl.run_folder import (
     check_run_folder,
-    checkpoint_file,
     run_config_json,
     start_run_folder,
 )
 from keyscaffold.rl.runner import collect_rollout, make_runner, runner_config
 from keyscaffold.tasks.base import Task
-
-__all__ = [
-    "TrainConfig",
-    "checkpoint_file",
-    "load_policy",
-    "profile_config",
-    "train",
-    "train_env",
-    "training_record",
-]
-"""The training entry points, with the settings, checkpoint and metrics functions their callers
-use beside them."""
 
 
 def train(
