@@ -207,6 +207,23 @@ class Eval:
 
 
 @dataclass(frozen=True)
+class Export:
+    """Export a trained policy for a robot: OUT/policy.onnx (the deterministic actor with its
+    observation normalizer), OUT/policy_io.json and OUT/kinematics.json (the robot's body tree
+    and grip mapping), which keyscaffold.deploy.PolicyRuntime runs without torch or MuJoCo."""
+
+    run: Annotated[Path, tyro.conf.Positional, tyro.conf.arg(metavar="RUN")]
+    """Run folder of `keyscaffold train` (or a checkpoint file inside it)."""
+    format: Literal["onnx"] = "onnx"
+    """Network file format."""
+    which: Literal["best", "latest", "final"] = "best"
+    """Which of the run's checkpoints to export; best falls back to latest in a run trained
+    without validation plans."""
+    out: Path | None = None
+    """Export folder (default: RUN/export)."""
+
+
+@dataclass(frozen=True)
 class Demo:
     """Oracle plans, a time-bounded training run and an evaluation of move_apple, in one folder."""
 
@@ -345,6 +362,7 @@ Command = Union[
     Annotated[Plan, tyro.conf.subcommand("plan")],
     Annotated[Train, tyro.conf.subcommand("train")],
     Annotated[Eval, tyro.conf.subcommand("eval")],
+    Annotated[Export, tyro.conf.subcommand("export")],
     Annotated[Batch, tyro.conf.subcommand("batch")],
     Annotated[Refine, tyro.conf.subcommand("refine")],
     Annotated[Demo, tyro.conf.subcommand("demo")],

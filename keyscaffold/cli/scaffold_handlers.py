@@ -1,5 +1,5 @@
-"""Handlers of the scaffold-mode verbs: tasks, render, plan, batch, refine, train, eval, demo,
-bench and benchmark. Each calls one function of ``keyscaffold.commands`` (or the protocol) and
+"""Handlers of the scaffold-mode verbs: tasks, render, plan, batch, refine, train, eval, export,
+demo, bench and benchmark. Each calls one function of ``keyscaffold.commands`` (or the protocol) and
 prints what it made."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from keyscaffold.cli.arguments import (
     Benchmark,
     Demo,
     Eval,
+    Export,
     Plan,
     Refine,
     Render,
@@ -174,6 +175,17 @@ def run_eval(cmd: Eval) -> None:
     print(
         f"success rate {summary['success_rate']:.2f} (95% CI {low:.2f}-{high:.2f}) over "
         f"{summary['num_episodes']} episodes; results in {cmd.out}/eval.json"
+    )
+
+
+def run_export(cmd: Export) -> None:
+    from keyscaffold.rl.export import export_policy
+
+    files = export_policy(cmd.run, cmd.which, cmd.out, cmd.format)
+    folder = files["policy"].parent
+    print(
+        f"wrote {folder}/{', '.join(path.name for path in files.values())}; run it with "
+        "keyscaffold.deploy.PolicyRuntime"
     )
 
 

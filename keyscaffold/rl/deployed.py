@@ -16,6 +16,31 @@ from keyscaffold.rl.policy_io import PolicyIO
 from keyscaffold.rl.run_folder import checkpoint_file
 
 
+def load_actor(run: Path, which: str = "best") -> tuple[PolicyIO, MLPModel]:
+    """A run's policy I/O spec and its actor network with the checkpoint's weights (the
+    observation normalizer included), built from the spec alone.
+
+    Args:
+        run: A run folder (or a checkpoint file inside its ``checkpoints/``).
+        which: ``best``, ``latest`` or ``final`` (see ``checkpoint_file``).
+    """
+    spec = PolicyIO.load(run)
+    network = dict(spec.network)
+    if network.pop("class_name", "MLPModel") != "MLPModel":
+        raise ValueError(f"{run}: only MLP actors can be deployed, not {spec.network}")
+    if not network:
+        raise ValueError(f"{run}: its policy I/O spec names no actor network")
+    checkpoint = checkpoint_file(Path(run), which)
+    if not checkpoint.exists():
+        raise FileNotFoundError(f"no checkpoint {checkpoint}: train the run first")
+    example = TensorDict({"policy": torch.zeros(1, spec.num_observations)}, batch_size=[1])
+    with contextlib.redirect_stdout(io.StringIO()):
+        model = MLPModel(example, {"actor": ["policy"]}, "actor", spec.num_actions, **network)
+    state = torch.load(checkpoint, weights_only=False)
+    model.load_state_dict(state["actor_state_dict"], strict=True)
+    return spec, model.eval()
+
+
 class DeployedPolicy:
     """The deterministic actor of a run: ``policy(observations) -> actions``.
 
@@ -25,19 +50,7 @@ class DeployedPolicy:
     """
 
     def __init__(self, run: Path, which: str = "best") -> None:
-        self.io = PolicyIO.load(run)
-        network = dict(self.io.network)
-        if network.pop("class_name", "MLPModel") != "MLPModel":
-            raise ValueError(f"{run}: only MLP actors can be deployed, not {self.io.network}")
-        if not network:
-            raise ValueError(f"{run}: its policy I/O spec names no actor network")
-        example = TensorDict({"policy": torch.zeros(1, self.io.num_observations)}, batch_size=[1])
-        with contextlib.redirect_stdout(io.StringIO()):
-            model = MLPModel(
-                example, {"actor": ["policy"]}, "actor", self.io.num_actions, **network
-            )
-        state = torch.load(checkpoint_file(Path(run), which), weights_only=False)
-        model.load_state_dict(state["actor_state_dict"], strict=True)
+        self.io, model = load_actor(run, which)
         self.actor = model.as_jit().eval()
 
     def __call__(self, observations: np.ndarray) -> np.ndarray:

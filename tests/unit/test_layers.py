@@ -36,7 +36,7 @@ def layer_of(module: str) -> str:
     top = parts[0]
     if module in ("", "__init__") or top in BASE:
         return "base"
-    if top in ("sim", "vlm", "tasks", "planning", "rl"):
+    if top in ("sim", "vlm", "tasks", "planning", "rl", "deploy"):
         return top
     if top == "iker":
         name = parts[1] if len(parts) > 1 else "stage"
@@ -51,9 +51,11 @@ ALLOWED = {
     "tasks": {"base", "sim", "tasks"},
     "planning": {"base", "sim", "vlm", "tasks", "planning"},
     "rl": {"base", "sim", "tasks", "rl"},
-    "application": {"base", "sim", "vlm", "tasks", "planning", "rl", "application"},
+    "application": {"base", "sim", "vlm", "tasks", "planning", "rl", "application", "deploy"},
+    "deploy": {"deploy"},
 }
-"""Which layers each layer may import. ``rl`` also reads the plan data (``planning.plan``)."""
+"""Which layers each layer may import. ``rl`` also reads the plan data (``planning.plan``).
+``deploy`` runs on a robot's computer: it imports nothing else of the package."""
 RL_MAY_READ = {"planning.plan"}
 
 
@@ -102,6 +104,7 @@ def test_no_import_runs_upward():
 def test_the_layer_map_sees_the_package():
     assert layer_of("sim.batch") == "sim" and layer_of("iker.loop") == "application"
     assert layer_of("iker.codegen") == "planning" and layer_of("cli") == "application"
+    assert layer_of("deploy.runtime") == "deploy"
     assert _imports("rl.env", PACKAGE / "rl" / "env.py") >= {"planning.plan", "rl.batched_env"}
 
 
