@@ -132,6 +132,49 @@ def rotation_from_xyz_angles(angles: np.ndarray) -> np.ndarray:
     return rx @ ry @ rz
 
 
+def xyz_angles_from_rotation(rotation: np.ndarray, near: np.ndarray | None = None) -> np.ndarray:
+    """Hinge angles about x, then y, then z whose ``rotation_from_xyz_angles`` is ``rotation``.
+
+    Every rotation has two angle triples (a, b, c) and (a + pi, pi - b, c + pi), each up to whole
+    turns; the one returned lies nearest ``near`` (default: zeros), so a wrist read from a rotation
+    keeps the branch of the angles it was commanded with. At b = ±pi/2 only a + c (or a - c) is
+    determined, and a is taken from ``near``.
+
+    Args:
+        rotation: Shape: (..., 3, 3).
+        near: Reference angles, shape: (..., 3) (rad).
+
+    Returns:
+        Shape: (..., 3) (rad).
+    """
+    r = np.asarray(rotation, dtype=np.float64)
+    ref = (
+        np.zeros(r.shape[:-2] + (3,))
+        if near is None
+        else np.broadcast_to(near, r.shape[:-2] + (3,))
+    )
+    cos_b = np.hypot(r[..., 1, 2], r[..., 2, 2])
+    b = np.arctan2(r[..., 0, 2], cos_b)
+    locked = cos_b < 1e-9
+    a = np.where(locked, ref[..., 0], np.arctan2(-r[..., 1, 2], r[..., 2, 2]))
+    best, best_distance = None, None
+    for branch_a, branch_b in ((a, b), (a + np.pi, np.pi - b)):
+        # with a and b fixed, c is the turn about z left over: Rz(c) = (Rx(a) Ry(b))^T R
+        partial = rotation_from_xyz_angles(np.stack([branch_a, branch_b, np.zeros_like(b)], -1))
+        rest = np.swapaxes(partial, -1, -2) @ r
+        branch_c = np.arctan2(rest[..., 1, 0], rest[..., 0, 0])
+        angles = np.stack([branch_a, branch_b, branch_c], -1)
+        angles = angles + 2.0 * np.pi * np.round((ref - angles) / (2.0 * np.pi))
+        distance = np.square(angles - ref).sum(-1)
+        if best is None:
+            best, best_distance = angles, distance
+        else:
+            closer = distance < best_distance
+            best = np.where(closer[..., None], angles, best)
+            best_distance = np.where(closer, distance, best_distance)
+    return best
+
+
 def points_in_body_frames(
     body_pos: np.ndarray, body_mat: np.ndarray, local_points: np.ndarray
 ) -> np.ndarray:

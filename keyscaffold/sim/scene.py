@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from keyscaffold.sim.embodiments import WRIST_JOINTS, Embodiment
+from keyscaffold.sim.embodiments import Embodiment
 from keyscaffold.sim.embodiments.base import effector_sensor_name
 from keyscaffold.sim.objects import SceneObject
 from keyscaffold.sim.objects.room import floor_and_walls, shared_assets
@@ -51,8 +51,9 @@ class SceneIndex:
     """Addresses into qpos, qvel, sensordata and body/site ids of a compiled scene.
 
     Attributes:
-        robot_qpos: The robot's wrist then joint qpos addresses, shape: (6 + J,).
-        robot_qvel: Their dof addresses, shape: (6 + J,).
+        robot_qpos: qpos addresses of the robot's joints (``Embodiment.robot_joints``), shape:
+            (robot nq,).
+        robot_qvel: Their dof addresses, shape: (robot nq,).
         object_qpos: Free-joint qpos addresses (7) of every movable object.
         object_qvel: Free-joint dof addresses (6) of every movable object.
         joint_qpos: qpos address of every named hinge or slide joint outside the robot.
@@ -76,11 +77,6 @@ class SceneIndex:
     effector_contact_adr: np.ndarray
     pair_contact_adr: dict[tuple[str, str], int]
     body_ids: dict[str, int]
-
-    @property
-    def wrist_qpos(self) -> np.ndarray:
-        """qpos addresses of the six wrist joints."""
-        return self.robot_qpos[: len(WRIST_JOINTS)]
 
 
 def pair_sensor_name(a: str, b: str) -> str:
@@ -187,7 +183,7 @@ def index_scene(
         adr = int(model.joint(name).dofadr[0])
         return np.arange(adr, adr + width)
 
-    robot_joints = (*WRIST_JOINTS, *embodiment.joint_names())
+    robot_joints = embodiment.robot_joints()
     robot = set(robot_joints)
     sensors = [
         int(model.sensor(effector_sensor_name(effector, body)).adr[0])

@@ -12,6 +12,7 @@ from keyscaffold.geometry import (
     points_in_body_frames,
     project_points,
     rotation_from_xyz_angles,
+    xyz_angles_from_rotation,
 )
 
 
@@ -95,3 +96,24 @@ def test_points_in_body_frames():
     mat = rotation_from_xyz_angles(np.array([0.0, 0.0, np.pi / 2]))[None, None].reshape(1, 1, 9)
     out = points_in_body_frames(pos, mat, np.array([[1.0, 0.0, 0.0]]))
     np.testing.assert_allclose(out, [[[1.0, 1.0, 0.0]]], atol=1e-12)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.floats(-7.0, 7.0), min_size=3, max_size=3),
+    st.lists(st.floats(-0.3, 0.3), min_size=3, max_size=3),
+)
+def test_angles_read_from_a_rotation_are_the_ones_nearest_the_reference(angles, nudge):
+    angles = np.array(angles)
+    rotation = rotation_from_xyz_angles(angles)
+    read = xyz_angles_from_rotation(rotation, near=angles + np.array(nudge))
+    np.testing.assert_allclose(rotation_from_xyz_angles(read), rotation, atol=1e-9)
+    # the reference is within 0.3 rad per angle, closer than any other branch or whole turn
+    if abs(np.cos(angles[1])) > 0.1:
+        np.testing.assert_allclose(read, angles, atol=1e-7)
+
+
+def test_angles_at_gimbal_lock_keep_the_reference_first_angle():
+    angles = np.array([0.4, np.pi / 2, -0.2])
+    read = xyz_angles_from_rotation(rotation_from_xyz_angles(angles), near=[0.4, 1.5, 0.0])
+    np.testing.assert_allclose(read, angles, atol=1e-7)

@@ -1,6 +1,7 @@
 """Robots that scenes carry; importing this package registers every embodiment."""
 
 from keyscaffold.sim.embodiments import (
+    arm,  # noqa: F401  (registers "iiwa_hand", "xarm_gripper")
     gripper,  # noqa: F401  (registers "gripper")
     hand,  # noqa: F401  (registers "hand")
 )

@@ -26,6 +26,26 @@ from keyscaffold.sim.embodiments.controller import RobotController
 
 WRIST_JOINTS = ("wrist_x", "wrist_y", "wrist_z", "wrist_rx", "wrist_ry", "wrist_rz")
 WRIST_DOF = len(WRIST_JOINTS)
+WRIST_AXES = ("1 0 0", "0 1 0", "0 0 1", "1 0 0", "0 1 0", "0 0 1")
+
+
+def wrist_joints_xml(joint_class: str) -> str:
+    """The six dummy wrist joints of a floating robot's root body: slides along x, y, z, then
+    hinges about x, y, z (each about the axis the previous ones moved)."""
+    return "".join(
+        f'<joint name="{name}" type="{"slide" if i < 3 else "hinge"}" axis="{axis}" '
+        f'class="{joint_class}"/>'
+        for i, (name, axis) in enumerate(zip(WRIST_JOINTS, WRIST_AXES))
+    )
+
+
+def wrist_actuators_xml(kp: float, kv: float, force_limit: float) -> str:
+    """Position actuators of the six wrist joints (gains in N/m and N m/rad, limit in N, N m)."""
+    return "".join(
+        f'<position name="act_{j}" joint="{j}" kp="{kp}" kv="{kv}" forcelimited="true" '
+        f'forcerange="-{force_limit} {force_limit}"/>'
+        for j in WRIST_JOINTS
+    )
 
 
 @dataclass(frozen=True)
@@ -116,7 +136,11 @@ def blend(open_pose: np.ndarray, closed_pose: np.ndarray, amount: np.ndarray) ->
 
 
 class Embodiment(ABC):
-    """A floating robot: wrist joints plus further joints, one position actuator per joint."""
+    """A robot: a wrist placed by a pose plus effector joints, one position actuator per joint.
+
+    The base class describes a floating robot (six wrist joints on ``root_body``); an arm
+    (``arm.ArmEmbodiment``) carries a floating robot's tool tree on its flange instead.
+    """
 
     name: str = ""
     root_body: str = ""
@@ -161,17 +185,37 @@ class Embodiment(ABC):
 
     @abstractmethod
     def actuators_xml(self) -> str:
-        """Position actuators: the six wrist joints, then ``joint_names()``."""
+        """Position actuators, one per joint of ``robot_joints()`` and in that order."""
+
+    def mounted_body_xml(self) -> str:
+        """The body tree without the wrist joints, to mount as a tool on an arm's flange (the
+        mounting frame is ``root_body``'s frame)."""
+        raise NotImplementedError(
+            f"embodiment {self.name!r} cannot be mounted on an arm: it defines no mounted_body_xml"
+        )
+
+    def mounted_actuators_xml(self) -> str:
+        """Position actuators of ``joint_names()`` alone, for the tool mounted on an arm."""
+        raise NotImplementedError(
+            f"embodiment {self.name!r} cannot be mounted on an arm: it defines no "
+            "mounted_actuators_xml"
+        )
+
+    def robot_joints(self) -> list[str]:
+        """Every joint of the robot in qpos order: for a floating robot the six wrist joints,
+        then ``joint_names()``; an arm lists its arm joints, then the tool's."""
+        return [*WRIST_JOINTS, *self.joint_names()]
 
     @property
     def num_joints(self) -> int:
-        """J: the robot's joints beyond the wrist."""
+        """J: the effector joints (fingers, jaws) that grip actions drive."""
         return len(self.joint_names())
 
     @property
     def num_controls(self) -> int:
-        """Length of a control vector: 6 + J."""
-        return WRIST_DOF + self.num_joints
+        """Length of a control vector: one position actuator per robot joint (6 + J for a
+        floating robot)."""
+        return len(self.robot_joints())
 
     def action_spec(self, name: str = "") -> ActionSpec:
         """The action spec ``name`` (the default one when empty); unknown names are refused."""
@@ -224,6 +268,9 @@ def effector_sensor_name(effector: str, body: str) -> str:
 
 _EMBODIMENTS: Registry[Embodiment] = Registry("embodiment")
 register_embodiment = _EMBODIMENTS.register
+add_embodiment = _EMBODIMENTS.add
+"""Register a factory (no arguments) under a name: for embodiments built from data, such as an
+arm carrying a tool."""
 
 
 def make_embodiment(name: str | Embodiment) -> Embodiment:

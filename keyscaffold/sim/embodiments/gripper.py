@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from keyscaffold.sim.embodiments.base import (
-    WRIST_JOINTS,
     ActionSpec,
     Embodiment,
     blend,
     register_embodiment,
+    wrist_actuators_xml,
+    wrist_joints_xml,
 )
 
 SIDES = ("left", "right")
@@ -132,19 +133,18 @@ def gripper_defaults_xml(gains: GripperGains) -> str:
     )
 
 
-def gripper_body_xml() -> str:
-    """The gripper's body tree at the world origin; the dummy wrist joints' values are the wrist pose.
+def gripper_body_xml(floating: bool = True) -> str:
+    """The gripper's body tree at its parent's origin; the dummy wrist joints' values are the
+    wrist pose.
 
     The wrist pose (x, y, z, rx, ry, rz) is in world coordinates, as for the hand: the slides move
     along the world axes and the hinges turn about x, then y, then z.
+
+    Args:
+        floating: With the six wrist joints; without them the tree is a tool to nest in an
+            arm's flange body.
     """
-    wrist = "".join(
-        f'<joint name="{name}" type="{"slide" if i < 3 else "hinge"}" axis="{axis}" '
-        'class="gripper_wrist"/>'
-        for i, (name, axis) in enumerate(
-            zip(WRIST_JOINTS, ("1 0 0", "0 1 0", "0 0 1", "1 0 0", "0 1 0", "0 0 1"))
-        )
-    )
+    wrist = wrist_joints_xml("gripper_wrist") if floating else ""
     radius, length = FLANGE
     hx, hy, hz = PALM_HALF
     return (
@@ -159,12 +159,12 @@ def gripper_body_xml() -> str:
     )
 
 
-def gripper_actuators_xml(gains: GripperGains) -> str:
-    """Position actuators: six wrist joints, then the left and right jaw."""
-    wrist = "".join(
-        f'<position name="act_{j}" joint="{j}" kp="{gains.wrist_kp}" kv="{gains.wrist_kv}" '
-        f'forcelimited="true" forcerange="-{gains.wrist_force_limit} {gains.wrist_force_limit}"/>'
-        for j in WRIST_JOINTS
+def gripper_actuators_xml(gains: GripperGains, floating: bool = True) -> str:
+    """Position actuators: six wrist joints (when ``floating``), then the left and right jaw."""
+    wrist = (
+        wrist_actuators_xml(gains.wrist_kp, gains.wrist_kv, gains.wrist_force_limit)
+        if floating
+        else ""
     )
     jaws = "".join(
         f'<position name="act_{j}" joint="{j}" kp="{gains.jaw_kp}" kv="{gains.jaw_kv}" '
@@ -230,3 +230,9 @@ class FloatingGripper(Embodiment):
 
     def actuators_xml(self) -> str:
         return gripper_actuators_xml(self.gains)
+
+    def mounted_body_xml(self) -> str:
+        return gripper_body_xml(floating=False)
+
+    def mounted_actuators_xml(self) -> str:
+        return gripper_actuators_xml(self.gains, floating=False)

@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from keyscaffold.sim.embodiments.base import (
-    WRIST_JOINTS,
     ActionSpec,
     Embodiment,
     blend,
     register_embodiment,
+    wrist_actuators_xml,
+    wrist_joints_xml,
 )
 
 FINGERS = ("index", "middle", "ring", "thumb")
@@ -131,19 +132,19 @@ def hand_defaults_xml(gains: HandGains) -> str:
     )
 
 
-def hand_body_xml() -> str:
-    """The hand's body tree at the world origin; the dummy wrist joints' values are the wrist pose.
+def hand_body_xml(floating: bool = True) -> str:
+    """The hand's body tree at its parent's origin; the dummy wrist joints' values are the wrist
+    pose.
 
     The wrist pose (x, y, z, rx, ry, rz) is in world coordinates: the slides move along the world
     axes and the hinges turn about x, then y, then z (see ``geometry.rotation_from_xyz_angles``).
+
+    Args:
+        floating: With the six wrist joints; without them the tree is a tool to nest in an
+            arm's flange body.
     """
     px, py, pz = PALM_HALF
-    wrist = "".join(
-        f'<joint name="{name}" type="{"slide" if i < 3 else "hinge"}" axis="{axis}" class="wrist"/>'
-        for i, (name, axis) in enumerate(
-            zip(WRIST_JOINTS, ("1 0 0", "0 1 0", "0 0 1", "1 0 0", "0 1 0", "0 0 1"))
-        )
-    )
+    wrist = wrist_joints_xml("wrist") if floating else ""
     fingers = "".join(
         f'<body name="{f}_mount" pos="{2 * px:.4f} {FINGER_BASE_Y[f]} 0">{_finger_xml(f)}</body>'
         for f in ("index", "middle", "ring")
@@ -161,12 +162,12 @@ def hand_body_xml() -> str:
     )
 
 
-def hand_actuators_xml(gains: HandGains) -> str:
-    """Position actuators: six wrist joints, then sixteen finger joints."""
-    wrist = "".join(
-        f'<position name="act_{j}" joint="{j}" kp="{gains.wrist_kp}" kv="{gains.wrist_kv}" '
-        f'forcelimited="true" forcerange="-{gains.wrist_force_limit} {gains.wrist_force_limit}"/>'
-        for j in WRIST_JOINTS
+def hand_actuators_xml(gains: HandGains, floating: bool = True) -> str:
+    """Position actuators: six wrist joints (when ``floating``), then sixteen finger joints."""
+    wrist = (
+        wrist_actuators_xml(gains.wrist_kp, gains.wrist_kv, gains.wrist_force_limit)
+        if floating
+        else ""
     )
     fingers = "".join(
         f'<position name="act_{j}" joint="{j}" kp="{gains.finger_kp}" forcelimited="true" '
@@ -247,3 +248,9 @@ class FloatingHand(Embodiment):
 
     def actuators_xml(self) -> str:
         return hand_actuators_xml(self.gains)
+
+    def mounted_body_xml(self) -> str:
+        return hand_body_xml(floating=False)
+
+    def mounted_actuators_xml(self) -> str:
+        return hand_actuators_xml(self.gains, floating=False)

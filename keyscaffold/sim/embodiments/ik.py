@@ -1,0 +1,115 @@
+"""Damped-least-squares inverse kinematics, in numpy, batched over worlds.
+
+One step moves joint positions q toward a pose error e through the Jacobian J:
+dq = J^T (J J^T + damping^2 I)^-1 e, the least-norm joint change that best removes the error,
+kept finite near singular poses by the damping; the new positions are clamped to the joint
+limits. ``pose_error`` gives e from a current and a target pose, and ``solve`` repeats the step
+on a ``kinematics.SerialChain``. Nothing here needs MuJoCo.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from keyscaffold.geometry import rotation_vector
+from keyscaffold.sim.embodiments.kinematics import SerialChain
+
+
+def dls_step(
+    jacobian: np.ndarray,
+    error: np.ndarray,
+    q: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    damping: float,
+    max_step: float | None = None,
+) -> np.ndarray:
+    """Joint positions one damped-least-squares step from ``q`` toward removing ``error``.
+
+    Args:
+        jacobian: Shape: (B, 6, N): rows map joint rates to linear (m/s) then angular velocity
+            (rad/s) of the controlled frame.
+        error: Target minus current pose, shape: (B, 6): position (m), then a rotation vector
+            (rad), both in the Jacobian's axes.
+        q: Joint positions, shape: (B, N) (rad).
+        lower: Lower joint limits, shape: (N,).
+        upper: Upper joint limits, shape: (N,).
+        damping: Damping (m, or rad for rotation): larger is slower but steadier near singular
+            poses.
+        max_step: Largest change of any one joint (rad); the step is scaled down to it.
+
+    Returns:
+        Shape: (B, N), inside the limits.
+    """
+    rows = jacobian.shape[1]
+    square = jacobian @ np.swapaxes(jacobian, 1, 2) + damping**2 * np.eye(rows)
+    step = (np.swapaxes(jacobian, 1, 2) @ np.linalg.solve(square, error[..., None]))[..., 0]
+    if max_step is not None:
+        largest = np.abs(step).max(axis=1, keepdims=True)
+        step = step * np.minimum(1.0, max_step / np.maximum(largest, 1e-12))
+    return np.clip(q + step, lower, upper)
+
+
+def pose_error(
+    position: np.ndarray,
+    rotation: np.ndarray,
+    target_position: np.ndarray,
+    target_rotation: np.ndarray,
+) -> np.ndarray:
+    """Target minus current pose: position difference, then the rotation vector that turns the
+    current frame onto the target's, in world axes.
+
+    Args:
+        position: Shape: (B, 3) (m).
+        rotation: Shape: (B, 3, 3).
+        target_position: Shape: (B, 3) (m).
+        target_rotation: Shape: (B, 3, 3).
+
+    Returns:
+        Shape: (B, 6) (m, rad).
+    """
+    turn = rotation_vector(target_rotation @ np.swapaxes(rotation, 1, 2))
+    return np.concatenate([target_position - position, turn], axis=1)
+
+
+def solve(
+    chain: SerialChain,
+    target_position: np.ndarray,
+    target_rotation: np.ndarray,
+    q: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    damping: float = 0.05,
+    iterations: int = 300,
+    max_step: float = 0.3,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Joint positions that put the chain's tip at target poses, by repeated ``dls_step``.
+
+    Args:
+        chain: The arm's kinematics.
+        target_position: Shape: (B, 3) (m).
+        target_rotation: Shape: (B, 3, 3).
+        q: Starting joint positions, shape: (B, N) or (N,) (rad).
+        lower: Shape: (N,).
+        upper: Shape: (N,).
+        damping: See ``dls_step``.
+        iterations: Most steps taken; worlds whose error is below 1e-6 stop early.
+        max_step: See ``dls_step`` (rad).
+
+    Returns:
+        Joint positions, shape (B, N); the remaining pose error, shape (B, 6).
+    """
+    q = np.array(np.broadcast_to(q, (len(target_position), chain.num_joints)), dtype=np.float64)
+    active = np.arange(len(q))
+    error = np.zeros((len(q), 6))
+    for iteration in range(iterations + 1):
+        position, rotation, jacobian = chain.jacobian(q[active])
+        error[active] = pose_error(
+            position, rotation, target_position[active], target_rotation[active]
+        )
+        moving = np.abs(error[active]).max(axis=1) > 1e-6
+        active, jacobian = active[moving], jacobian[moving]
+        if active.size == 0 or iteration == iterations:
+            break
+        q[active] = dls_step(jacobian, error[active], q[active], lower, upper, damping, max_step)
+    return q, error
