@@ -275,3 +275,63 @@ def test_keypoint_env_runs_on_the_xarm_with_the_gripper():
     assert np.isfinite(env.controller.wrist_pose()).all() and start.shape == (2, 6)
     joint_pos, _ = env.worlds.robot_joint_state()
     assert joint_pos.shape == (2, 9)  # seven arm joints, two jaws
+
+
+SIX_JOINT_ARM = """<mujoco><compiler angle="degree"/>
+<default><joint damping="2" armature="0.2"/><geom type="capsule" size="0.04"/></default>
+<worldbody><body name="stand" pos="5 5 5"><geom type="cylinder" size="0.08 0.05"/>
+ <body name="shoulder" pos="0 0 0.1"><joint name="j1" axis="0 0 1" range="-170 170"/>
+  <geom fromto="0 0 0 0 0 0.2"/>
+  <body name="upper" pos="0 0 0.2"><joint name="j2" axis="0 1 0" range="-110 110"/>
+   <geom fromto="0 0 0 0 0 0.35"/>
+   <body name="elbow_housing" pos="0 0 0.35" euler="0 0 30"><geom type="sphere" size="0.05"/>
+    <body name="fore"><joint name="j3" axis="0 1 0" pos="0 0 0.02" range="-150 150"/>
+     <geom fromto="0 0 0 0 0 0.3"/>
+     <body name="wrist1" pos="0 0 0.3"><joint name="j4" axis="0 0 1" range="-170 170"/>
+      <geom fromto="0 0 0 0 0 0.08"/>
+      <body name="wrist2" pos="0 0 0.08"><joint name="j5" axis="0 1 0" range="-120 120"/>
+       <geom fromto="0 0 0 0 0 0.08"/>
+       <body name="wrist3" pos="0 0 0.08"><joint name="j6" axis="0 0 1" range="-175 175"/>
+        <geom fromto="0 0 0 0 0 0.05"/>
+        <body name="tool0" pos="0 0 0.05" euler="180 0 0"/>
+</body></body></body></body></body></body></body></body></worldbody></mujoco>"""
+
+
+def test_an_arm_read_from_mjcf_carries_the_gripper_and_tracks_targets(tmp_path):
+    """Degrees, default classes, a fixed body turned between joints, a joint anchor off its
+    body's origin and a turned flange all come through."""
+    path = tmp_path / "six_joint_arm.xml"
+    path.write_text(SIX_JOINT_ARM)
+    joints = [f"j{i}" for i in range(1, 7)]
+    robot = ArmEmbodiment.from_mjcf(
+        path,
+        "stand",
+        joints,
+        "tool0",
+        make_embodiment("gripper"),
+        base_position=(0.0, 0.0, 0.8),
+        mount_angles=(0.0, 0.0, 0.0),
+        name="six_joint_gripper",
+    )
+    lower, upper = robot.arm.limits()
+    np.testing.assert_allclose(upper, np.radians([170, 110, 150, 170, 120, 175]))
+    assert robot.robot_joints() == [*joints, "left_jaw", "right_jaw"]
+    worlds = _bare_worlds(robot, 8)
+    rng = np.random.default_rng(2)
+    start = rng.uniform(0.5 * lower, 0.5 * upper, (8, 6))
+    _place(worlds, robot, start)
+    position, rotation, _, _ = robot.chain.forward(start)
+    np.testing.assert_allclose(position, worlds.body_position("gripper"), atol=1e-9)
+    np.testing.assert_allclose(rotation, worlds.body_rotation("gripper"), atol=1e-9)
+    controller = robot.controller(worlds)
+    goal = np.clip(start + rng.uniform(-0.3, 0.3, start.shape), lower, upper)
+    target_position, target_rotation, _, _ = robot.chain.forward(goal)
+    angles = xyz_angles_from_rotation(target_rotation, controller.wrist_pose()[:, 3:])
+    target = np.concatenate([target_position, angles], axis=1)
+    for _ in range(round(1.0 / CONTROL_DT)):
+        worlds.step(controller.controls(target, robot.open_pose()))
+    np.testing.assert_allclose(controller.wrist_pose(), target, atol=0.01)
+    placed = robot.rest_qpos(target, robot.open_pose())  # IK from the home pose
+    np.testing.assert_allclose(robot.chain.forward(placed[:, :6])[0], target_position, atol=1e-3)
+    with pytest.raises(ValueError, match="not the ones given"):
+        ArmEmbodiment.from_mjcf(path, "stand", joints[::-1], "tool0", make_embodiment("gripper"))
