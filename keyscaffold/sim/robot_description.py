@@ -46,7 +46,7 @@ def robot_description(model: mujoco.MjModel, robot: Embodiment, action_spec: str
     root_joints = [model.joint(j).name for j in _body_joints(model, robot.root_body)]
     if root_joints != list(WRIST_JOINTS):
         raise ValueError(_not_floating(robot))
-    joint_ids = [model.joint(name).id for name in (*WRIST_JOINTS, *robot.joint_names())]
+    joint_ids = [model.joint(name).id for name in robot.robot_joints()]
     _check_floating(model, robot, joint_ids, bodies)
     body_index = {body: i for i, body in enumerate(bodies)}
     return {

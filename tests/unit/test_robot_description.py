@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from keyscaffold.deploy.kinematics import RobotKinematics
-from keyscaffold.sim.embodiments import ActionSpec
+from keyscaffold.sim.embodiments import ActionSpec, make_embodiment
 from keyscaffold.sim.robot_description import apply_grip_mapping, grip_mapping, robot_description
 from keyscaffold.tasks import make_task
+from keyscaffold.tasks.move_apple import MoveApple
 
 
 @pytest.fixture(scope="module", params=["move_apple", "shoe_place"])
@@ -58,3 +59,12 @@ def test_a_grip_that_is_no_blend_is_refused():
     squared = ActionSpec("squared", ("closure",), lambda g: np.repeat(g**2, 16, axis=1))
     with pytest.raises(ValueError, match="other than blending"):
         grip_mapping(robot, squared)
+
+
+class ArmApple(MoveApple):
+    embodiment = "iiwa_hand"
+
+
+def test_an_arm_is_refused_until_the_runtime_runs_its_inverse_kinematics():
+    with pytest.raises(ValueError, match="not a floating robot"):
+        robot_description(ArmApple().build_model(), make_embodiment("iiwa_hand"), "closure")
