@@ -4,8 +4,10 @@ package."""
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -35,3 +37,26 @@ def atomic_write(path: Path, write: Callable[[IO], None], mode: str = "w") -> No
 def atomic_write_text(path: Path, text: str) -> None:
     """Write a text file atomically (see ``atomic_write``)."""
     atomic_write(path, lambda handle: handle.write(text))
+
+
+@contextmanager
+def atomic_directory(path: Path) -> Iterator[Path]:
+    """Fill a folder so that it appears complete or not at all.
+
+    Yields a temporary folder beside ``path`` to write into; on success it is renamed to
+    ``path``, on any error it is removed. When ``path`` appeared meanwhile (another process
+    filled it first), that one is kept and the temporary folder removed.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    try:
+        yield tmp
+        try:
+            os.rename(tmp, path)
+        except OSError:
+            if not path.is_dir():
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)

@@ -1,7 +1,8 @@
 """The ``keyscaffold`` command line: one subcommand per verb, parsed once by tyro.
 
-The verbs' settings are in ``arguments.py``, their handlers in ``scaffold_handlers.py`` and
-``iker_handlers.py``; ``command_line.py`` writes a parsed verb back as the command that repeats it.
+The verbs' settings are in ``arguments.py``, their handlers in ``scaffold_handlers.py``,
+``iker_handlers.py`` and ``scene_handlers.py``; ``command_line.py`` writes a parsed verb back as
+the command that repeats it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from keyscaffold.cli.arguments import (
     Plan,
     Refine,
     Render,
+    Scene,
     Skills,
     Tasks,
     Train,
@@ -40,6 +42,7 @@ from keyscaffold.cli.scaffold_handlers import (
     run_tasks,
     run_train,
 )
+from keyscaffold.cli.scene_handlers import run_scene
 
 HANDLERS = {
     Tasks: run_tasks,
@@ -55,6 +58,7 @@ HANDLERS = {
     Benchmark: run_benchmark_protocol,
     Iker: run_iker,
     Skills: run_skills,
+    Scene: run_scene,
 }
 
 

@@ -356,6 +356,27 @@ class Skills:
     max_iterations: int = 100_000
 
 
+@dataclass(frozen=True)
+class Scene:
+    """Scenes from a user's meshes. `scene check FILE`: build the scene file's scene with its
+    robot, let it settle, and write OUT/start.png and OUT/settled.png (the file's camera) and
+    OUT/contacts.json (objects that start inside each other, objects that moved while settling)."""
+
+    action: Annotated[Literal["check"], tyro.conf.Positional, tyro.conf.arg(metavar="check")]
+    """What to do with the scene file."""
+    file: Annotated[Path, tyro.conf.Positional, tyro.conf.arg(metavar="FILE")]
+    """The scene file (JSON, docs/file_formats.md)."""
+    out: Path = Path("scene_check")
+    """Output folder."""
+    cache_dir: Path | None = None
+    """Mesh cache: decompositions and MuJoCo mesh files (default: $KEYSCAFFOLD_CACHE/meshes or
+    ~/.cache/keyscaffold/meshes)."""
+    settle_seconds: float = 2.0
+    """How long the scene settles (s)."""
+    move_tolerance: float = 0.005
+    """An object that moves farther than this while settling is reported (m)."""
+
+
 Command = Union[
     Annotated[Tasks, tyro.conf.subcommand("tasks")],
     Annotated[Render, tyro.conf.subcommand("render")],
@@ -370,4 +391,5 @@ Command = Union[
     Annotated[Benchmark, tyro.conf.subcommand("benchmark")],
     Annotated[Iker, tyro.conf.subcommand("iker")],
     Annotated[Skills, tyro.conf.subcommand("skills")],
+    Annotated[Scene, tyro.conf.subcommand("scene")],
 ]
