@@ -22,6 +22,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from base_commit import checked_out, short_commit
+
 from keyscaffold.provenance import keep_earlier, provenance
 from keyscaffold.util import atomic_write_text
 
@@ -64,28 +66,16 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     args.out = args.out or ROOT / f"benchmarks/results/restructure_identity_{args.task}.json"
-    with tempfile.TemporaryDirectory() as folder:
-        worktree = Path(folder) / "base"
-        subprocess.run(
-            ["git", "worktree", "add", "--detach", str(worktree), args.base],
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-        )
-        try:
-            base = metrics(worktree, args, Path(folder) / "run_base")
-            head = metrics(ROOT, args, Path(folder) / "run_head")
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=ROOT)
+    with checked_out(args.base) as worktree, tempfile.TemporaryDirectory() as folder:
+        base = metrics(worktree, args, Path(folder) / "run_base")
+        head = metrics(ROOT, args, Path(folder) / "run_head")
     shared = [c for c in base[0] if c in head[0] and c not in TIMING]
     differing = sorted({c for b, h in zip(base, head) for c in shared if b[c] != h[c]})
     row = {
         "task": args.task,
         "iterations": args.iterations,
         "plans": args.plans,
-        "base_commit": subprocess.run(
-            ["git", "rev-parse", "--short", args.base], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip(),
+        "base_commit": short_commit(args.base),
         "columns_compared": shared,
         "rows_compared": min(len(base), len(head)),
         "identical": not differing and len(base) == len(head),

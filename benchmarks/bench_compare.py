@@ -18,8 +18,9 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
+
+from base_commit import checked_out, short_commit
 
 from keyscaffold.provenance import keep_earlier, provenance
 from keyscaffold.util import atomic_write_text
@@ -66,33 +67,17 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/bench_compare.json")
     args = parser.parse_args()
-    base_commit = subprocess.run(
-        ["git", "rev-parse", "--short", args.base],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    base_commit = short_commit(args.base)
     runs: dict[str, list[dict]] = {"base": [], "head": []}
-    with tempfile.TemporaryDirectory() as folder:
-        worktree = Path(folder) / "base"
-        subprocess.run(
-            ["git", "worktree", "add", "--detach", str(worktree), args.base],
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-        )
-        try:
-            for round_ in range(args.rounds):
-                for name, source in (("base", worktree), ("head", ROOT)):
-                    runs[name].append(bench(source, args))
-                    print(
-                        f"round {round_ + 1}/{args.rounds} {name}: "
-                        f"{runs[name][-1]['env_steps_per_s']} env steps/s",
-                        flush=True,
-                    )
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=ROOT)
+    with checked_out(args.base) as worktree:
+        for round_ in range(args.rounds):
+            for name, source in (("base", worktree), ("head", ROOT)):
+                runs[name].append(bench(source, args))
+                print(
+                    f"round {round_ + 1}/{args.rounds} {name}: "
+                    f"{runs[name][-1]['env_steps_per_s']} env steps/s",
+                    flush=True,
+                )
     median = {
         name: {k: statistics.median(r[k] for r in rows) for k in FIGURES if k in rows[0]}
         for name, rows in runs.items()

@@ -26,3 +26,21 @@ def train_plans(move_apple):
     from keyscaffold.planning.oracle import oracle_plans
 
     return oracle_plans(move_apple, "train", 0, 6)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(move_apple, tmp_path_factory):
+    """A move_apple policy trained for 2 iterations (8 worlds, a (64, 64) actor): a real run
+    folder with checkpoints and its policy I/O spec. Returns (task, config, run folder)."""
+    from dataclasses import replace
+
+    from keyscaffold.planning.oracle import oracle_plans
+    from keyscaffold.rl.config import TrainConfig, cpu_profile
+    from keyscaffold.rl.train import train
+
+    ppo, env = cpu_profile()
+    ppo = replace(ppo, hidden_dims=(64, 64), num_steps_per_env=8)
+    config = TrainConfig(minutes=5.0, max_iterations=2, ppo=ppo, env=replace(env, num_envs=8))
+    run = tmp_path_factory.mktemp("tiny_run")
+    train(move_apple, oracle_plans(move_apple, "train", 0, 2), run, config, show_progress=False)
+    return move_apple, config, run

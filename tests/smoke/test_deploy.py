@@ -17,12 +17,10 @@ import torch
 from keyscaffold.cli import main
 from keyscaffold.deploy import PlanTargets, PolicyRuntime
 from keyscaffold.planning.oracle import oracle_plans
-from keyscaffold.rl.config import TrainConfig, cpu_profile
 from keyscaffold.rl.deployed import DeployedPolicy
 from keyscaffold.rl.env import ScaffoldEnv
 from keyscaffold.rl.export import export_policy
 from keyscaffold.rl.policy_io import PolicyIO
-from keyscaffold.rl.train import train
 from keyscaffold.sim.robot_description import robot_description
 from keyscaffold.tasks import make_task
 
@@ -30,13 +28,8 @@ STEPS = 6
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    task = make_task("move_apple")
-    ppo, env = cpu_profile()
-    ppo = replace(ppo, hidden_dims=(64, 64), num_steps_per_env=8)
-    config = TrainConfig(minutes=5.0, max_iterations=2, ppo=ppo, env=replace(env, num_envs=8))
-    run = tmp_path_factory.mktemp("run")
-    train(task, oracle_plans(task, "train", 0, 2), run, config, show_progress=False)
+def exported(tiny_run, tmp_path_factory):
+    task, config, run = tiny_run
     out = tmp_path_factory.mktemp("export")
     assert (
         main(["export", str(run), "--format", "onnx", "--which", "latest", "--out", str(out)]) == 0

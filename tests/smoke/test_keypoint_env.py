@@ -10,6 +10,7 @@ from dataclasses import asdict, replace
 import numpy as np
 import pytest
 import torch
+from box_scene import BOX_CENTER, BOX_HALF, BoxTask
 
 from keyscaffold.iker.skills import PUSH_GAP, push_pose
 from keyscaffold.rl.checkpoints import load_policy
@@ -20,71 +21,8 @@ from keyscaffold.rl.keypoint_rewards import KeypointRewardConfig
 from keyscaffold.rl.policy_io import PolicyIO
 from keyscaffold.rl.rollout import Validator
 from keyscaffold.rl.train import train_env
-from keyscaffold.sim.embodiments.gripper import FINGER_HALF, TCP_OFFSET, closed_jaw_pose
-from keyscaffold.sim.objects import SceneObject
-from keyscaffold.tasks.base import InitialState, KeypointSpec, Task
-
-TABLE_TOP = 0.8
-BOX_HALF = 0.025
-BOX_CENTER = np.array([0.5, 0.0, TABLE_TOP + BOX_HALF])
-WORLD = 'contype="1" conaffinity="3"'
-
-
-class BoxTask(Task):
-    """A box on a table, for the floating gripper (not registered).
-
-    Description:
-        A 5 cm wooden box stands on a table.
-
-    Randomizations:
-        None.
-
-    Success:
-        Never (the environment judges its goals itself).
-    """
-
-    name = "test_box"
-    embodiment = "gripper"
-    keypoints = (KeypointSpec("box", "box"),)
-    contact_bodies = ("box",)
-    workspace_low = (0.0, -0.5, 0.7)
-    workspace_high = (1.0, 0.5, 1.4)
-
-    def scene_objects(self) -> list[SceneObject]:
-        table = SceneObject(
-            "table",
-            f'<body name="table" pos="0.5 0 {TABLE_TOP - 0.02}"><geom name="table_top" '
-            f'type="box" size="0.4 0.5 0.02" {WORLD}/></body>',
-        )
-        box = SceneObject(
-            "box",
-            f'<body name="box" pos="{BOX_CENTER[0]} 0 {BOX_CENTER[2]}">'
-            '<freejoint name="box_free"/>'
-            f'<geom name="box_geom" type="box" size="{BOX_HALF} {BOX_HALF} {BOX_HALF}" '
-            f'mass="0.2" {WORLD}/></body>',
-            movable=True,
-        )
-        return [table, box]
-
-    def sample_initial_state(self, seed: int) -> InitialState:
-        return InitialState(seed, self.wrist_above((0.0, 0.0, 0.08)), self.box_at((0.0, 0.0)))
-
-    @staticmethod
-    def wrist_above(offset) -> tuple[float, ...]:
-        """The wrist pose, pointing down, whose TCP is ``offset`` from the box centre."""
-        return (*(BOX_CENTER + offset + [0.0, 0.0, TCP_OFFSET]), 0.0, 0.0, 0.0)
-
-    @staticmethod
-    def box_at(shift) -> dict[str, tuple[float, ...]]:
-        """The box's free-joint pose ``shift`` (x, y) from its rest position."""
-        return {"box": (BOX_CENTER[0] + shift[0], shift[1], BOX_CENTER[2], 1.0, 0.0, 0.0, 0.0)}
-
-    def evaluate(self, worlds, state, step):
-        return {"success": np.zeros(worlds.num_worlds, dtype=bool)}
-
-    def oracle_waypoints(self, state, num_waypoints):
-        raise NotImplementedError
-
+from keyscaffold.sim.embodiments.gripper import FINGER_HALF, closed_jaw_pose
+from keyscaffold.tasks.base import InitialState
 
 KEYPOINTS = np.array([[BOX_HALF, 0.0, 0.0], [-BOX_HALF, 0.0, 0.0], [0.0, 0.0, BOX_HALF]])
 

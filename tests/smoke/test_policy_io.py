@@ -12,23 +12,14 @@ import torch
 
 from keyscaffold.planning.oracle import oracle_plans
 from keyscaffold.rl.checkpoints import load_policy
-from keyscaffold.rl.config import TrainConfig, cpu_profile
 from keyscaffold.rl.deployed import DeployedPolicy
 from keyscaffold.rl.env import ScaffoldEnv
 from keyscaffold.rl.policy_io import POLICY_IO_FILE, PolicyIO
-from keyscaffold.rl.train import train
-from keyscaffold.tasks import make_task
 
 
 @pytest.fixture(scope="module")
-def scaffold_run(tmp_path_factory):
-    task = make_task("move_apple")
-    ppo, env = cpu_profile()
-    ppo = replace(ppo, hidden_dims=(64, 64), num_steps_per_env=8)
-    config = TrainConfig(minutes=5.0, max_iterations=2, ppo=ppo, env=replace(env, num_envs=8))
-    run = tmp_path_factory.mktemp("run")
-    train(task, oracle_plans(task, "train", 0, 2), run, config, show_progress=False)
-    return task, config, run
+def scaffold_run(tiny_run):
+    return tiny_run
 
 
 def test_the_spec_describes_the_env_and_round_trips(scaffold_run):

@@ -8,6 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from box_scene import BOX_CENTER, BOX_HALF, BoxTask
 
 from keyscaffold.geometry import (
     rotation_angle,
@@ -21,7 +22,6 @@ from keyscaffold.sim.batch import BatchedWorlds
 from keyscaffold.sim.embodiments import WRIST_JOINTS, make_embodiment
 from keyscaffold.sim.embodiments.arm import ArmEmbodiment
 from keyscaffold.sim.embodiments.ik import dls_step
-from keyscaffold.sim.objects import SceneObject
 from keyscaffold.sim.scene import (
     CONTROL_DT,
     CameraSpec,
@@ -29,7 +29,7 @@ from keyscaffold.sim.scene import (
     build_model,
     index_scene,
 )
-from keyscaffold.tasks.base import InitialState, KeypointSpec, Task
+from keyscaffold.tasks.base import InitialState
 from keyscaffold.tasks.move_apple import MoveApple
 
 ARMS = ("iiwa_hand", "xarm_gripper")
@@ -203,13 +203,8 @@ def test_scaffold_env_runs_move_apple_on_the_iiwa_arm():
     assert observed == task.robot().robot_joints() and observed[0] == "iiwa_joint1"
 
 
-TABLE_TOP, BOX_HALF = 0.8, 0.025
-BOX_CENTER = np.array([0.5, 0.0, TABLE_TOP + BOX_HALF])
-WORLD = 'contype="1" conaffinity="3"'
-
-
-class ArmBoxTask(Task):
-    """A 5 cm box on a table, for the xArm with the gripper (not registered).
+class ArmBoxTask(BoxTask):
+    """The box scene for the xArm with the gripper (not registered).
 
     Description:
         A wooden box stands on a table in front of the arm.
@@ -223,25 +218,6 @@ class ArmBoxTask(Task):
 
     name = "test_arm_box"
     embodiment = "xarm_gripper"
-    keypoints = (KeypointSpec("box", "box"),)
-    contact_bodies = ("box",)
-    workspace_low = (0.0, -0.5, 0.7)
-    workspace_high = (1.0, 0.5, 1.4)
-
-    def scene_objects(self) -> list[SceneObject]:
-        table = SceneObject(
-            "table",
-            f'<body name="table" pos="0.5 0 {TABLE_TOP - 0.02}"><geom name="table_top" '
-            f'type="box" size="0.4 0.5 0.02" {WORLD}/></body>',
-        )
-        box = SceneObject(
-            "box",
-            f'<body name="box" pos="{BOX_CENTER[0]} 0 {BOX_CENTER[2]}"><freejoint name="box_free"/>'
-            f'<geom name="box_geom" type="box" size="{BOX_HALF} {BOX_HALF} {BOX_HALF}" '
-            f'mass="0.2" {WORLD}/></body>',
-            movable=True,
-        )
-        return [table, box]
 
     def sample_initial_state(self, seed: int) -> InitialState:
         return InitialState(seed, self.wrist(), {"box": (*BOX_CENTER, 1.0, 0.0, 0.0, 0.0)})
@@ -250,12 +226,6 @@ class ArmBoxTask(Task):
     def wrist() -> tuple[float, ...]:
         """The gripper pointing down, its flange 0.22 m above the box centre."""
         return (*(BOX_CENTER + [0.0, 0.0, 0.22]), 0.0, 0.0, 0.0)
-
-    def evaluate(self, worlds, state, step):
-        return {"success": np.zeros(worlds.num_worlds, dtype=bool)}
-
-    def oracle_waypoints(self, state, num_waypoints):
-        raise NotImplementedError
 
 
 def test_keypoint_env_runs_on_the_xarm_with_the_gripper():
