@@ -377,3 +377,44 @@ def rotation_vector(rotation: np.ndarray) -> np.ndarray:
         axis *= np.where((axis * skew[flip]).sum(-1) < 0.0, -1.0, 1.0)[:, None]  # sin's sign
         vector[flip] = axis * angle[flip][:, None]
     return vector
+
+
+def wrist_residual(
+    action: np.ndarray,
+    position_scale: float,
+    rotation_scale: float,
+    rotation_limit: float | None = None,
+) -> np.ndarray:
+    """The wrist pose residual of wrist actions in [-1, 1].
+
+    Args:
+        action: Position then hinge-angle actions, shape: (..., 6).
+        position_scale: Position residual at action 1 (m).
+        rotation_scale: Hinge-angle residual at action 1 (rad).
+        rotation_limit: Largest hinge-angle residual (rad); None: ``rotation_scale``.
+
+    Returns:
+        Shape: (..., 6).
+    """
+    scale = np.array([position_scale] * 3 + [rotation_scale] * 3)
+    residual = np.asarray(action, dtype=np.float64)[..., :6] * scale
+    if rotation_limit is not None and rotation_limit < rotation_scale:
+        residual[..., 3:] = np.clip(residual[..., 3:], -rotation_limit, rotation_limit)
+    return residual
+
+
+def blend(open_pose: np.ndarray, closed_pose: np.ndarray, amount: np.ndarray) -> np.ndarray:
+    """Joint targets between two poses: amount <= 0 gives ``open_pose``, >= 1 ``closed_pose``.
+
+    Args:
+        open_pose: Shape: (J,).
+        closed_pose: Shape: (J,).
+        amount: Shape: (B,) for one amount per world, or (B, J) for one per joint.
+
+    Returns:
+        Shape: (B, J).
+    """
+    amount = np.clip(amount, 0.0, 1.0)
+    if amount.ndim == 1:
+        amount = amount[:, None]
+    return open_pose + amount * (closed_pose - open_pose)

@@ -7,8 +7,9 @@ Each control step it builds the observation exactly as ``ScaffoldEnv.get_observa
 runs the actor, and turns the action into controls exactly as ``ScaffoldEnv.step`` does: moving
 average, grip range, the wrist residual on the plan's wrist pose, the grip mapping.
 
-It imports numpy, onnxruntime and json only, so it runs on a robot's computer without torch or
-MuJoCo. Covered for now: ``plan_residual`` policies on floating robots (hand, gripper).
+It imports numpy, onnxruntime and json, and shares the env's own numpy-only pieces (the policy
+I/O spec's observation, smoothing and grip range; ``geometry.wrist_residual`` and ``blend``), so
+it runs on a robot's computer without torch or MuJoCo. Covered for now: ``plan_residual`` policies on floating robots (hand, gripper).
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ import numpy as np
 import onnxruntime
 
 from keyscaffold.deploy.kinematics import RobotKinematics
+from keyscaffold.geometry import blend, wrist_residual
+from keyscaffold.rl.policy_io import POLICY_IO_FILE, PolicyIO
 
 POLICY_FILE = "policy.onnx"
-POLICY_IO_FILE = "policy_io.json"
 KINEMATICS_FILE = "kinematics.json"
-POLICY_IO_VERSION = 1
 KINEMATICS_VERSION = 1
 HELD_CLOSED = -1
 """``joint_action`` entry of a joint no grip action drives: it holds the closed pose."""
@@ -118,6 +119,7 @@ class PolicyRuntime:
         folder = Path(folder)
         self.io = _read_json(folder / POLICY_IO_FILE)
         self.robot = _read_json(folder / KINEMATICS_FILE)
+        self.spec = PolicyIO.from_json(self.io)
         self._check_spec()
         self.kinematics = RobotKinematics(self.robot)
         grip = self.robot["grip"]
@@ -126,15 +128,9 @@ class PolicyRuntime:
         self.joint_action = np.asarray(grip["joint_action"], dtype=np.int64)
         self.wrist_joints = np.asarray(self.robot["wrist_joints"], dtype=np.int64)
         self.num_actions = len(self.io["action_names"])
-        self.widths = {name: int(width) for name, width in self.io["observation"]}
-        self.num_observations = sum(self.widths.values())
-        self.num_keypoints = self.widths.get("keypoints", 0) // 3
-        self.lookahead = np.asarray(self.io["lookahead"], dtype=np.int64)
-        self.alpha = np.asarray(self.io["action_alpha"], dtype=np.float64)
-        rest = self.io["rest_action"] or [0.0] * self.num_actions
-        self.rest_action = np.asarray(rest, dtype=np.float64)
-        scales = [self.io["position_scale"]] * 3 + [self.io["rotation_scale"]] * 3
-        self.wrist_scale = np.asarray(scales, dtype=np.float64)
+        self.num_observations = self.spec.num_observations
+        self.num_keypoints = dict(self.spec.observation).get("keypoints", 0) // 3
+        self.lookahead = np.asarray(self.spec.lookahead, dtype=np.int64)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -163,8 +159,6 @@ class PolicyRuntime:
 
     def _check_spec(self) -> None:
         io, robot = self.io, self.robot
-        if int(io.get("version", 0)) > POLICY_IO_VERSION:
-            raise ValueError(f"{POLICY_IO_FILE} is newer than this runtime reads; upgrade it")
         if int(robot.get("version", 0)) > KINEMATICS_VERSION:
             raise ValueError(f"{KINEMATICS_FILE} is newer than this runtime reads; upgrade it")
         if io["mode"] != "plan_residual":
@@ -217,7 +211,7 @@ class PolicyRuntime:
         """
         if step == 0:
             self.initial_keypoints = self._vector("keypoints", keypoints, (self.num_keypoints, 3))
-            self.action_average = self.rest_action.copy()
+            self.action_average = self.spec.initial_average(1)[0]
         elif self.action_average is None or step < 0:
             raise ValueError(f"step {step}: an episode starts at step 0")
         observation = self.observe(joint_positions, joint_velocities, keypoints, plan, step)
@@ -225,11 +219,7 @@ class PolicyRuntime:
         if not np.isfinite(action).all():
             raise ValueError(f"the policy's action holds NaN or infinite values: {action}")
         clipped = np.clip(action.astype(np.float64), -1.0, 1.0)
-        self.action_average = (
-            self.alpha * clipped + (1.0 - self.alpha) * self.action_average
-            if self.alpha.size
-            else clipped
-        )
+        self.action_average = self.spec.smooth(clipped, self.action_average)
         wrist_target, joint_targets = self.targets(self.action_average, plan, step)
         controls = np.concatenate([wrist_target, joint_targets])
         return RuntimeStep(observation, action, wrist_target, joint_targets, controls)
@@ -238,21 +228,17 @@ class PolicyRuntime:
         self, average: np.ndarray, plan: PlanTargets, step: int
     ) -> tuple[np.ndarray, np.ndarray]:
         """Wrist target (6,) and joint targets (J,) of a smoothed action (num_actions,)."""
-        applied = np.array(average, dtype=np.float64)
-        if self.io["grip_full_range"]:
-            applied[WRIST_ACTIONS:] = 0.5 * (applied[WRIST_ACTIONS:] + 1.0)
-        residual = applied[:WRIST_ACTIONS] * self.wrist_scale
-        limit = self.io.get("rotation_limit")
-        if limit is not None and limit < self.io["rotation_scale"]:
-            residual[3:] = np.clip(residual[3:], -limit, limit)
+        spec = self.spec
+        applied = spec.grip_actions(np.asarray(average, dtype=np.float64)[None])[0]
+        residual = wrist_residual(
+            applied, spec.position_scale, spec.rotation_scale, spec.rotation_limit
+        )
         _, plan_wrist = plan.at(np.array([step]))
         amount = np.ones(len(self.joint_action))
         driven = self.joint_action != HELD_CLOSED
         amount[driven] = applied[WRIST_ACTIONS:][self.joint_action[driven]]
-        amount = np.clip(amount, 0.0, 1.0)
-        return plan_wrist[0] + residual, self.open_pose + amount * (
-            self.closed_pose - self.open_pose
-        )
+        joints = blend(self.open_pose, self.closed_pose, amount[None])[0]
+        return plan_wrist[0] + residual, joints
 
     # ----------------------------------------------------------------------------- observing
     def observe(
@@ -281,25 +267,16 @@ class PolicyRuntime:
         effectors = self.kinematics.effector_positions(positions[None])[0]
         blocks = {
             "joint_positions": positions,
-            "joint_velocities": self.io["velocity_scale"] * velocities,
+            "joint_velocities": self.spec.velocity_scale * velocities,
             "action_average": self.action_average,
             "effectors_minus_wrist": effectors - wrist[:3],
             "initial_keypoints": self.initial_keypoints,
             "keypoints": keypoints,
             "future_keypoints_minus_keypoints": future_keypoints - keypoints[None],
             "future_wrist_minus_wrist": future_wrist - wrist[None],
-            "episode_phase": np.array([step / self.io["episode_steps"]]),
+            "episode_phase": np.array([step / self.spec.episode_steps]),
         }
-        parts = []
-        for name, width in self.io["observation"]:
-            block = np.asarray(blocks[name], dtype=np.float64).reshape(-1)
-            if block.size != width:
-                raise ValueError(
-                    f"observation block {name!r} has width {block.size}, the policy expects "
-                    f"{width}: {KINEMATICS_FILE} and {POLICY_IO_FILE} disagree"
-                )
-            parts.append(block)
-        return np.concatenate(parts).astype(np.float32)
+        return self.spec.observe({name: block[None] for name, block in blocks.items()})[0]
 
     @staticmethod
     def _vector(name: str, values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

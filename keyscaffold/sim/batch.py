@@ -67,6 +67,7 @@ class BatchedWorlds:
         """Counts state changes (steps and resets); values derived from the state are cached
         against it, so the env, the reward and the task's evaluation share one computation."""
         self._keypoint_cache: tuple[int, np.ndarray] | None = None
+        self._site_ids: dict[str, int] = {}
         self.step_hooks: list[Callable[[np.ndarray], None]] = []
         """Called with the controls of every step before the physics runs (recording)."""
 
@@ -308,9 +309,12 @@ class BatchedWorlds:
     def site_pose(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """World position, shape (num_worlds, 3), and rotation, shape (num_worlds, 3, 3), of a
         named site (copies)."""
-        site = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_SITE, name)
-        if site < 0:
-            raise KeyError(f"no site {name!r} in the scene")
+        site = self._site_ids.get(name)
+        if site is None:
+            site = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_SITE, name)
+            if site < 0:
+                raise KeyError(f"no site {name!r} in the scene")
+            self._site_ids[name] = site
         rotation = self._site_xmat[:, site].reshape(self.num_worlds, 3, 3)
         return np.array(self._site_xpos[:, site]), np.array(rotation)
 

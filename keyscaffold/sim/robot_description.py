@@ -8,7 +8,7 @@
 - its effector sites: the body each rides and its position in that body's frame;
 - how the wrist pose and the controls relate to the joint vector (``controller``);
 - the grip mapping of one action spec: the open and closed joint poses and, per joint, which grip
-  action blends it from open to closed (``base.blend``), read from the action spec and checked.
+  action blends it from open to closed (``geometry.blend``), read from the action spec and checked.
 
 Only floating robots (six wrist joints on the root body, one position actuator per joint) are
 described for now; an arm's wrist comes from inverse kinematics, which the runtime does not run.

@@ -201,9 +201,14 @@ def test_the_runtime_needs_neither_torch_nor_mujoco(exported):
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["controls"] == 22
+    # the runtime, and the numpy-only policy I/O spec and geometry it shares with the envs
     assert report["modules"] == [
         "keyscaffold",
         "keyscaffold.deploy",
         "keyscaffold.deploy.kinematics",
         "keyscaffold.deploy.runtime",
+        "keyscaffold.geometry",
+        "keyscaffold.rl",
+        "keyscaffold.rl.policy_io",
+        "keyscaffold.util",
     ]

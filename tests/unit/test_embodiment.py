@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
+from keyscaffold.geometry import blend
 from keyscaffold.planning.oracle import oracle_plans
 from keyscaffold.rl.env import EnvConfig, ScaffoldEnv
 from keyscaffold.sim.embodiments import WRIST_JOINTS, ActionSpec, Embodiment, make_embodiment
-from keyscaffold.sim.embodiments.base import blend
 from keyscaffold.tasks.move_apple import MoveApple
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from keyscaffold.geometry import wrist_residual
 from keyscaffold.registry import Registry
 from keyscaffold.sim.embodiments.controller import RobotController
 
@@ -111,28 +112,8 @@ class ActionSpec:
                 f"action spec {self.name!r} takes {self.num_actions} actions "
                 f"({', '.join(self.names)}), got {action.shape[-1]}"
             )
-        residual = action[:, :WRIST_DOF] * np.array([position_scale] * 3 + [rotation_scale] * 3)
-        if rotation_limit is not None and rotation_limit < rotation_scale:
-            rotation = self.rotation_slice
-            residual[:, rotation] = np.clip(residual[:, rotation], -rotation_limit, rotation_limit)
+        residual = wrist_residual(action, position_scale, rotation_scale, rotation_limit)
         return plan_wrist + residual, self.grip_targets(action[:, self.grip_slice])
-
-
-def blend(open_pose: np.ndarray, closed_pose: np.ndarray, amount: np.ndarray) -> np.ndarray:
-    """Joint targets between two poses: amount <= 0 gives ``open_pose``, >= 1 ``closed_pose``.
-
-    Args:
-        open_pose: Shape: (J,).
-        closed_pose: Shape: (J,).
-        amount: Shape: (B,) for one amount per world, or (B, J) for one per joint.
-
-    Returns:
-        Shape: (B, J).
-    """
-    amount = np.clip(amount, 0.0, 1.0)
-    if amount.ndim == 1:
-        amount = amount[:, None]
-    return open_pose + amount * (closed_pose - open_pose)
 
 
 class Embodiment(ABC):

@@ -33,6 +33,11 @@ class RobotController:
 
     def __init__(self, robot: Embodiment, worlds: BatchedWorlds) -> None:
         self.robot, self.worlds = robot, worlds
+        closed = robot.closed_pose()
+        span = robot.open_pose() - closed
+        moving = np.abs(span) > 1e-12
+        self._grip_span = (closed, np.where(moving, span, 1.0), moving)
+        """Closed pose, open-minus-closed span (1 where it is 0) and which joints move, (J,) each."""
 
     @property
     def num_joints(self) -> int:
@@ -67,10 +72,8 @@ class RobotController:
     def grip_opening(self) -> np.ndarray:
         """How open each effector joint is: 0 at the closed pose, 1 at the open pose, shape:
         (num_worlds, J); joints whose open and closed targets agree read 0."""
-        open_pose, closed = self.robot.open_pose(), self.robot.closed_pose()
-        span = open_pose - closed
-        safe = np.where(np.abs(span) > 1e-12, span, 1.0)
-        return np.where(np.abs(span) > 1e-12, (self.joint_positions() - closed) / safe, 0.0)
+        closed, span, moving = self._grip_span
+        return np.where(moving, (self.joint_positions() - closed) / span, 0.0)
 
     # ----------------------------------------------------------------------------- write
     def controls(self, wrist: np.ndarray, joints: np.ndarray) -> np.ndarray:

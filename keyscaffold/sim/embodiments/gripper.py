@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from keyscaffold.geometry import blend
 from keyscaffold.sim.embodiments.base import (
     ActionSpec,
     Embodiment,
-    blend,
     register_embodiment,
     wrist_actuators_xml,
     wrist_joints_xml,
