@@ -14,6 +14,12 @@ The folder is filled beside its final place and renamed into it (``util.atomic_d
 entry is complete or absent: an interrupted or failed import leaves nothing to reuse by mistake.
 The parts stay in the mesh's file units, so an object's unit, scale or pose can change without a
 new decomposition (CoACD's concavity threshold is relative to the mesh's size).
+
+A mesh made of several closed pieces (a model whose parts were saved as separate, overlapping
+shells, like a handle pushed into a mug's wall) is decomposed piece by piece: a convex piece is a
+part as it is, a concave one goes to CoACD on its own. CoACD given such overlapping shells as one
+mesh either remeshes them coarsely or, without preprocessing, can crash. A mesh with an open piece
+(a scan with holes) goes to CoACD whole, whose preprocessing closes it.
 """
 
 from __future__ import annotations
@@ -32,6 +38,9 @@ import trimesh
 from keyscaffold.sim.mesh_import import LoadedMesh
 from keyscaffold.sim.scene_file import Decomposition
 from keyscaffold.util import atomic_directory
+
+ALGORITHM = 2
+"""Version of how a mesh becomes parts (2: closed pieces one by one); part of the cache key."""
 
 
 def default_cache_dir() -> Path:
@@ -66,19 +75,40 @@ class MeshAssets:
 def cache_key(mesh: LoadedMesh, settings: Decomposition) -> str:
     """The folder name of a mesh's decomposition under ``settings``."""
     text = json.dumps(
-        {"mesh": mesh.digest(), "settings": settings.cache_key(), "coacd": version("coacd")},
+        {
+            "mesh": mesh.digest(),
+            "settings": settings.cache_key(),
+            "coacd": version("coacd"),
+            "algorithm": ALGORITHM,
+        },
         sort_keys=True,
     )
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def decompose(mesh: LoadedMesh, settings: Decomposition) -> list[tuple[np.ndarray, np.ndarray]]:
-    """CoACD convex parts of ``mesh``, each (vertices (V, 3), faces (F, 3)) in its units."""
+    """Convex parts of ``mesh``, each (vertices (V, 3), faces (F, 3)) in its units: per closed
+    piece (a convex piece as it is, a concave one by CoACD) when every piece is closed, else
+    CoACD's parts of the whole mesh."""
+    pieces = trimesh.Trimesh(mesh.vertices, mesh.faces, process=False).split(only_watertight=False)
+    if not all(piece.is_watertight for piece in pieces):
+        return _coacd(mesh.vertices, mesh.faces, settings)
+    parts = []
+    for piece in pieces:
+        vertices, faces = np.asarray(piece.vertices), np.asarray(piece.faces, dtype=np.int64)
+        parts += [(vertices, faces)] if piece.is_convex else _coacd(vertices, faces, settings)
+    return parts
+
+
+def _coacd(
+    vertices: np.ndarray, faces: np.ndarray, settings: Decomposition
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """CoACD's convex parts of one mesh (vertices (V, 3), faces (F, 3))."""
     import coacd
 
     coacd.set_log_level("error")
     parts = coacd.run_coacd(
-        coacd.Mesh(mesh.vertices, mesh.faces),
+        coacd.Mesh(vertices, faces),
         threshold=settings.threshold,
         max_convex_hull=settings.max_convex_hulls,
         preprocess_mode=settings.preprocess,

@@ -24,6 +24,8 @@ QUATERNION_TOLERANCE = 0.01
 """A quaternion whose norm is within this of 1 is normalised; one further off is refused."""
 ROTATION_TOLERANCE = 0.01
 """Largest deviation of a 4x4 pose's rotation block from an orthonormal matrix that is repaired."""
+KEYPOINT_LIFTS = ("surface", "middle")
+"""Where a detected keypoint is placed along the camera's ray (``tasks.base.KeypointSpec.lift``)."""
 
 
 class SceneFileError(ValueError):
@@ -80,17 +82,20 @@ class Decomposition:
 
 @dataclass(frozen=True)
 class Keypoint:
-    """A named point on an object (kept for tasks built from the file; not used yet).
+    """A named point on an object or on the table, for tasks built from the file.
 
     Attributes:
-        name: What the point is called.
+        name: What the point is called; unique in the file.
         position: In the object's frame, after unit and scale (m), shape: (3,).
         description: Where the point is, in words a vision-language model can find it by.
+        lift: Where a detected point is placed along the camera's ray: on the visible
+            ``surface`` or in the ``middle`` of the object behind it.
     """
 
     name: str
     position: tuple[float, float, float]
     description: str = ""
+    lift: str = "surface"
 
 
 @dataclass(frozen=True)
@@ -108,7 +113,7 @@ class SceneObjectEntry:
         friction: Sliding friction coefficient.
         movable: A free joint (``True``) or fixed to the world.
         rgba: Colour of the visual mesh.
-        keypoints: Named points on the object (not used yet).
+        keypoints: Named points on the object.
     """
 
     name: str
@@ -132,12 +137,14 @@ class SceneObjectEntry:
 @dataclass(frozen=True)
 class Table:
     """The support surface: a table whose top is ``size`` (x, y; m) at ``height`` (m), centred
-    at ``center`` (x, y; m)."""
+    at ``center`` (x, y; m). Its frame (body ``table``) lies on the floor under the centre, with
+    the world's axes; ``keypoints`` are in that frame."""
 
     size: tuple[float, float] = (1.0, 1.2)
     height: float = 0.75
     center: tuple[float, float] = (0.55, 0.0)
     friction: float = 1.0
+    keypoints: tuple[Keypoint, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -169,11 +176,14 @@ class Robot:
 
 @dataclass(frozen=True)
 class TaskHints:
-    """What a task built from the file will read (not used yet)."""
+    """What a task built from the file reads."""
 
     instruction: str = ""
     success_tolerance: float | None = None
     """How close (m) the task's keypoints must come to their goals to count as success."""
+    keypoints: tuple[str, ...] = ()
+    """Names of the objects' and the table's keypoints the task uses, in the task's order; empty:
+    every keypoint, objects in file order, then the table's."""
 
 
 @dataclass(frozen=True)
@@ -183,7 +193,8 @@ class SceneFile:
     path: Path
     objects: tuple[SceneObjectEntry, ...]
     camera: Camera
-    table: Table = Table()
+    table: Table | None = Table()
+    """``None``: no table; the objects stand on the floor (z = 0)."""
     robot: Robot = Robot()
     decomposition: Decomposition = Decomposition()
     task: TaskHints = TaskHints()

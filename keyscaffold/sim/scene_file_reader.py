@@ -17,6 +17,7 @@ import mujoco
 import numpy as np
 
 from keyscaffold.sim.scene_file import (
+    KEYPOINT_LIFTS,
     MESH_SUFFIXES,
     QUATERNION_TOLERANCE,
     ROTATION_TOLERANCE,
@@ -191,16 +192,7 @@ def _object(reader: _Fields, folder: Path) -> SceneObjectEntry:
         raise reader.fail("mass", "give mass or density, not both")
     if movable and mass is None and density is None:
         raise reader.fail(None, "a movable object needs mass (kg) or density (kg/m^3)")
-    keypoints = []
-    items = reader.raw("keypoints", [])
-    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-        raise reader.fail("keypoints", "must be a list of {name, position, description} objects")
-    for i, item in enumerate(items):
-        point = _Fields(item, f"{reader.where}.keypoints[{i}]", reader.file)
-        keypoints.append(
-            Keypoint(point.text("name"), point.vector("position", 3), point.text("description", ""))
-        )
-        point.done()
+    keypoints = _keypoints(reader)
     entry = SceneObjectEntry(
         name=name,
         mesh=(folder / mesh).resolve(),
@@ -216,6 +208,25 @@ def _object(reader: _Fields, folder: Path) -> SceneObjectEntry:
     )
     reader.done()
     return entry
+
+
+def _keypoints(reader: _Fields) -> tuple[Keypoint, ...]:
+    """The optional ``keypoints`` list of an object or of the table."""
+    items = reader.raw("keypoints", [])
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise reader.fail("keypoints", "must be a list of {name, position, description} objects")
+    keypoints = []
+    for i, item in enumerate(items):
+        point = _Fields(item, f"{reader.where}.keypoints[{i}]", reader.file)
+        name, position = point.text("name"), point.vector("position", 3)
+        description, lift = point.text("description", ""), point.text("lift", "surface")
+        if not name:
+            raise point.fail("name", "must not be empty")
+        if lift not in KEYPOINT_LIFTS:
+            raise point.fail("lift", f"must be one of {', '.join(KEYPOINT_LIFTS)}, got {lift!r}")
+        keypoints.append(Keypoint(name, position, description, lift))  # type: ignore[arg-type]
+        point.done()
+    return tuple(keypoints)
 
 
 def _camera(reader: _Fields) -> Camera:
@@ -234,13 +245,17 @@ def _camera(reader: _Fields) -> Camera:
     return result
 
 
-def _table(reader: _Fields) -> Table:
+def _table(reader: _Fields) -> Table | None:
+    if reader.has("table") and reader.data["table"] is None:
+        reader.used.add("table")
+        return None  # no table: the objects stand on the floor
     table = reader.child("table", {})
     result = Table(
         size=table.vector("size", 2, Table.size),  # type: ignore[arg-type]
         height=table.number("height", Table.height, low=0.0),
         center=table.vector("center", 2, Table.center),  # type: ignore[arg-type]
         friction=table.number("friction", Table.friction, low=0.0),
+        keypoints=_keypoints(table),
     )
     if min(result.size) <= 0:
         raise table.fail("size", f"must be positive, got {list(result.size)}")
@@ -303,20 +318,45 @@ def parse_scene(data: object, path: Path) -> SceneFile:
     for name in set(names):
         if names.count(name) > 1 or name in ("table", "room"):
             raise top.fail("objects", f"the name {name!r} is used twice (table and room are taken)")
-    task = top.child("task", {})
-    hints = TaskHints(task.text("instruction", ""), task.number("success_tolerance", None, low=0.0))
-    task.done()
+    table = _table(top)
     scene = SceneFile(
         path=path.resolve(),
         objects=tuple(objects),
         camera=_camera(top),
-        table=_table(top),
+        table=table,
         robot=_robot(top),
         decomposition=_decomposition(top),
-        task=hints,
+        task=_task(top, objects, table),
     )
     top.done()
     return scene
+
+
+def _task(top: _Fields, objects: list[SceneObjectEntry], table: Table | None) -> TaskHints:
+    """The ``task`` block; its ``keypoints`` must name keypoints of the file, each once."""
+    owners = [(o.name, k.name) for o in objects for k in o.keypoints]
+    owners += [("table", k.name) for k in (table.keypoints if table else ())]
+    names = [name for _, name in owners]
+    for name in names:
+        if names.count(name) > 1:
+            places = [o for o, n in owners if n == name]
+            raise top.fail("objects", f"the keypoint name {name!r} is used by {places}; rename one")
+    task = top.child("task", {})
+    chosen = task.raw("keypoints", [])
+    if not isinstance(chosen, list) or not all(isinstance(n, str) for n in chosen):
+        raise task.fail("keypoints", f"must be a list of keypoint names, got {chosen!r}")
+    for name in chosen:
+        if name not in names:
+            raise task.fail("keypoints", f"{name!r} is no object's or table's keypoint: {names}")
+        if chosen.count(name) > 1:
+            raise task.fail("keypoints", f"{name!r} is listed twice")
+    hints = TaskHints(
+        task.text("instruction", ""),
+        task.number("success_tolerance", None, low=0.0),
+        tuple(chosen),
+    )
+    task.done()
+    return hints
 
 
 def read_scene_file(path: Path) -> SceneFile:

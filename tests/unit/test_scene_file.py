@@ -116,6 +116,18 @@ BAD_FILES = [
     (_set(["camera", "intrinsics", "width"], 640.5), r"camera\.intrinsics\.width: must be a whole"),
     (_set(["table", "height"], "tall"), r"table\.height: must be a number"),
     (_set(["objects"], []), r"objects: must be a non-empty list"),
+    (
+        _set(["objects", 0, "keypoints"], [{"name": "top", "position": [0, 0, 0], "lift": "up"}]),
+        r"keypoints\[0\]\.lift: must be one of surface, middle, got 'up'",
+    ),
+    (
+        _set(["table", "keypoints"], [{"name": "ball top", "position": [0, 0, 0.75]}] * 2),
+        r"the keypoint name 'ball top' is used by \['table', 'table'\]",
+    ),
+    (
+        _set(["task", "keypoints"], ["handle"]),
+        r"task\.keypoints: 'handle' is no object's or table's keypoint",
+    ),
 ]
 
 
@@ -123,6 +135,25 @@ BAD_FILES = [
 def test_a_bad_file_gets_one_error_naming_the_field(folder, change, message):
     with pytest.raises(SceneFileError, match=message):
         read_scene_file(scene_with(folder, change))
+
+
+def test_no_table_table_keypoints_and_the_task_s_keypoint_order_read(folder):
+    def floor_scene(data):
+        data["objects"][0]["keypoints"] = [
+            {"name": "ball top", "position": [0, 0, 0.012], "lift": "middle"}
+        ]
+        data["task"]["keypoints"] = ["ball top"]
+
+    scene = read_scene_file(scene_with(folder, floor_scene))
+    assert scene.table is not None and scene.table.keypoints == ()
+    assert scene.object("ball").keypoints[0].lift == "middle"
+    assert scene.task.keypoints == ("ball top",)
+    scene = read_scene_file(scene_with(folder, _set(["table"], None)))
+    assert scene.table is None and scene.task.keypoints == ()
+    point = {"name": "edge", "position": [0.4, 0, 0.75], "description": "the front edge"}
+    scene = read_scene_file(scene_with(folder, _set(["table", "keypoints"], [point])))
+    assert scene.table.keypoints[0].position == (0.4, 0.0, 0.75)
+    assert scene.table.keypoints[0].lift == "surface"
 
 
 def test_a_movable_object_needs_a_mass(folder):

@@ -119,5 +119,7 @@ def scene_file_objects(scene: SceneFile, cache_dir: Path | None = None) -> list[
 
 
 def scene_file_fixtures(scene: SceneFile) -> list[SceneObject]:
-    """The table and the camera of ``scene``."""
-    return [table_fixture(scene.table), camera_fixture(scene.camera)]
+    """The table (unless the file has none: the room's floor is the support) and the camera of
+    ``scene``."""
+    table = [table_fixture(scene.table)] if scene.table is not None else []
+    return [*table, camera_fixture(scene.camera)]
