@@ -1,7 +1,7 @@
 """Forward kinematics of a robot described by ``kinematics.json``, in numpy alone.
 
 The body tree is walked as MuJoCo walks it: a body's frame is its parent's frame moved by the
-body's position and quaternion, then by each of its joints in order (a slide moves the frame
+body's position and quaternion (as a rotation matrix), then by each of its joints in order (a slide moves the frame
 along its axis; a hinge turns it about its axis through the joint's anchor). Joint values are
 taken relative to each joint's reference value. Quaternions are (w, x, y, z).
 """
@@ -10,34 +10,28 @@ from __future__ import annotations
 
 import numpy as np
 
+IDENTITY = np.eye(3)
 
-def quaternion_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Hamilton product a * b of quaternions (w, x, y, z), shape: (..., 4)."""
-    aw, ax, ay, az = np.moveaxis(a, -1, 0)
-    bw, bx, by, bz = np.moveaxis(b, -1, 0)
+
+def quaternion_rotation(quaternion: np.ndarray) -> np.ndarray:
+    """Rotation matrices of quaternions (w, x, y, z), shape: (..., 4) -> (..., 3, 3); the
+    quaternions are normalized first."""
+    q = np.asarray(quaternion, dtype=np.float64)
+    w, x, y, z = np.moveaxis(q / np.linalg.norm(q, axis=-1, keepdims=True), -1, 0)
     return np.stack(
         [
-            aw * bw - ax * bx - ay * by - az * bz,
-            aw * bx + ax * bw + ay * bz - az * by,
-            aw * by - ax * bz + ay * bw + az * bx,
-            aw * bz + ax * by - ay * bx + az * bw,
+            1 - 2 * (y * y + z * z),
+            2 * (x * y - w * z),
+            2 * (x * z + w * y),
+            2 * (x * y + w * z),
+            1 - 2 * (x * x + z * z),
+            2 * (y * z - w * x),
+            2 * (x * z - w * y),
+            2 * (y * z + w * x),
+            1 - 2 * (x * x + y * y),
         ],
         axis=-1,
-    )
-
-
-def rotate(quaternion: np.ndarray, vector: np.ndarray) -> np.ndarray:
-    """``vector`` turned by unit ``quaternion``; shapes (..., 4) and (..., 3) broadcast."""
-    w = quaternion[..., :1]
-    axis = quaternion[..., 1:]
-    twice_cross = 2.0 * np.cross(axis, vector)
-    return vector + w * twice_cross + np.cross(axis, twice_cross)
-
-
-def axis_angle_quaternion(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
-    """Quaternions turning by ``angle`` (rad, shape (B,)) about unit ``axis`` (3,): (B, 4)."""
-    half = 0.5 * np.asarray(angle, dtype=np.float64)
-    return np.concatenate([np.cos(half)[:, None], np.sin(half)[:, None] * axis[None]], axis=1)
+    ).reshape(*q.shape[:-1], 3, 3)
 
 
 class RobotKinematics:
@@ -62,49 +56,60 @@ class RobotKinematics:
             if joint["type"] not in ("hinge", "slide"):
                 raise ValueError(f"kinematics: joint {joint['name']!r} is a {joint['type']}")
         self.body_pos = np.array([b["pos"] for b in self.bodies], dtype=np.float64)
-        self.body_quat = np.array([b["quat"] for b in self.bodies], dtype=np.float64)
+        self.body_rotation = quaternion_rotation([b["quat"] for b in self.bodies])
         self.axis = np.array([j["axis"] for j in self.joints], dtype=np.float64).reshape(-1, 3)
         self.anchor = np.array([j["pos"] for j in self.joints], dtype=np.float64).reshape(-1, 3)
         self.ref = np.array([j["ref"] for j in self.joints], dtype=np.float64)
+        # Rodrigues' formula per hinge: turn(angle) = I + sin(angle) K + (1 - cos(angle)) K^2
+        self.skew = np.array([_skew(axis) for axis in self.axis]).reshape(-1, 3, 3)
+        self.skew_squared = self.skew @ self.skew
         sites = description["effector_sites"]
         self.site_body = np.array([names.index(s["body"]) for s in sites], dtype=np.int64)
         self.site_pos = np.array([s["pos"] for s in sites], dtype=np.float64).reshape(-1, 3)
 
     def body_frames(self, joint_positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """World position and orientation of every body.
+        """World position and rotation of every body.
 
         Args:
             joint_positions: The robot's joints in ``joints`` order, shape: (B, num_joints).
 
         Returns:
-            Positions, shape: (B, num_bodies, 3); quaternions, shape: (B, num_bodies, 4).
+            Positions, shape: (B, num_bodies, 3); rotation matrices, shape:
+            (B, num_bodies, 3, 3).
         """
         q = np.asarray(joint_positions, dtype=np.float64) - self.ref
         rows = len(q)
-        positions = np.zeros((rows, len(self.bodies), 3))
-        quaternions = np.zeros((rows, len(self.bodies), 4))
+        sines, cosines = np.sin(q)[:, :, None, None], np.cos(q)[:, :, None, None]
+        positions = np.empty((rows, len(self.bodies), 3))
+        rotations = np.empty((rows, len(self.bodies), 3, 3))
         for i, body in enumerate(self.bodies):
             parent = self.parent[i]
             if parent is None:
-                pos = np.broadcast_to(self.body_pos[i], (rows, 3)).copy()
-                quat = np.broadcast_to(self.body_quat[i], (rows, 4)).copy()
+                pos = np.broadcast_to(self.body_pos[i], (rows, 3))
+                rot = np.broadcast_to(self.body_rotation[i], (rows, 3, 3))
             else:
-                pos = positions[:, parent] + rotate(quaternions[:, parent], self.body_pos[i])
-                quat = quaternion_product(quaternions[:, parent], self.body_quat[i][None])
+                rot = rotations[:, parent]
+                pos = positions[:, parent] + rot @ self.body_pos[i]
+                rot = rot @ self.body_rotation[i]
             for j in body["joints"]:
                 if self.joints[j]["type"] == "slide":
-                    pos = pos + rotate(quat, self.axis[j]) * q[:, j : j + 1]
-                else:
-                    anchor = pos + rotate(quat, self.anchor[j])
-                    quat = quaternion_product(quat, axis_angle_quaternion(self.axis[j], q[:, j]))
-                    pos = anchor - rotate(quat, self.anchor[j])
-            quat = quat / np.linalg.norm(quat, axis=1, keepdims=True)
-            positions[:, i], quaternions[:, i] = pos, quat
-        return positions, quaternions
+                    pos = pos + (rot @ self.axis[j]) * q[:, j : j + 1]
+                    continue
+                anchor = pos + rot @ self.anchor[j]
+                turn = IDENTITY + sines[:, j] * self.skew[j]
+                rot = rot @ (turn + (1.0 - cosines[:, j]) * self.skew_squared[j])
+                pos = anchor - rot @ self.anchor[j]
+            positions[:, i], rotations[:, i] = pos, rot
+        return positions, rotations
 
     def effector_positions(self, joint_positions: np.ndarray) -> np.ndarray:
         """World positions of the effector sites, shape: (B, E, 3)."""
-        positions, quaternions = self.body_frames(joint_positions)
-        return positions[:, self.site_body] + rotate(
-            quaternions[:, self.site_body], self.site_pos[None]
-        )
+        positions, rotations = self.body_frames(joint_positions)
+        local = self.site_pos[None, :, :, None]
+        return positions[:, self.site_body] + (rotations[:, self.site_body] @ local)[..., 0]
+
+
+def _skew(axis: np.ndarray) -> np.ndarray:
+    """The cross-product matrix of ``axis`` (3,): skew @ v = axis x v."""
+    x, y, z = axis
+    return np.array([[0.0, -z, y], [z, 0.0, -x], [-y, x, 0.0]])

@@ -4,12 +4,16 @@
 deterministic actor with its observation normalizer), ``policy_io.json`` (the observation blocks
 and the action post-processing) and ``kinematics.json`` (the robot's body tree and grip mapping).
 Each control step it builds the observation exactly as ``ScaffoldEnv.get_observations`` does,
-runs the actor, and turns the action into controls exactly as ``ScaffoldEnv.step`` does: moving
-average, grip range, the wrist residual on the plan's wrist pose, the grip mapping.
+runs the actor, and turns the action into controls exactly as ``ScaffoldEnv.step`` and the
+robot's controller do: moving average, grip range, the wrist residual on the plan's wrist pose,
+the grip mapping and, on an arm, the inverse kinematics step to arm joint targets
+(``controllers.py``).
 
-It imports numpy, onnxruntime and json, and shares the env's own numpy-only pieces (the policy
-I/O spec's observation, smoothing and grip range; ``geometry.wrist_residual`` and ``blend``), so
-it runs on a robot's computer without torch or MuJoCo. Covered for now: ``plan_residual`` policies on floating robots (hand, gripper).
+It imports numpy, onnxruntime and json, and shares the simulator's own numpy-only pieces (the
+policy I/O spec's observation, smoothing and grip range; ``geometry.wrist_residual`` and
+``blend``; ``kinematics`` for arms), so it runs on a robot's computer without torch or MuJoCo.
+It covers ``plan_residual`` (scaffold) policies on floating robots (hand, gripper) and on arms
+carrying them (``iiwa_hand``, ``xarm_gripper``).
 """
 
 from __future__ import annotations
@@ -21,13 +25,14 @@ from pathlib import Path
 import numpy as np
 import onnxruntime
 
+from keyscaffold.deploy.controllers import robot_controls
 from keyscaffold.deploy.kinematics import RobotKinematics
 from keyscaffold.geometry import blend, wrist_residual
 from keyscaffold.rl.policy_io import POLICY_IO_FILE, PolicyIO
 
 POLICY_FILE = "policy.onnx"
 KINEMATICS_FILE = "kinematics.json"
-KINEMATICS_VERSION = 1
+KINEMATICS_VERSION = 2
 HELD_CLOSED = -1
 """``joint_action`` entry of a joint no grip action drives: it holds the closed pose."""
 WRIST_ACTIONS = 6
@@ -87,8 +92,11 @@ class RuntimeStep:
         observation: What the actor saw, shape: (num_observations,), float32.
         action: The actor's action before smoothing, shape: (num_actions,).
         wrist_target: Wrist pose target, shape: (6,).
-        joint_targets: Targets of the joints beyond the wrist, shape: (J,).
-        controls: Position targets in actuator order, shape: (6 + J,).
+        joint_targets: Targets of the tool's joints (fingers, jaws), shape: (J,).
+        controls: Position targets in actuator order, one per joint of ``joint_names``: on a
+            floating robot the wrist target, then ``joint_targets``, shape (6 + J,); on an arm
+            its N joint targets (one IK step toward the wrist target), then ``joint_targets``,
+            shape (N + J,).
     """
 
     observation: np.ndarray
@@ -126,7 +134,7 @@ class PolicyRuntime:
         self.open_pose = np.asarray(grip["open"], dtype=np.float64)
         self.closed_pose = np.asarray(grip["closed"], dtype=np.float64)
         self.joint_action = np.asarray(grip["joint_action"], dtype=np.int64)
-        self.wrist_joints = np.asarray(self.robot["wrist_joints"], dtype=np.int64)
+        self.body = robot_controls(self.robot)
         self.num_actions = len(self.io["action_names"])
         self.num_observations = self.spec.num_observations
         self.num_keypoints = dict(self.spec.observation).get("keypoints", 0) // 3
@@ -166,11 +174,6 @@ class PolicyRuntime:
                 f"this runtime runs plan_residual (scaffold) policies; a {io['mode']} policy "
                 "(an IKER skill) needs the env's grasp heuristic, which it does not reproduce"
             )
-        if robot["controller"] != "floating":
-            raise ValueError(
-                f"this runtime drives floating robots; {robot['embodiment']!r} has a "
-                f"{robot['controller']!r} controller (arms need inverse kinematics)"
-            )
         if robot["embodiment"] != io["embodiment"]:
             raise ValueError(
                 f"{KINEMATICS_FILE} describes {robot['embodiment']!r}, the policy acts through "
@@ -200,8 +203,10 @@ class PolicyRuntime:
         """Act at control step ``step`` of an episode; step 0 starts a new episode.
 
         Args:
-            joint_positions: The robot's joints in ``joint_names`` order, shape: (6 + J,) (m, rad).
-            joint_velocities: Their velocities, shape: (6 + J,) (m/s, rad/s).
+            joint_positions: The robot's joints in ``joint_names`` order, shape: (num_joints,)
+                (m, rad): a floating robot's six wrist values, or an arm's N joints, then the
+                tool's J joints.
+            joint_velocities: Their velocities, shape: (num_joints,) (m/s, rad/s).
             keypoints: Tracked keypoint positions, shape: (K, 3) (m, world frame).
             plan: The episode's plan.
             step: Control steps since the episode started.
@@ -212,6 +217,7 @@ class PolicyRuntime:
         if step == 0:
             self.initial_keypoints = self._vector("keypoints", keypoints, (self.num_keypoints, 3))
             self.action_average = self.spec.initial_average(1)[0]
+            self.body.start(plan.wrist[0])
         elif self.action_average is None or step < 0:
             raise ValueError(f"step {step}: an episode starts at step 0")
         observation = self.observe(joint_positions, joint_velocities, keypoints, plan, step)
@@ -221,7 +227,8 @@ class PolicyRuntime:
         clipped = np.clip(action.astype(np.float64), -1.0, 1.0)
         self.action_average = self.spec.smooth(clipped, self.action_average)
         wrist_target, joint_targets = self.targets(self.action_average, plan, step)
-        controls = np.concatenate([wrist_target, joint_targets])
+        positions = np.asarray(joint_positions, dtype=np.float64)  # checked by observe
+        controls = self.body.controls(positions, wrist_target, joint_targets)
         return RuntimeStep(observation, action, wrist_target, joint_targets, controls)
 
     def targets(
@@ -262,7 +269,7 @@ class PolicyRuntime:
                 f"the plan has {plan.keypoints.shape[1]} keypoints, the policy tracks "
                 f"{self.num_keypoints}"
             )
-        wrist = positions[self.wrist_joints]
+        wrist = self.body.wrist_pose(positions)
         future_keypoints, future_wrist = plan.at(step + self.lookahead)
         effectors = self.kinematics.effector_positions(positions[None])[0]
         blocks = {

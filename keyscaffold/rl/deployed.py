@@ -25,20 +25,31 @@ def load_actor(run: Path, which: str = "best") -> tuple[PolicyIO, MLPModel]:
         which: ``best``, ``latest`` or ``final`` (see ``checkpoint_file``).
     """
     spec = PolicyIO.load(run)
-    network = dict(spec.network)
-    if network.pop("class_name", "MLPModel") != "MLPModel":
-        raise ValueError(f"{run}: only MLP actors can be deployed, not {spec.network}")
-    if not network:
-        raise ValueError(f"{run}: its policy I/O spec names no actor network")
+    model = build_actor(spec, str(run))
     checkpoint = checkpoint_file(Path(run), which)
     if not checkpoint.exists():
         raise FileNotFoundError(f"no checkpoint {checkpoint}: train the run first")
-    example = TensorDict({"policy": torch.zeros(1, spec.num_observations)}, batch_size=[1])
-    with contextlib.redirect_stdout(io.StringIO()):
-        model = MLPModel(example, {"actor": ["policy"]}, "actor", spec.num_actions, **network)
     state = torch.load(checkpoint, weights_only=False)
     model.load_state_dict(state["actor_state_dict"], strict=True)
     return spec, model.eval()
+
+
+def build_actor(spec: PolicyIO, source: str = "the policy I/O spec") -> MLPModel:
+    """The actor network ``spec.network`` describes, with fresh weights (an untrained actor, for
+    timing a runtime; ``load_actor`` loads a checkpoint's into it).
+
+    Args:
+        spec: A policy I/O spec whose ``network`` is an rsl_rl ``MLPModel`` configuration.
+        source: Where the spec comes from, for error messages.
+    """
+    network = dict(spec.network)
+    if network.pop("class_name", "MLPModel") != "MLPModel":
+        raise ValueError(f"{source}: only MLP actors can be deployed, not {spec.network}")
+    if not network:
+        raise ValueError(f"{source}: its policy I/O spec names no actor network")
+    example = TensorDict({"policy": torch.zeros(1, spec.num_observations)}, batch_size=[1])
+    with contextlib.redirect_stdout(io.StringIO()):
+        return MLPModel(example, {"actor": ["policy"]}, "actor", spec.num_actions, **network)
 
 
 class DeployedPolicy:

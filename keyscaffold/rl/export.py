@@ -7,9 +7,9 @@ needs torch or MuJoCo to read:
   rsl_rl's own ONNX path (``MLPModel.as_onnx`` and the exporter settings rsl_rl's runner uses,
   with the weights kept inside the one file); input ``obs`` of shape (1, num_observations),
   output ``actions`` of shape (1, num_actions);
-- ``policy_io.json``: the run's policy I/O spec, copied;
-- ``kinematics.json``: the robot's body tree, effector sites and grip mapping
-  (``sim.robot_description``).
+- ``policy_io.json``: the run's policy I/O spec;
+- ``kinematics.json``: the robot's body tree, effector sites, grip mapping and, for an arm, its
+  serial chain, joint limits and IK settings (``sim.robot_description``).
 
 The ONNX file is checked against the torch actor before the export is reported done.
 """
@@ -32,9 +32,9 @@ import torch
 from rsl_rl.models import MLPModel
 
 from keyscaffold.rl.deployed import load_actor
-from keyscaffold.rl.policy_io import POLICY_IO_FILE
+from keyscaffold.rl.policy_io import POLICY_IO_FILE, PolicyIO
 from keyscaffold.sim.robot_description import robot_description
-from keyscaffold.tasks import make_task
+from keyscaffold.tasks import Task, make_task
 from keyscaffold.util import atomic_write_text
 
 EXPORT_FORMATS = ("onnx",)
@@ -72,7 +72,22 @@ def export_policy(
             f"{run} holds a {spec.mode} policy (an IKER skill); export covers plan_residual "
             "(scaffold) policies, whose action post-processing the deployment runtime reproduces"
         )
-    task = make_task(spec.task)
+    return export_actor(actor, spec, make_task(spec.task), out or run_dir / "export")
+
+
+def export_actor(actor: MLPModel, spec: PolicyIO, task: Task, out: Path) -> dict[str, Path]:
+    """Write an actor and its policy I/O spec as an export folder for ``task``'s robot (module
+    docstring); an untrained actor (``rl.deployed.build_actor``) serves for timing a runtime.
+
+    Args:
+        actor: The actor network.
+        spec: Its policy I/O spec (``plan_residual``).
+        task: The task the spec names, whose scene carries the robot.
+        out: The export folder.
+
+    Returns:
+        The written files by kind (``policy``, ``policy_io``, ``kinematics``).
+    """
     robot = task.robot()
     if robot.name != spec.embodiment:
         raise ValueError(
@@ -80,7 +95,7 @@ def export_policy(
             f"{spec.embodiment!r}"
         )
     kinematics = robot_description(task.build_model(), robot, spec.action_spec)
-    out = Path(out) if out is not None else run_dir / "export"
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     files = {
         "policy": out / POLICY_FILE,
@@ -88,7 +103,7 @@ def export_policy(
         "kinematics": out / KINEMATICS_FILE,
     }
     write_onnx(actor, files["policy"])
-    atomic_write_text(files["policy_io"], (run_dir / POLICY_IO_FILE).read_text())
+    spec.save(out)
     atomic_write_text(files["kinematics"], json.dumps(kinematics, indent=2))
     return files
 

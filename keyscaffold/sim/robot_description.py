@@ -6,12 +6,16 @@
 - its kinematic tree: every body of the robot with its parent, its position and orientation in
   the parent's frame, and the joints it carries (type, axis, anchor, reference value, range);
 - its effector sites: the body each rides and its position in that body's frame;
-- how the wrist pose and the controls relate to the joint vector (``controller``);
+- how the wrist pose and the controls relate to the joint vector (``controller``): a floating
+  robot's wrist is its first six joints; an arm's wrist is its tool's mounting frame, placed by
+  the arm's joints, and ``arm`` holds what the runtime needs to run the arm controller's inverse
+  kinematics (the serial chain with its base pose, the joint limits, the IK damping and step);
 - the grip mapping of one action spec: the open and closed joint poses and, per joint, which grip
   action blends it from open to closed (``geometry.blend``), read from the action spec and checked.
 
-Only floating robots (six wrist joints on the root body, one position actuator per joint) are
-described for now; an arm's wrist comes from inverse kinematics, which the runtime does not run.
+Every description is checked against the compiled model before it is returned: the joints in the
+tree, one actuator per joint in order, and for an arm the chain's mounting frame against MuJoCo's
+at random joint positions.
 """
 
 from __future__ import annotations
@@ -19,12 +23,20 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
+from keyscaffold.sim.embodiments.arm import ArmEmbodiment
 from keyscaffold.sim.embodiments.base import WRIST_DOF, WRIST_JOINTS, ActionSpec, Embodiment
 
-KINEMATICS_VERSION = 1
+KINEMATICS_VERSION = 2
 FLOATING_CONTROLLER = "floating"
 """The wrist pose is the first six joint positions; the controls are the wrist target, then one
 position target per further joint."""
+ARM_CONTROLLER = "arm"
+"""The wrist pose is the tool's mounting frame, placed by the first N (arm) joints; the controls
+are N arm joint targets, one damped-least-squares step toward the wrist target, then one position
+target per tool joint."""
+CHAIN_TOLERANCE = 1e-9
+"""Largest difference (m, or entry of a rotation matrix) between the arm's serial chain and
+MuJoCo's kinematics at the mounting frame that the description accepts."""
 JOINT_TYPES = {int(mujoco.mjtJoint.mjJNT_HINGE): "hinge", int(mujoco.mjtJoint.mjJNT_SLIDE): "slide"}
 WRIST_AXES = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1]] * 2, dtype=np.float64)
 HELD_CLOSED = -1
@@ -42,22 +54,44 @@ def robot_description(model: mujoco.MjModel, robot: Embodiment, action_spec: str
     Returns:
         The contents of ``kinematics.json``.
     """
-    bodies = _robot_bodies(model, robot.root_body)
-    root_joints = [model.joint(j).name for j in _body_joints(model, robot.root_body)]
-    if root_joints != list(WRIST_JOINTS):
-        raise ValueError(_not_floating(robot))
+    arm = isinstance(robot, ArmEmbodiment)
+    bodies = _robot_bodies(model, _top_body(model, robot.root_body) if arm else robot.root_body)
     joint_ids = [model.joint(name).id for name in robot.robot_joints()]
-    _check_floating(model, robot, joint_ids, bodies)
+    if arm:
+        _check_chain(model, robot, joint_ids)
+    else:
+        _check_floating(model, robot, joint_ids)
+    _check_joints(model, robot, joint_ids, bodies)
     body_index = {body: i for i, body in enumerate(bodies)}
-    return {
+    description = {
         "version": KINEMATICS_VERSION,
         "embodiment": robot.name,
-        "controller": FLOATING_CONTROLLER,
+        "controller": ARM_CONTROLLER if arm else FLOATING_CONTROLLER,
         "joints": [_joint(model, j) for j in joint_ids],
         "bodies": [_body(model, b, body_index, joint_ids) for b in bodies],
         "effector_sites": [_site(model, name) for name in robot.effector_sites()],
-        "wrist_joints": list(range(WRIST_DOF)),
         "grip": grip_mapping(robot, robot.action_spec(action_spec)),
+    }
+    if arm:
+        description["arm"] = arm_kinematics(robot)
+    else:
+        description["wrist_joints"] = list(range(WRIST_DOF))
+    return description
+
+
+def arm_kinematics(robot: ArmEmbodiment) -> dict:
+    """What the runtime needs to run an arm's controller: the number of arm joints (the first
+    of the joint vector), their limits (rad), the IK step's damping and largest joint change
+    (``kinematics.ik.wrist_step``) and the serial chain from the arm's base, at its world pose,
+    to the tool's mounting frame (``SerialChain.to_json``)."""
+    lower, upper = robot.arm.limits()
+    return {
+        "num_joints": len(robot.arm_joint_names()),
+        "lower": lower.tolist(),
+        "upper": upper.tolist(),
+        "ik_damping": float(robot.ik_damping),
+        "ik_max_step": None if robot.ik_max_step is None else float(robot.ik_max_step),
+        "chain": robot.chain.to_json(),
     }
 
 
@@ -123,11 +157,18 @@ def _robot_bodies(model: mujoco.MjModel, root: str) -> list[str]:
     return [model.body(b).name for b in sorted(inside)]
 
 
-def _check_floating(
-    model: mujoco.MjModel, robot: Embodiment, joint_ids: list[int], bodies: list[str]
-) -> None:
-    """Refuse robots whose wrist is not six world-axis joints on the root body, or whose joints
-    are not all in the joint vector and each driven by one position actuator in that order."""
+def _top_body(model: mujoco.MjModel, name: str) -> str:
+    """The ancestor of body ``name`` that hangs from the world body (an arm's base)."""
+    body = model.body(name).id
+    while int(model.body_parentid[body]) != 0:
+        body = int(model.body_parentid[body])
+    return model.body(body).name
+
+
+def _check_floating(model: mujoco.MjModel, robot: Embodiment, joint_ids: list[int]) -> None:
+    """Refuse robots whose wrist is not six world-axis joints on the root body."""
+    if [model.joint(j).name for j in _body_joints(model, robot.root_body)] != list(WRIST_JOINTS):
+        raise ValueError(_not_floating(robot))
     root = model.body(robot.root_body).id
     wrist = joint_ids[:WRIST_DOF]
     types = [JOINT_TYPES.get(int(model.jnt_type[j])) for j in wrist]
@@ -140,6 +181,40 @@ def _check_floating(
     )
     if not floating:
         raise ValueError(_not_floating(robot))
+
+
+def _check_chain(model: mujoco.MjModel, robot: ArmEmbodiment, joint_ids: list[int]) -> None:
+    """Refuse an arm whose serial chain puts the tool's mounting frame elsewhere than MuJoCo
+    does, at the home pose and at random joint positions inside the limits."""
+    count = len(robot.arm_joint_names())
+    lower, upper = robot.arm.limits()
+    rng = np.random.default_rng(0)
+    q = np.vstack([np.clip(robot.arm.home, lower, upper), rng.uniform(lower, upper, (4, count))])
+    addresses = model.jnt_qposadr[joint_ids[:count]]
+    data = mujoco.MjData(model)
+    mount = model.body(robot.root_body).id
+    position, rotation, _, _ = robot.chain.forward(q)
+    for row in range(len(q)):
+        data.qpos[addresses] = q[row]
+        mujoco.mj_kinematics(model, data)
+        gap = max(
+            np.abs(position[row] - data.xpos[mount]).max(),
+            np.abs(rotation[row] - data.xmat[mount].reshape(3, 3)).max(),
+        )
+        if gap > CHAIN_TOLERANCE:
+            raise ValueError(
+                f"arm {robot.name!r}: its serial chain puts the tool's mounting frame "
+                f"{gap:.2e} away from where the compiled scene puts it at joint positions "
+                f"{np.round(q[row], 3).tolist()}; the deployment runtime's inverse kinematics "
+                "would not match the simulator's"
+            )
+
+
+def _check_joints(
+    model: mujoco.MjModel, robot: Embodiment, joint_ids: list[int], bodies: list[str]
+) -> None:
+    """Refuse robots whose body tree holds joints outside the joint vector, or joints other than
+    hinges and slides, or whose joints are not each driven by one position actuator in order."""
     in_tree = {j for b in bodies for j in _body_joints(model, b)}
     if in_tree != set(joint_ids) or any(int(model.jnt_type[j]) not in JOINT_TYPES for j in in_tree):
         raise ValueError(
@@ -160,8 +235,8 @@ def _check_floating(
 def _not_floating(robot: Embodiment) -> str:
     return (
         f"embodiment {robot.name!r} is not a floating robot (six world-axis wrist joints on its "
-        f"root body {robot.root_body!r}); robots whose wrist is placed by inverse kinematics "
-        "(arms) cannot be exported for the deployment runtime yet"
+        f"root body {robot.root_body!r}) and not an arm (an ArmEmbodiment carrying a tool); "
+        "the deployment runtime drives only these two kinds"
     )
 
 

@@ -15,13 +15,13 @@ from keyscaffold.geometry import (
     rotation_from_xyz_angles,
     xyz_angles_from_rotation,
 )
+from keyscaffold.kinematics.ik import dls_step
 from keyscaffold.planning.oracle import oracle_plans
 from keyscaffold.rl.env import EnvConfig, ScaffoldEnv
 from keyscaffold.rl.keypoint_env import KeypointEnv, KeypointEnvConfig, KeypointGoal
 from keyscaffold.sim.batch import BatchedWorlds
 from keyscaffold.sim.embodiments import WRIST_JOINTS, make_embodiment
 from keyscaffold.sim.embodiments.arm import ArmEmbodiment
-from keyscaffold.sim.embodiments.ik import dls_step
 from keyscaffold.sim.scene import (
     CONTROL_DT,
     CameraSpec,

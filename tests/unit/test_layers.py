@@ -11,8 +11,18 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "keyscaffold"
 
-BASE = {"util", "geometry", "registry", "provenance", "sandbox", "_sandbox_child", "annotate"}
-"""Layer 0: small shared modules every layer may import."""
+BASE = {
+    "util",
+    "geometry",
+    "kinematics",
+    "registry",
+    "provenance",
+    "sandbox",
+    "_sandbox_child",
+    "annotate",
+}
+"""Layer 0: small shared modules every layer may import (``kinematics``: numpy robot kinematics
+and IK, shared by the arm controller and the deployment runtime)."""
 PLANNING_IKER = {
     "keypoints",
     "candidates",

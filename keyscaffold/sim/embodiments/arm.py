@@ -23,14 +23,14 @@ from typing import Protocol
 import numpy as np
 
 from keyscaffold.geometry import rotation_from_xyz_angles, yaw_rotation
-from keyscaffold.sim.embodiments import ik
+from keyscaffold.kinematics import ik
+from keyscaffold.kinematics.chain import SerialChain
 from keyscaffold.sim.embodiments.arm_controller import ArmController
 from keyscaffold.sim.embodiments.arm_mjcf import MjcfArm
 from keyscaffold.sim.embodiments.arm_spec import IIWA14, XARM7, mjcf_numbers, mjcf_quat
 from keyscaffold.sim.embodiments.base import ActionSpec, Embodiment, add_embodiment
 from keyscaffold.sim.embodiments.gripper import FloatingGripper
 from keyscaffold.sim.embodiments.hand import FloatingHand
-from keyscaffold.sim.embodiments.kinematics import SerialChain
 
 REACH_TOLERANCE = (0.005, 0.02)
 """Largest position (m) and angle (rad) error of a placed arm before ``rest_qpos`` refuses."""

@@ -1,12 +1,13 @@
 """The controller of an arm that carries a tool: wrist targets to arm joint targets by IK.
 
 Every control step, ``ArmController.controls`` takes one damped-least-squares step
-(``ik.dls_step``) from each world's current arm configuration toward the wrist target, using the
-Jacobian the worlds compute at the tool's mounting frame, clamps the result to the joint limits
-and hands it to the arm's joint position actuators (a PD loop under gravity compensation), with
-the tool's joint targets after it. The wrist pose is read from the mounting frame's pose in the
-same convention as the floating tools' six wrist joints (position, then hinge angles about x,
-then y, then z), so a plan made for the floating tool means the same on the arm.
+(``kinematics.ik.wrist_step``, the step the deployment runtime takes too) from each world's
+current arm configuration toward the wrist target, using the Jacobian the worlds compute at the
+tool's mounting frame, clamps the result to the joint limits and hands it to the arm's joint
+position actuators (a PD loop under gravity compensation), with the tool's joint targets after
+it. The wrist pose is read from the mounting frame's pose in the same convention as the floating
+tools' six wrist joints (position, then hinge angles about x, then y, then z), so a plan made
+for the floating tool means the same on the arm.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from keyscaffold.geometry import rotation_from_xyz_angles, xyz_angles_from_rotation
-from keyscaffold.sim.embodiments import ik
+from keyscaffold.geometry import xyz_angles_from_rotation
+from keyscaffold.kinematics import ik
 from keyscaffold.sim.embodiments.controller import WRIST_SIZE, RobotController
 
 if TYPE_CHECKING:
@@ -115,15 +116,14 @@ class ArmController(RobotController):
         """
         wrist = np.asarray(wrist, dtype=np.float64)
         position, rotation = self._mount()
-        error = ik.pose_error(
-            position, rotation, wrist[:, :3], rotation_from_xyz_angles(wrist[:, 3:WRIST_SIZE])
-        )
         jacp, jacr = self.worlds.body_jacobian(self.robot.root_body, position)
         jacobian = np.concatenate([jacp, jacr], axis=1)[:, :, self.arm_dofs]
-        arm = ik.dls_step(
+        arm = ik.wrist_step(
+            position,
+            rotation,
             jacobian,
-            error,
             self.arm_positions(),
+            wrist,
             self.lower,
             self.upper,
             self.robot.ik_damping,

@@ -5,8 +5,8 @@ joints named (base to flange, one per body), their limits, armature and damping,
 pose, inertia and primitive geoms. It writes that subtree back as MJCF in radians with every
 pose made explicit (so the file's compiler settings, default classes and angle units do not
 matter), with gravity compensation on every moving body and the tool nested in the flange body,
-and builds the same kinematics as a ``kinematics.SerialChain`` (bodies without joints fold into
-the next link's fixed offset and rotation). Mesh geoms are refused: the scene carries no assets
+and builds the same kinematics as a ``kinematics.chain.SerialChain`` (bodies without joints fold
+into the next link's fixed offset and rotation). Mesh geoms are refused: the scene carries no assets
 of the arm's.
 """
 
@@ -18,8 +18,8 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
+from keyscaffold.kinematics.chain import SerialChain
 from keyscaffold.sim.embodiments.arm_spec import mjcf_numbers, mjcf_quat
-from keyscaffold.sim.embodiments.kinematics import SerialChain
 
 FLANGE_MARK = "<!--flange-->"
 PRIMITIVE_SIZES = {

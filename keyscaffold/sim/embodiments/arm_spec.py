@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from keyscaffold.sim.embodiments.kinematics import SerialChain
+from keyscaffold.kinematics.chain import SerialChain
 
 
 @dataclass(frozen=True)

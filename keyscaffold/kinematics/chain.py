@@ -9,7 +9,7 @@ without MuJoCo, so a runtime outside the simulator can use them and every world 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -59,6 +59,39 @@ class SerialChain:
     def num_joints(self) -> int:
         """N."""
         return len(self.axes)
+
+    def to_json(self) -> dict:
+        """The chain as plain data (nested lists, one entry per attribute)."""
+        return {item.name: np.asarray(getattr(self, item.name)).tolist() for item in fields(self)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> SerialChain:
+        """A chain from ``to_json`` output; a missing attribute or a wrong shape is refused."""
+        missing = [item.name for item in fields(cls) if item.name not in data]
+        if missing:
+            raise ValueError(f"serial chain data lacks {', '.join(missing)}")
+        chain = cls(**{n.name: np.asarray(data[n.name], dtype=np.float64) for n in fields(cls)})
+        count = chain.num_joints
+        shapes = {
+            "base_position": (3,),
+            "base_rotation": (3, 3),
+            "offsets": (count, 3),
+            "rotations": (count, 3, 3),
+            "axes": (count, 3),
+            "anchors": (count, 3),
+            "tip_offset": (3,),
+            "tip_rotation": (3, 3),
+        }
+        wrong = [
+            f"{n} {getattr(chain, n).shape}"
+            for n, s in shapes.items()
+            if getattr(chain, n).shape != s
+        ]
+        if wrong:
+            raise ValueError(
+                f"serial chain of {count} joints with wrong shapes: {', '.join(wrong)}"
+            )
+        return chain
 
     def forward(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """World poses along the chain at joint positions ``q``.

@@ -3,16 +3,18 @@
 One step moves joint positions q toward a pose error e through the Jacobian J:
 dq = J^T (J J^T + damping^2 I)^-1 e, the least-norm joint change that best removes the error,
 kept finite near singular poses by the damping; the new positions are clamped to the joint
-limits. ``pose_error`` gives e from a current and a target pose, and ``solve`` repeats the step
-on a ``kinematics.SerialChain``. Nothing here needs MuJoCo.
+limits. ``pose_error`` gives e from a current and a target pose, ``wrist_step`` takes the one
+step per control step that the simulator's arm controller and the deployment runtime both take
+toward a wrist target, and ``solve`` repeats the step on a ``chain.SerialChain``. Nothing here
+needs MuJoCo.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from keyscaffold.geometry import rotation_vector
-from keyscaffold.sim.embodiments.kinematics import SerialChain
+from keyscaffold.geometry import rotation_from_xyz_angles, rotation_vector
+from keyscaffold.kinematics.chain import SerialChain
 
 
 def dls_step(
@@ -70,6 +72,40 @@ def pose_error(
     """
     turn = rotation_vector(target_rotation @ np.swapaxes(rotation, 1, 2))
     return np.concatenate([target_position - position, turn], axis=1)
+
+
+def wrist_step(
+    position: np.ndarray,
+    rotation: np.ndarray,
+    jacobian: np.ndarray,
+    q: np.ndarray,
+    wrist: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    damping: float,
+    max_step: float | None = None,
+) -> np.ndarray:
+    """Arm joint targets one ``dls_step`` from ``q`` toward wrist pose targets.
+
+    Args:
+        position: World position of the controlled frame (the tool's mount), shape: (B, 3) (m).
+        rotation: Its world rotation, shape: (B, 3, 3).
+        jacobian: Its geometric Jacobian over the arm's joints, shape: (B, 6, N) (as
+            ``dls_step``).
+        q: Arm joint positions, shape: (B, N) (rad).
+        wrist: Wrist pose targets, shape: (B, 6): position (m), then hinge angles about x, y, z
+            (rad; ``geometry.rotation_from_xyz_angles``).
+        lower: Shape: (N,).
+        upper: Shape: (N,).
+        damping: See ``dls_step``.
+        max_step: See ``dls_step`` (rad).
+
+    Returns:
+        Shape: (B, N), inside the limits.
+    """
+    wrist = np.asarray(wrist, dtype=np.float64)
+    error = pose_error(position, rotation, wrist[:, :3], rotation_from_xyz_angles(wrist[:, 3:6]))
+    return dls_step(jacobian, error, q, lower, upper, damping, max_step)
 
 
 def solve(
