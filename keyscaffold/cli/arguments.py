@@ -79,7 +79,10 @@ class Plan:
     plans (--from) reused on new states.
     """
 
-    task: Task
+    task: Task = ""
+    scene: Path | None = None
+    """A scene file (docs/file_formats.md): its task, scene:<file stem>, is registered and the
+    command runs on it; TASK may then be left out."""
     planner: PlannerName = "oracle"
     """Where the plans come from."""
     num_plans: int = 20
@@ -164,9 +167,12 @@ class Refine:
 class Train:
     """Train a residual tracking policy with PPO on a plan set."""
 
-    task: Task
     plans: Path
     """Plan set folder (or a root holding exactly one plan set)."""
+    task: Task = ""
+    scene: Path | None = None
+    """A scene file (docs/file_formats.md): its task, scene:<file stem>, is registered and the
+    command runs on it; TASK may then be left out."""
     out: Path = Path("runs/train")
     """Run folder: config.json, metrics.csv, tensorboard/, checkpoints/, curve.png."""
     num_envs: int | None = None
@@ -192,11 +198,14 @@ class Train:
 class Eval:
     """Evaluate a trained policy on a plan set; writes eval.json, rollout.mp4 and overlay.png."""
 
-    task: Task
     policy: Path
     """Run folder of `keyscaffold train` (or a checkpoint file inside it)."""
     plans: Path
     """Test plan set folder."""
+    task: Task = ""
+    scene: Path | None = None
+    """A scene file (docs/file_formats.md): its task, scene:<file stem>, is registered and the
+    command runs on it; TASK may then be left out."""
     out: Path = Path("runs/eval")
     trials_per_plan: int = 1
     """Episodes per plan, each with different start noise."""
@@ -258,7 +267,10 @@ class Benchmark:
     failures, command, commit, machine) and DIR/benchmark.png. Running it again resumes.
     """
 
-    task: Task
+    task: Task = ""
+    scene: Path | None = None
+    """A scene file (docs/file_formats.md): its task, scene:<file stem>, is registered and the
+    command runs on it; TASK may then be left out."""
     seeds: int = 3
     """Training seeds."""
     minutes: float = 15.0
@@ -293,7 +305,12 @@ class Iker:
     DIR/stage_<i>/ and DIR/codegen/ (requests, answers and code).
     """
 
-    task: Task
+    task: Annotated[str, tyro.conf.Positional, tyro.conf.arg(metavar="TASK|INSTRUCTION")] = ""
+    """The task; with --scene, the instruction instead of the file's (or the scene's task name,
+    or nothing)."""
+    scene: Path | None = None
+    """A scene file (docs/file_formats.md): its task, scene:<file stem>, is registered and the
+    command runs on it; TASK may then be left out."""
     planner: Literal["oracle", "vlm"] = "oracle"
     """oracle: the task's scripted stage code (offline); vlm: a vision-language model writes it."""
     out: Path = Path("runs/iker")

@@ -25,6 +25,7 @@ def command_line(verb: str, command: object, leave_out: tuple[str, ...] = ()) ->
         is None or an empty tuple is left out. Values the shell would split are quoted.
     """
     positional = [str(getattr(command, name)) for name in POSITIONAL if hasattr(command, name)]
+    positional = [text for text in positional if text]  # left out (--scene FILE names the task)
     return shlex.join(["keyscaffold", verb, *positional, *_flags(command, leave_out)])
 
 

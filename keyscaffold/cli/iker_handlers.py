@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from keyscaffold.cli.arguments import Iker, Skills
 from keyscaffold.cli.command_line import command_line
+from keyscaffold.cli.scene_tasks import with_scene_task
 
 
 def run_iker(cmd: Iker) -> None:
@@ -18,6 +19,7 @@ def run_iker(cmd: Iker) -> None:
     env = KeypointEnvConfig()
     env = env if cmd.num_envs is None else replace(env, num_envs=cmd.num_envs)
     command = command_line("iker", cmd, leave_out=() if cmd.planner == "vlm" else ("vlm",))
+    cmd = with_scene_task(cmd)
     settings = IkerSettings(
         planner=cmd.planner,
         vlm=cmd.vlm,

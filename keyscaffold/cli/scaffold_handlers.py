@@ -21,6 +21,7 @@ from keyscaffold.cli.arguments import (
     Train,
 )
 from keyscaffold.cli.command_line import command_line
+from keyscaffold.cli.scene_tasks import with_scene_task
 
 
 def run_tasks(_: Tasks) -> None:
@@ -45,6 +46,7 @@ def run_render(cmd: Render) -> None:
 def run_plan(cmd: Plan) -> None:
     from keyscaffold.commands import make_plans
 
+    cmd = with_scene_task(cmd)
     folder = make_plans(
         cmd.task,
         cmd.num_plans,
@@ -152,6 +154,7 @@ def run_train(cmd: Train) -> None:
     from keyscaffold.rl.config import profile_config
     from keyscaffold.tasks import make_task
 
+    cmd = with_scene_task(cmd)
     config = profile_config(
         cmd.profile,
         cmd.num_envs,
@@ -168,6 +171,7 @@ def run_train(cmd: Train) -> None:
 def run_eval(cmd: Eval) -> None:
     from keyscaffold.commands import evaluate_policy
 
+    cmd = with_scene_task(cmd)
     summary = evaluate_policy(
         cmd.task, cmd.policy, cmd.plans, cmd.out, cmd.trials_per_plan, cmd.seed, cmd.checkpoint
     )
@@ -205,7 +209,9 @@ def run_demo(cmd: Demo) -> None:
 def run_benchmark_protocol(cmd: Benchmark) -> None:
     from keyscaffold.protocol import Protocol, run_protocol
 
-    settings = {k: v for k, v in vars(cmd).items() if k not in ("out", "set_")}
+    command = command_line("benchmark", cmd)
+    cmd = with_scene_task(cmd)
+    settings = {k: v for k, v in vars(cmd).items() if k not in ("out", "set_", "scene")}
     settings.update(
         plans_train=str(cmd.plans_train or ""),
         plans_test=str(cmd.plans_test or ""),
@@ -213,7 +219,7 @@ def run_benchmark_protocol(cmd: Benchmark) -> None:
         overrides=tuple(cmd.set_),
     )
     protocol = Protocol(**settings)
-    summary = run_protocol(protocol, cmd.out, command=command_line("benchmark", cmd))
+    summary = run_protocol(protocol, cmd.out, command=command)
     low, high = summary["pooled_success_ci95"]
     print(
         f"{summary['task']}: success {summary['success_mean']:.2f} ± {summary['success_std']:.2f} "

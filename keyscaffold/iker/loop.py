@@ -28,7 +28,9 @@
    settled) before the next stage looks at it.
 
 The task's own ``evaluate`` runs after every simulated control step of the run, carried from
-stage to stage, so its verdict at the end (``success`` in ``iker.json``) judges the whole run.
+stage to stage, so its verdict at the end (``success`` in ``iker.json``) judges the whole run; a
+task without a rule of its own (``Task.stage_verdict``, a task from a scene file) succeeds when
+every acting stage reached its targets (and a multi-step run said done).
 
 Run folder::
 
@@ -341,6 +343,11 @@ def _loop(run: StageRunner, summary: dict, state: InitialState, perturb: float) 
     summary["stage_success"] = [
         bool(r["success"]) for r in summary["stages"] if r["object"] and not r["done"]
     ]
+    if run.task.stage_verdict:  # no rule of the task's own: its stages reached their targets
+        stages = summary["stage_success"]
+        finished = summary["done"] or not summary["multi_step"]
+        summary["success"] = bool(stages) and all(stages) and finished
+        return
     if run.judge.success is None:  # nothing was simulated: judge the scene as it stands
         run.settle(state, 1)
     summary["success"] = run.judge.success

@@ -315,7 +315,7 @@ class ScaffoldEnv(BatchedEnv):
             self.world_offset[ids] = self.worlds.points(
                 bodies, self.world_local[ids], ids
             ) - self.worlds.body_origins(bodies, ids)
-        self.monitor.reset(ids)
+        self.monitor.reset(ids, self.plan_keypoints[plans, -1])
         self.action_avg[ids] = self.rest_action
         self.episode_length_buf[torch.as_tensor(ids)] = 0
         self.initial_keypoints[ids] = self.keypoints()[ids]

@@ -6,7 +6,8 @@ written into the batch's per-world model fields (``mujoco.batch.Batch.expand``),
 model serves every variant. Noise on observations, actions and start poses belongs to the env;
 its magnitudes live here too so one config names the whole randomization. The default ranges are
 those of IKER's domain-randomization table (mass 0.3-2.0, friction 0.3-1.8, position +-0.02 m,
-orientation +-0.05 rad) plus +-20% on gains and damping.
+orientation +-0.05 rad, scale 0.8-1.2 for objects from a scene file) plus +-20% on gains and
+damping.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ class Randomization:
     """Factor on the mass and inertia of every movable object."""
     object_friction: tuple[float, float] = (0.3, 1.8)
     """Factor on the sliding friction of every geom of every movable object."""
+    object_scale: tuple[float, float] = (0.8, 1.2)
+    """Factor on the size of objects imported from a scene file. A size is compiled into the
+    meshes that every world of a batch shares, so it is drawn per variant of the scene's task
+    (``tasks.from_scene.SceneTask.variant(seed)``), not per world."""
     robot_gain: tuple[float, float] = (0.8, 1.2)
     """Factor on the position gain of every robot actuator."""
     robot_damping: tuple[float, float] = (0.8, 1.2)
@@ -45,7 +50,13 @@ class Randomization:
     """Standard deviation of Gaussian noise on the averaged action."""
 
     def validate(self) -> None:
-        for name in ("object_mass", "object_friction", "robot_gain", "robot_damping"):
+        for name in (
+            "object_mass",
+            "object_friction",
+            "object_scale",
+            "robot_gain",
+            "robot_damping",
+        ):
             low, high = getattr(self, name)
             if not 0 < low <= high:
                 raise ValueError(

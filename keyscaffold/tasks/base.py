@@ -125,7 +125,9 @@ class Task(ABC):
     modes: ClassVar[tuple[str, ...]] = ("scaffold",)
     """How the task is solved, declared: ``scaffold`` (a trajectory plan tracked by a residual
     policy; the task has an oracle plan, ``oracle_waypoints``) and/or ``iker`` (stage by stage
-    from keypoint code; the task has oracle stage code, ``oracle_code``)."""
+    from keypoint code; the task has oracle stage code, ``oracle_code``). A task from a scene
+    file (``tasks/from_scene.py``) has no oracle; it declares ``scaffold`` when the file gives
+    keypoints and a tolerance, and is solved in IKER mode with a model's code only."""
     embodiment: ClassVar[str | Embodiment] = "hand"
     """Registered embodiment name (or an ``Embodiment`` instance)."""
     action_spec: ClassVar[str] = ""
@@ -157,6 +159,15 @@ class Task(ABC):
     taken at reset and carried along with the object's translation only). ``carried`` suits
     objects whose turn the task ignores: a point detected on an apple's surface then does not
     move when the apple rocks or rolls in the hand. Hinged and sliding parts are always rigid."""
+    reads_goals: ClassVar[bool] = False
+    """Whether ``evaluate`` judges against goals from outside the task: where each keypoint
+    should end, ``state["goals"]`` (num_worlds, K, 3), m. An env that runs a plan in each world
+    passes the plan's final keypoint waypoints at every reset (``TaskMonitor.reset``); a task
+    from a scene file, which has no success rule of its own, reads them. Tasks never import
+    plans."""
+    stage_verdict: ClassVar[bool] = False
+    """IKER mode: the run's verdict is its stages' keypoint success (every acting stage reached
+    its targets, and a multi-step run said done) instead of ``evaluate``."""
     cpu_settings: ClassVar[tuple[str, ...]] = ()
     """``--set`` settings (``env.wrist_position_scale=0.1``, ...) that the CPU profile takes for
     this task before the user's own ``--set``; for a task whose measured best differs from the
@@ -202,6 +213,15 @@ class Task(ABC):
         """Reset the buffers of worlds ``ids`` after those worlds were reset (default: zeros)."""
         for buffer in state.values():
             buffer[ids] = 0
+
+    def set_goals(self, state: dict[str, np.ndarray], ids: np.ndarray, goals: np.ndarray) -> None:
+        """Write the goals of worlds ``ids`` (shape (len(ids), K, 3), m) into ``state["goals"]``;
+        for tasks that ``reads_goals``."""
+        goals = np.asarray(goals, dtype=np.float64)
+        expected = (len(ids), len(self.keypoints), 3)
+        if goals.shape != expected:
+            raise ValueError(f"task {self.name} needs goals of shape {expected}, got {goals.shape}")
+        state["goals"][ids] = goals
 
     def wrist_orientations(
         self, state: InitialState, keypoint_waypoints: np.ndarray, wrist_waypoints: np.ndarray
@@ -360,7 +380,7 @@ class Task(ABC):
             num_threads,
             substeps,
             [kp.body for kp in self.keypoints],
-            np.array([kp.local_pos for kp in self.keypoints], dtype=np.float64),
+            np.array([kp.local_pos for kp in self.keypoints], dtype=np.float64).reshape(-1, 3),
         )
 
 
@@ -392,14 +412,28 @@ class TaskMonitor:
         self.state = task.init_state(worlds.num_worlds)
         self.step = np.zeros(worlds.num_worlds, dtype=np.int64)
         self.result: dict[str, np.ndarray] = {}
-        self.reset(np.arange(worlds.num_worlds))
+        task.reset_state(self.state, np.arange(worlds.num_worlds), worlds)
 
-    def reset(self, ids: np.ndarray) -> None:
-        """Reset the task state of worlds ``ids`` (call after the worlds themselves are reset)."""
+    def reset(self, ids: np.ndarray, goals: np.ndarray | None = None) -> None:
+        """Reset the task state of worlds ``ids`` (call after the worlds themselves are reset).
+
+        Args:
+            ids: Worlds reset, shape: (M,).
+            goals: Where each task keypoint should end in those worlds, shape: (M, K, 3), m
+                (a plan's final waypoints); required by a task that ``reads_goals``, unused by
+                the others.
+        """
         ids = np.asarray(ids, dtype=np.int64)
         if ids.size:
             self.step[ids] = 0
             self.task.reset_state(self.state, ids, self.worlds)
+            if self.task.reads_goals:
+                if goals is None:
+                    raise ValueError(
+                        f"task {self.task.name} judges success against the goals of a plan; "
+                        "run it in an env that follows plans (keyscaffold plan, train, eval)"
+                    )
+                self.task.set_goals(self.state, ids, goals)
 
     def update(self) -> dict[str, np.ndarray]:
         """Count one control step in every world and evaluate the task; returns the result."""
