@@ -6,14 +6,17 @@ from keyscaffold.tasks import (  # noqa: F401  (each import registers its task)
     book_push,
     book_reorient,
     hammer,
+    hammer_three_times,
     hinged_tools,
     move_apple,
     move_bottle,
     open_drawer,
     open_fridge,
+    place_bottle_on_plate,
     shoe_place,
     shoe_push,
     shoes_on_rack,
+    slide_box_to_bottle,
     wipe_sponge,
 )
 from keyscaffold.tasks.base import (

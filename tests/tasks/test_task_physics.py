@@ -46,6 +46,18 @@ def _oracle_open_loop(task, states, drive, start, near_miss):
     return drive.follow([oracle_plan(task, s.seed) for s in states], close=not near_miss)
 
 
+def _slide_box(task, states, drive, start, near_miss):
+    """The oracle's push with the hand open; the near miss stops the push 8 cm short."""
+    from keyscaffold.planning.oracle import oracle_plan
+
+    plans = [oracle_plan(task, s.seed) for s in states]
+    if near_miss:
+        for plan in plans:
+            end = plan.wrist_waypoints[-1, 1] - 0.08
+            plan.wrist_waypoints[:, 1] = np.minimum(plan.wrist_waypoints[:, 1], end)
+    return drive.follow(plans, close=False)
+
+
 def _move_bottle(task, states, drive, start, near_miss):
     bottle0, mat = start[:, 0], start[:, 1]
     goal = mat.copy()
@@ -258,6 +270,9 @@ SCENARIOS = {
     "book_push": _book_push,
     "book_reorient": _book_reorient,
     "shoes_on_rack": _shoes_on_rack,
+    "place_bottle_on_plate": _oracle_open_loop,
+    "slide_box_to_bottle": _slide_box,
+    "hammer_three_times": _oracle_open_loop,
 }
 
 

@@ -1,4 +1,5 @@
-"""Small kitchen objects and fixtures: apple, cutting board, bottle, sink, place mat, sponge."""
+"""Small kitchen objects and fixtures: apple, cutting board, bottle, plate, sink, place mat,
+sponge."""
 
 from __future__ import annotations
 
@@ -66,6 +67,23 @@ def bottle(radius: float = 0.032, height: float = 0.15, mass: float = 0.3) -> Sc
         "</body>"
     )
     return SceneObject(name="bottle", body=body, movable=True)
+
+
+def plate(radius: float = 0.1, half_height: float = 0.006, mass: float = 0.4) -> SceneObject:
+    """A white plate lying on the table: one flat disc to touch, drawn with a grey rim.
+
+    The body frame sits at the disc's centre, ``half_height`` below its top face.
+    """
+    body = (
+        f'<body name="plate" pos="0.5 -0.2 {COUNTER_TOP_Z + half_height}">{free_joint("plate")}'
+        f'<geom name="plate_disc" type="cylinder" size="{radius} {half_height}" '
+        f'rgba="0.82 0.82 0.84 1" mass="{mass}" condim="4" friction="1 0.02 0.001" '
+        f"{WORLD_CONTACT}/>"
+        f'<geom name="plate_well" type="cylinder" size="{radius * 0.72} 0.0004" '
+        f'pos="0 0 {half_height}" rgba="0.97 0.97 0.96 1" mass="0" {VISUAL_ONLY}/>'
+        "</body>"
+    )
+    return SceneObject(name="plate", body=body, movable=True)
 
 
 def sink(center_xy: tuple[float, float], half_xy: tuple[float, float] = (0.2, 0.09)) -> SceneObject:

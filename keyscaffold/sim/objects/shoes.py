@@ -160,7 +160,9 @@ def shoe_rack(
 
 
 def shoe_box(
-    half_size: tuple[float, float, float] = (0.1, 0.17, 0.06), mass: float = 0.4
+    half_size: tuple[float, float, float] = (0.1, 0.17, 0.06),
+    mass: float = 0.4,
+    name: str = "shoe_box",
 ) -> SceneObject:
     """An orange cardboard shoe box with a white-rimmed lid, long side along its y axis.
 
@@ -171,19 +173,20 @@ def shoe_box(
     Args:
         half_size: Half sizes (m) along x (depth), y (length) and z (height).
         mass: Mass (kg).
+        name: The body's name (its geoms' names start with it).
     """
     hx, hy, hz = half_size
     lid = 0.014
     body = (
-        f'<body name="shoe_box" pos="0.3 0 0.4">{free_joint("shoe_box")}'
-        f'<geom name="shoe_box_geom" type="box" size="{hx} {hy} {hz}" rgba="0.93 0.45 0.10 1" '
+        f'<body name="{name}" pos="0.3 0 0.4">{free_joint(name)}'
+        f'<geom name="{name}_geom" type="box" size="{hx} {hy} {hz}" rgba="0.93 0.45 0.10 1" '
         f'mass="{mass}" condim="4" friction="0.8 0.02 0.001" {WORLD_CONTACT}/>'
-        f'<geom name="shoe_box_lid" type="box" pos="0 0 {hz - lid + 0.0015}" '
+        f'<geom name="{name}_lid" type="box" pos="0 0 {hz - lid + 0.0015}" '
         f'size="{hx + 0.003} {hy + 0.003} {lid}" rgba="0.96 0.95 0.92 1" mass="0" {VISUAL_ONLY}/>'
-        f'<geom name="shoe_box_lid_top" type="box" pos="0 0 {hz + 0.0016}" '
+        f'<geom name="{name}_lid_top" type="box" pos="0 0 {hz + 0.0016}" '
         f'size="{hx - 0.004} {hy - 0.004} 0.0006" rgba="0.93 0.45 0.10 1" mass="0" {VISUAL_ONLY}/>'
-        f'<geom name="shoe_box_label" type="box" pos="{hx + 0.0008} {hy * 0.45} {-hz * 0.25}" '
+        f'<geom name="{name}_label" type="box" pos="{hx + 0.0008} {hy * 0.45} {-hz * 0.25}" '
         f'size="0.0008 {hy * 0.3} {hz * 0.35}" rgba="0.97 0.97 0.97 1" mass="0" {VISUAL_ONLY}/>'
         "</body>"
     )
-    return SceneObject(name="shoe_box", body=body, movable=True)
+    return SceneObject(name=name, body=body, movable=True)

@@ -1,0 +1,114 @@
+"""hammer_three_times: the arm's hand picks up a raised hammer and swings it three times."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from keyscaffold.geometry import sample_phases
+from keyscaffold.sim import objects
+from keyscaffold.sim.objects import tools
+from keyscaffold.tasks.base import InitialState, OracleWaypoints, register_task, start_wrist
+from keyscaffold.tasks.hammer import (
+    GRASP_OFFSET,
+    GRIP_Y,
+    HANDLE_HALF,
+    HANDLE_RADIUS,
+    HEAD_HALF,
+    REST_HALF,
+    REST_Y,
+    STRIKES,
+    Hammer,
+)
+from keyscaffold.tasks.twin_common import TABLE_Z, iiwa_hand_at, table
+
+LIFT = 0.08
+"""Height of the held hammer between swings, above where it lay (m)."""
+RAISE = 0.18
+"""Height of the top of a swing above where the hammer lay (m)."""
+
+
+@register_task("hammer_three_times")
+class HammerThreeTimes(Hammer):
+    """Pick up the hammer with the arm's hand and make three full swings.
+
+    Description:
+        A digital twin of a tabletop cell: the iiwa arm carries the 16-DoF hand from behind the
+        table; a hammer lies on the table with its head standing on its striking face and its
+        handle resting on a small wooden block, so the handle is raised enough for the fingers
+        to close around it. The hand grasps the handle, lifts the hammer and swings it up and
+        down three times.
+
+    Randomizations:
+        Hammer position (x 0.52..0.60 m, y -0.12..0.02 m) with the block under its handle; wrist
+        start (±0.05 m in x and y, 0.08..0.14 m above the grasp pose) with ±0.1 rad of hinge
+        noise.
+
+    Success:
+        Three swings while the hammer is held (two or more fingertips touch it): a swing is a
+        rise of the head by at least 5 cm followed by a fall of at least 5 cm, counted with
+        hysteresis from step 20 on (the counter of ``hammer``).
+    """
+
+    instruction = "pick up the hammer and swing it three times"
+    embodiment = iiwa_hand_at("iiwa_hand_hammer", -0.22)
+    plan_steps = (
+        "Move the open hand above the middle of the hammer's handle, palm down.",
+        "Lower the hand around the handle and close the fingers on it.",
+        "Lift the hammer about 8 cm.",
+        "Swing the hammer three times: raise it about 10 cm, then bring it back down, keeping "
+        "the handle in the hand; the head and the handle stay 12 cm apart.",
+        "Hold the hammer still at the end.",
+    )
+
+    def scene_objects(self) -> list[objects.SceneObject]:
+        rest = tools.wood_block("hammer_rest", REST_HALF)
+        return [table(), rest, tools.hammer(2 * HANDLE_HALF, HANDLE_RADIUS, HEAD_HALF)]
+
+    def sample_initial_state(self, seed: int) -> InitialState:
+        rng = np.random.default_rng(seed)
+        hammer = np.array([rng.uniform(0.52, 0.60), rng.uniform(-0.12, 0.02), TABLE_Z + HEAD_HALF])
+        rest = hammer + [0.0, REST_Y, 0.0]
+        rest[2] = TABLE_Z + REST_HALF[2]
+        grasp = hammer + [0.0, GRIP_Y, 0.0] + GRASP_OFFSET
+        wrist = start_wrist(rng, grasp, (0.08, 0.14), hinge_noise=0.1)
+        return InitialState(
+            seed=seed,
+            wrist=wrist,
+            objects={
+                "hammer_rest": (*(float(v) for v in rest), 1.0, 0.0, 0.0, 0.0),
+                "hammer": (*(float(v) for v in hammer), 1.0, 0.0, 0.0, 0.0),
+            },
+        )
+
+    def stated_distances(self) -> list[tuple[str, float]]:
+        plan = self.oracle_waypoints(self.sample_initial_state(0), 100).keypoints
+        handle_z, head = plan[:, 0, 2], plan[:, 1]
+        return [
+            ("8 cm", handle_z[-1] - handle_z[0]),
+            ("10 cm", handle_z.max() - handle_z[-1]),
+            ("12 cm", float(np.linalg.norm(head[0] - plan[0, 0]))),
+        ]
+
+    def oracle_waypoints(self, state: InitialState, num_waypoints: int = 20) -> OracleWaypoints:
+        """Approach, grasp, lift, then three swings of even length, then hold."""
+        hammer0 = np.array(state.objects["hammer"][:3])
+        handle0 = hammer0 + [0.0, GRIP_Y, 0.0]
+        head0 = hammer0 + [0.0, HANDLE_HALF + 0.02, 0.0]
+        start = np.array(state.wrist[:3])
+        grasp = handle0 + GRASP_OFFSET
+        lift, up = np.array([0.0, 0.0, LIFT]), np.array([0.0, 0.0, RAISE])
+        still = np.zeros(3)
+        phases = [(0.00, start, still), (0.12, grasp + [0, 0, 0.06], still), (0.22, grasp, still)]
+        phases += [(0.30, grasp, still), (0.38, grasp + lift, lift)]
+        for k in range(STRIKES):
+            t0 = 0.40 + k * 0.18
+            phases += [(t0 + 0.08, grasp + up, up), (t0 + 0.16, grasp + lift, lift)]
+        phases.append((1.0, grasp + lift, lift))
+        times = [p[0] for p in phases]
+        shift = sample_phases(times, [p[2] for p in phases], num_waypoints)
+        return OracleWaypoints(
+            keypoints=np.stack([handle0 + shift, head0 + shift], axis=1),
+            wrist=sample_phases(times, [p[1] for p in phases], num_waypoints),
+            wrist_orientation=np.zeros(3),
+            grasp_waypoint=int(np.searchsorted(np.linspace(0, 1, num_waypoints), 0.26)),
+        )
