@@ -377,21 +377,31 @@ class Skills:
 class Scene:
     """Scenes from a user's meshes. `scene check FILE`: build the scene file's scene with its
     robot, let it settle, and write OUT/start.png and OUT/settled.png (the file's camera) and
-    OUT/contacts.json (objects that start inside each other, objects that moved while settling)."""
+    OUT/contacts.json (objects that start inside each other, objects that moved while settling).
+    `scene export TASK`: write a built-in task's scene at a seed's initial state as a scene file,
+    OUT/scene.json with one mesh per object in OUT/meshes/."""
 
-    action: Annotated[Literal["check"], tyro.conf.Positional, tyro.conf.arg(metavar="check")]
-    """What to do with the scene file."""
-    file: Annotated[Path, tyro.conf.Positional, tyro.conf.arg(metavar="FILE")]
-    """The scene file (JSON, docs/file_formats.md)."""
-    out: Path = Path("scene_check")
-    """Output folder."""
+    action: Annotated[
+        Literal["check", "export"], tyro.conf.Positional, tyro.conf.arg(metavar="check|export")
+    ]
+    """What to do: check a scene file, or export a task's scene as one."""
+    file: Annotated[str, tyro.conf.Positional, tyro.conf.arg(metavar="FILE|TASK")]
+    """check: the scene file (JSON, docs/file_formats.md); export: the task's name."""
+    out: Path | None = None
+    """Output folder (check: scene_check; export: scenes/<task>_seed<seed>, which must not exist)."""
     cache_dir: Path | None = None
     """Mesh cache: decompositions and MuJoCo mesh files (default: $KEYSCAFFOLD_CACHE/meshes or
     ~/.cache/keyscaffold/meshes)."""
     settle_seconds: float = 2.0
-    """How long the scene settles (s)."""
+    """check: how long the scene settles (s)."""
     move_tolerance: float = 0.005
-    """An object that moves farther than this while settling is reported (m)."""
+    """check: an object that moves farther than this while settling is reported (m)."""
+    seed: int = 0
+    """export: the initial state's seed."""
+    size: int = 800
+    """export: the camera's image width and height (pixels)."""
+    mesh_format: Literal["obj", "glb"] = "obj"
+    """export: the mesh files' format."""
 
 
 Command = Union[
