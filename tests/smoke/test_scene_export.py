@@ -19,6 +19,7 @@ from keyscaffold.sim.render import SceneRenderer
 from keyscaffold.sim.scene_check import build_scene_file, settle
 from keyscaffold.sim.scene_file_reader import read_scene_file
 from keyscaffold.tasks import make_task
+from keyscaffold.tasks.from_scene import SceneTask
 
 SEED = 3
 SIZE = 96
@@ -62,7 +63,8 @@ def _frame(model, data, camera):
 def test_an_exported_task_imports_as_the_same_scene(exported, name, tmp_path_factory):
     folder = exported / name
     scene = read_scene_file(folder / "scene.json")
-    built = build_scene_file(scene, tmp_path_factory.mktemp("cache"))
+    cache = tmp_path_factory.mktemp("cache")
+    built = build_scene_file(scene, cache)
     task, model, data = _built_in(name)
     state = task.sample_initial_state(SEED)
 
@@ -96,6 +98,13 @@ def test_an_exported_task_imports_as_the_same_scene(exported, name, tmp_path_fac
     assert np.abs(np.array(moved) - task.keypoint_positions(model, data)).max() < 1e-6
     lifts = {k.name: k.lift for _, k in points.values()}
     assert [lifts[k.name] for k in task.keypoints] == [k.lift for k in task.keypoints]
+    # ... and a task built from the file tracks the same keypoints at the same places
+    from_file = SceneTask(scene, cache_dir=cache)
+    assert from_file.keypoint_names() == task.keypoint_names()
+    file_model = from_file.build_model()
+    file_data = from_file.state_data(file_model, from_file.sample_initial_state(0))
+    positions = from_file.keypoint_positions(file_model, file_data)
+    assert np.abs(positions - task.keypoint_positions(model, data)).max() < 1e-6
 
     # the file's camera sees what the task camera sees
     mine = _frame(built.model, built.data, SCENE_FILE_CAMERA)
