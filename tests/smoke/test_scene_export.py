@@ -1,7 +1,8 @@
 """`scene export`: built-in tasks written as scene files and imported again (the path `scene
 check` takes) give the same scene: object poses, masses, where objects rest after settling, the
-keypoints, and what the file's camera sees against the task camera. Tasks whose objects have
-moving parts, and unknown tasks, are refused by name with nothing written."""
+keypoints (also as a task built from the file tracks them), and what the file's camera sees
+against the task camera. Tasks whose objects have moving parts, and unknown tasks, are refused by
+name with nothing written."""
 
 from __future__ import annotations
 
