@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 import torch
 
 from keyscaffold.rl.env import EnvConfig
+from keyscaffold.sim.randomization import Randomization
 from keyscaffold.tasks.base import Task
 
 
@@ -187,10 +188,16 @@ def _parse_setting(text: str, default, key: str):
     return text
 
 
+PRESETS = {Randomization: Randomization.preset}
+"""Groups of settings that a name sets whole: ``env.randomization=real_robot``."""
+
+
 def apply_overrides(config, overrides: tuple[str, ...] | list[str]):
     """``config`` with dotted settings replaced: ``["env.wrist_rotation_scale=0.5",
     "ppo.hidden_dims=256,128", "env.rewards.contact=0.5"]``. Values take the field's type; a
-    misspelled name is refused with the names that exist."""
+    group in ``PRESETS`` also takes a profile's name (``env.randomization=real_robot``), and
+    later settings change single fields of it. A misspelled name is refused with the names that
+    exist."""
     for item in overrides:
         key, sep, text = item.partition("=")
         if not sep or not key:
@@ -212,6 +219,11 @@ def _override(obj, path: list[str], text: str, key: str):
         if not is_dataclass(current):
             raise ValueError(f"--set {key}: {path[0]!r} is a value, not a group of settings")
         value = _override(current, path[1:], text, key)
+    elif is_dataclass(current) and type(current) in PRESETS:
+        try:
+            value = PRESETS[type(current)](text)
+        except ValueError as error:
+            raise ValueError(f"--set {key}: {error}") from error
     elif is_dataclass(current):
         raise ValueError(f"--set {key}: {path[0]!r} is a group; name one of its settings")
     else:

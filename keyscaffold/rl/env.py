@@ -20,7 +20,7 @@ from keyscaffold.planning.plan import KeypointPlan, plan_orientation_offset
 from keyscaffold.rl.batched_env import BatchedEnv
 from keyscaffold.rl.policy_io import PolicyIO
 from keyscaffold.rl.rewards import RewardConfig, ramp, reward_terms
-from keyscaffold.sim.randomization import PhysicsRandomizer, Randomization
+from keyscaffold.sim.randomization import CommandDelay, PhysicsRandomizer, Randomization
 from keyscaffold.sim.scene import PhysicsConfig
 from keyscaffold.tasks.base import Task, TaskMonitor
 
@@ -76,7 +76,8 @@ class EnvConfig:
     rewards: RewardConfig = field(default_factory=RewardConfig)
     physics: PhysicsConfig = field(default_factory=PhysicsConfig)
     randomization: Randomization = field(default_factory=Randomization)
-    """Domain randomization while training (``--set env.randomization.enabled=true``)."""
+    """Domain randomization while training (``--set env.randomization.enabled=true``, or a
+    named profile: ``--set env.randomization=real_robot``)."""
 
     def for_evaluation(self, num_envs: int) -> EnvConfig:
         """These settings for ``num_envs`` evaluation worlds: no termination, the start limit,
@@ -134,12 +135,13 @@ class ScaffoldEnv(BatchedEnv):
         self.monitor = TaskMonitor(task, self.worlds)
         self.randomization = config.randomization if config.randomization.enabled else None
         self.randomizer = (
-            PhysicsRandomizer(
-                self.worlds, task.movable_objects(), self.robot.root_body, config.randomization
-            )
+            PhysicsRandomizer(self.worlds, task.movable_objects(), config.randomization)
             if self.randomization
             else None
         )
+        # the robot's targets reach it late by a drawn number of steps (none by default)
+        delay = self.randomization.action_delay if self.randomization else (0, 0)
+        self.delay = CommandDelay(self.num_envs, delay) if delay[1] > 0 else None
         self._prepare_plans()
         self.episode_length_buf = torch.zeros(self.num_envs, dtype=torch.long)
         self.plan_index = np.zeros(self.num_envs, dtype=np.int64)
@@ -307,6 +309,8 @@ class ScaffoldEnv(BatchedEnv):
             objects[name] = pose
         if self.randomizer is not None:
             self.randomizer.randomize(ids, self.rng)
+        if self.delay is not None:
+            self.delay.reset(ids, self.rng)
         start_joints = {name: values[plans] for name, values in self.start_joints.items()}
         self.controller.reset(ids, wrist, self.robot.open_pose(), objects, start_joints)
         if self.world_carried[ids].any():
@@ -340,6 +344,9 @@ class ScaffoldEnv(BatchedEnv):
             self.config.wrist_rotation_scale,
             self.rotation_limit,
         )
+        if self.delay is not None:
+            late = self.delay(np.concatenate([wrist, joints], axis=1))
+            wrist, joints = np.split(late, [wrist.shape[1]], axis=1)
         self.worlds.step(self.controller.controls(wrist, joints))
         self.worlds.check_finite()
         evaluation = self.monitor.update()
@@ -439,6 +446,9 @@ class ScaffoldEnv(BatchedEnv):
             sigma = self.randomization.observation_noise
             joint_pos = joint_pos + self.rng.normal(0.0, sigma, joint_pos.shape)
             joint_vel = joint_vel + self.rng.normal(0.0, 10.0 * sigma, joint_vel.shape)
+        if self.randomization and self.randomization.keypoint_noise > 0:
+            sigma = self.randomization.keypoint_noise
+            keypoints = keypoints + self.rng.normal(0.0, sigma, keypoints.shape)
         wrist = self.controller.wrist_pose(joint_pos)
         future_kp = self.plan_keypoints[rows, steps] - keypoints[:, None]
         future_wrist = self._plan_wrist(steps) - wrist[:, None]
