@@ -80,6 +80,17 @@ class ArmControls:
         self.reference = np.zeros((1, 3))
         """The wrist angles last commanded: a wrist read from a rotation takes the angles
         nearest them."""
+        self._frame: tuple[bytes, tuple[np.ndarray, ...]] = (b"", ())
+        """The arm joints of the last ``mount`` call and its result: a step reads the wrist and
+        then sends targets from the same joints."""
+
+    def mount(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Position (1, 3), rotation (1, 3, 3) and Jacobian (1, 6, N) of the tool's mounting
+        frame at arm joints ``q`` (1, N)."""
+        key = q.tobytes()
+        if self._frame[0] != key:
+            self._frame = (key, self.chain.jacobian(q))
+        return self._frame[1]
 
     def start(self, wrist: np.ndarray) -> None:
         """A new episode whose plan starts at ``wrist`` (6,): its angles are the reference."""
@@ -87,7 +98,7 @@ class ArmControls:
 
     def wrist_pose(self, positions: np.ndarray) -> np.ndarray:
         """The wrist pose (6,) of joint positions (num_joints,), by forward kinematics."""
-        position, rotation, _, _ = self.chain.forward(positions[None, : self.num_arm_joints])
+        position, rotation, _ = self.mount(positions[None, : self.num_arm_joints])
         angles = xyz_angles_from_rotation(rotation, self.reference)
         return np.concatenate([position[0], angles[0]])
 
@@ -95,7 +106,7 @@ class ArmControls:
         """Arm joint targets (N,), one IK step from ``positions`` (num_joints,) toward ``wrist``
         (6,) inside the joint limits, then ``joints`` (J,)."""
         q = positions[None, : self.num_arm_joints]
-        position, rotation, jacobian = self.chain.jacobian(q)
+        position, rotation, jacobian = self.mount(q)
         arm = ik.wrist_step(
             position,
             rotation,

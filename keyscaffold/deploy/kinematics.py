@@ -63,6 +63,9 @@ class RobotKinematics:
         # Rodrigues' formula per hinge: turn(angle) = I + sin(angle) K + (1 - cos(angle)) K^2
         self.skew = np.array([_skew(axis) for axis in self.axis]).reshape(-1, 3, 3)
         self.skew_squared = self.skew @ self.skew
+        self.body_joints = [
+            [(j, self.joints[j]["type"] == "slide") for j in body["joints"]] for body in self.bodies
+        ]
         sites = description["effector_sites"]
         self.site_body = np.array([names.index(s["body"]) for s in sites], dtype=np.int64)
         self.site_pos = np.array([s["pos"] for s in sites], dtype=np.float64).reshape(-1, 3)
@@ -77,30 +80,31 @@ class RobotKinematics:
             Positions, shape: (B, num_bodies, 3); rotation matrices, shape:
             (B, num_bodies, 3, 3).
         """
-        q = np.asarray(joint_positions, dtype=np.float64) - self.ref
-        rows = len(q)
-        sines, cosines = np.sin(q)[:, :, None, None], np.cos(q)[:, :, None, None]
-        positions = np.empty((rows, len(self.bodies), 3))
-        rotations = np.empty((rows, len(self.bodies), 3, 3))
-        for i, body in enumerate(self.bodies):
-            parent = self.parent[i]
+        q = np.atleast_2d(np.asarray(joint_positions, dtype=np.float64)) - self.ref
+        positions = np.empty((len(q), len(self.bodies), 3))
+        rotations = np.empty((len(q), len(self.bodies), 3, 3))
+        for row in range(len(q)):  # one robot at a time: 3x3 products cost least unbatched
+            self._walk(q[row], positions[row], rotations[row])
+        return positions, rotations
+
+    def _walk(self, q: np.ndarray, positions: np.ndarray, rotations: np.ndarray) -> None:
+        """Fill ``positions`` (num_bodies, 3) and ``rotations`` (num_bodies, 3, 3) of one robot
+        at joint values ``q`` (num_joints,) taken from their reference values."""
+        sines, cosines = np.sin(q), 1.0 - np.cos(q)
+        for i, parent in enumerate(self.parent):
             if parent is None:
-                pos = np.broadcast_to(self.body_pos[i], (rows, 3))
-                rot = np.broadcast_to(self.body_rotation[i], (rows, 3, 3))
+                pos, rot = self.body_pos[i], self.body_rotation[i]
             else:
-                rot = rotations[:, parent]
-                pos = positions[:, parent] + rot @ self.body_pos[i]
-                rot = rot @ self.body_rotation[i]
-            for j in body["joints"]:
-                if self.joints[j]["type"] == "slide":
-                    pos = pos + (rot @ self.axis[j]) * q[:, j : j + 1]
+                pos = positions[parent] + rotations[parent] @ self.body_pos[i]
+                rot = rotations[parent] @ self.body_rotation[i]
+            for j, slide in self.body_joints[i]:
+                if slide:
+                    pos = pos + (rot @ self.axis[j]) * q[j]
                     continue
                 anchor = pos + rot @ self.anchor[j]
-                turn = IDENTITY + sines[:, j] * self.skew[j]
-                rot = rot @ (turn + (1.0 - cosines[:, j]) * self.skew_squared[j])
+                rot = rot @ (IDENTITY + sines[j] * self.skew[j] + cosines[j] * self.skew_squared[j])
                 pos = anchor - rot @ self.anchor[j]
-            positions[:, i], rotations[:, i] = pos, rot
-        return positions, rotations
+            positions[i], rotations[i] = pos, rot
 
     def effector_positions(self, joint_positions: np.ndarray) -> np.ndarray:
         """World positions of the effector sites, shape: (B, E, 3)."""

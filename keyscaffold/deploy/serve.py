@@ -154,9 +154,10 @@ class RuntimeProcess:
     Args:
         folder: The export folder.
         robots: Robots the process serves, one runtime each.
+        cpu: A CPU to pin the process to (default: any).
     """
 
-    def __init__(self, folder: Path, robots: int) -> None:
+    def __init__(self, folder: Path, robots: int, cpu: int | None = None) -> None:
         environment = {**os.environ, **{name: "1" for name in THREAD_VARIABLES}}
         self.errors = tempfile.TemporaryFile()
         command = [sys.executable, "-m", "keyscaffold.deploy.serve", str(folder)]
@@ -166,6 +167,7 @@ class RuntimeProcess:
             stdout=subprocess.PIPE,
             stderr=self.errors,
             env=environment,
+            preexec_fn=None if cpu is None else lambda: os.sched_setaffinity(0, {cpu}),
         )
         self.hello = self.receive("hello")
 

@@ -96,7 +96,7 @@ def deploy_sim(
     env = ScaffoldEnv(task, plans, config, seed=seed)
     env.assign_plans(np.arange(len(plans)))  # the states and start noise evaluate draws
     started = time.perf_counter()
-    rollout = _rollout(env, files["policy"].parent, observation_noise, action_delay, seed)
+    rollout = rollout_in_process(env, files["policy"].parent, observation_noise, action_delay, seed)
     seconds = time.perf_counter() - started
     report = {
         "command": command,
@@ -134,10 +134,32 @@ def _plans(task, plans_dir: Path | None, episodes: int, seed: int) -> list[Keypo
     return plans[:episodes]
 
 
-def _rollout(env: ScaffoldEnv, folder: Path, noise: float, delay: int, seed: int) -> dict:
-    """One episode in every world of ``env``, driven by a runtime process on ``folder``."""
+def rollout_in_process(
+    env: ScaffoldEnv,
+    folder: Path,
+    noise: float = 0.0,
+    delay: int = 0,
+    seed: int = 0,
+    cpu: int | None = None,
+) -> dict:
+    """One episode in every world of ``env`` from its current state, driven by a runtime
+    process on the export ``folder`` (module docstring).
+
+    Args:
+        env: The worlds, reset to the episode's start.
+        folder: The export folder.
+        noise: Observation noise (``deploy_sim``'s ``observation_noise``).
+        delay: Action delay in control steps.
+        seed: Seed of the noise.
+        cpu: A CPU the runtime process is pinned to (default: any).
+
+    Returns:
+        ``success`` and ``final_keypoints`` per world, the runtime process's ``step_ms`` and
+        ``message_ms`` (every call and step message, timed inside it), the simulator's
+        ``round_trip_ms`` per step, and ``process`` (its pid, threads and loaded modules).
+    """
     rng = np.random.default_rng(seed + 1)
-    process = RuntimeProcess(folder, env.num_envs)
+    process = RuntimeProcess(folder, env.num_envs, cpu)
     try:
         steps = int(process.hello["episode_steps"])
         rows = [env.plans[i].interpolate(steps) for i in env.plan_index]
