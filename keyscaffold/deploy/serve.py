@@ -11,10 +11,11 @@ between the processes. The contract (docs/deploy.md):
 - ``{"type": "step", "step": t, "robots": [{"joint_positions", "joint_velocities",
   "keypoints"}, ...]}`` asks for step t; answered ``{"type": "controls", "step": t, "robots":
   [{"controls", "action"}, ...]}`` (position targets in actuator order, the actor's action);
-- ``{"type": "close"}`` is answered ``{"type": "report", "pid", "step_ms", "message_ms",
-  "modules"}`` before the process ends: the time of every ``PolicyRuntime.step`` call and of
-  every step message (reading, stepping every robot, answering), measured inside this process,
-  and the modules it loaded.
+- ``{"type": "close"}`` is answered ``{"type": "report", "pid", "step_ms", "step_cpu_ms",
+  "message_ms", "modules"}`` before the process ends: the wall-clock time of every
+  ``PolicyRuntime.step`` call, the CPU time its thread spent in it (what a step costs, whatever
+  else the machine runs), the wall-clock time of every step message (reading, stepping every
+  robot, answering), all measured inside this process, and the modules it loaded.
 
 Any message it cannot serve is answered ``{"type": "error", "message"}``; it keeps serving.
 Arrays travel as nested lists of floats (JSON keeps every float64 exactly). ``RuntimeProcess``
@@ -59,6 +60,7 @@ class Server:
         self.runtimes = [PolicyRuntime(folder, threads=1) for _ in range(robots)]
         self.plans: list[PlanTargets] = []
         self.step_ns: list[int] = []
+        self.step_cpu_ns: list[int] = []
         self.message_ns: list[int] = []
 
     def hello(self) -> dict:
@@ -98,7 +100,7 @@ class Server:
             raise ValueError(f"{len(robots)} robots' states for {len(self.runtimes)} robots")
         answers = []
         for runtime, plan, state in zip(self.runtimes, self.plans, robots):
-            start = time.perf_counter_ns()
+            start, cpu = time.perf_counter_ns(), time.thread_time_ns()
             result = runtime.step(
                 np.asarray(state["joint_positions"]),
                 np.asarray(state["joint_velocities"]),
@@ -107,6 +109,7 @@ class Server:
                 int(message["step"]),
             )
             self.step_ns.append(time.perf_counter_ns() - start)
+            self.step_cpu_ns.append(time.thread_time_ns() - cpu)
             answers.append({"controls": result.controls.tolist(), "action": result.action.tolist()})
         return answers
 
@@ -116,6 +119,7 @@ class Server:
             "type": "report",
             "pid": os.getpid(),
             "step_ms": [ns / 1e6 for ns in self.step_ns],
+            "step_cpu_ms": [ns / 1e6 for ns in self.step_cpu_ns],
             "message_ms": [ns / 1e6 for ns in self.message_ns],
             "modules": sorted(m for m in sys.modules if m.split(".")[0] in watched),
         }

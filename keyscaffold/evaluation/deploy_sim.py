@@ -116,6 +116,7 @@ def deploy_sim(
         "in_simulator": _outcome([e["success"] for e in in_sim["episodes"]], plans),
         "runtime_process": rollout["process"],
         "latency_ms": _percentiles(rollout["step_ms"]),
+        "latency_cpu_ms": _percentiles(rollout["step_cpu_ms"]),
         "message_ms": _percentiles(rollout["message_ms"]),
         "round_trip_ms": _percentiles(rollout["round_trip_ms"]),
         "rollout_seconds": seconds,
@@ -154,8 +155,8 @@ def rollout_in_process(
         cpu: A CPU the runtime process is pinned to (default: any).
 
     Returns:
-        ``success`` and ``final_keypoints`` per world, the runtime process's ``step_ms`` and
-        ``message_ms`` (every call and step message, timed inside it), the simulator's
+        ``success`` and ``final_keypoints`` per world, the runtime process's ``step_ms``,
+        ``step_cpu_ms`` and ``message_ms`` (every call and step message, timed inside it), the simulator's
         ``round_trip_ms`` per step, and ``process`` (its pid, threads and loaded modules).
     """
     rng = np.random.default_rng(seed + 1)
@@ -186,6 +187,7 @@ def rollout_in_process(
         "success": [bool(s) for s in verdict["success"]],
         "final_keypoints": env.keypoints().tolist(),
         "step_ms": report["step_ms"],
+        "step_cpu_ms": report["step_cpu_ms"],
         "message_ms": report["message_ms"],
         "round_trip_ms": round_trips,
         "process": {
