@@ -402,6 +402,9 @@ class Scene:
     """export: the camera's image width and height (pixels)."""
     mesh_format: Literal["obj", "glb"] = "obj"
     """export: the mesh files' format."""
+    success_tolerance: float | None = None
+    """export: written as the file's task.success_tolerance (m), the distance every keypoint
+    must end within of its plan's final waypoint in scaffold mode; none by default."""
 
 
 Command = Union[

@@ -42,6 +42,7 @@ def export_task_scene(cmd: Scene) -> None:
         keypoints=tuple(
             BodyKeypoint(k.name, k.body, k.local_pos, k.description, k.lift) for k in task.keypoints
         ),
+        success_tolerance=cmd.success_tolerance,
     )
     out = cmd.out or Path("scenes") / f"{task.name}_seed{cmd.seed}"
     try:

@@ -84,6 +84,8 @@ class ExportSource:
         start_wrist: The robot's wrist pose at the start (x, y, z in m, hinge angles in rad).
         instruction: The task's instruction.
         keypoints: The task's keypoints, in order.
+        success_tolerance: Written as the file's ``task.success_tolerance`` (m), which the
+            file's task needs in scaffold mode; None: not written.
     """
 
     model: mujoco.MjModel
@@ -95,6 +97,7 @@ class ExportSource:
     start_wrist: tuple[float, ...]
     instruction: str = ""
     keypoints: tuple[BodyKeypoint, ...] = ()
+    success_tolerance: float | None = None
 
 
 def subtree(model: mujoco.MjModel, root: int) -> list[int]:
@@ -326,6 +329,9 @@ def scene_data(source: ExportSource, mesh_format: str = "obj") -> tuple[dict, di
     model, data = source.model, source.data
     if mesh_format not in MESH_FORMATS:
         raise SceneExportError(f"mesh format {mesh_format!r}: use one of {MESH_FORMATS}")
+    tolerance = source.success_tolerance
+    if tolerance is not None and not tolerance > 0:
+        raise SceneExportError(f"the success tolerance must be positive (m), got {tolerance}")
     names = tuple(n for n in source.objects if n != SUPPORT_BODY)
     _refuse_articulated(model, names)
     try:
@@ -361,6 +367,9 @@ def scene_data(source: ExportSource, mesh_format: str = "obj") -> tuple[dict, di
             }
         )
     wrist = [float(v) for v in source.start_wrist]
+    task = {"instruction": source.instruction, "keypoints": [p.name for p in source.keypoints]}
+    if tolerance is not None:
+        task["success_tolerance"] = float(tolerance)
     scene = {
         "version": SCENE_FILE_VERSION,
         "table": table,
@@ -371,10 +380,7 @@ def scene_data(source: ExportSource, mesh_format: str = "obj") -> tuple[dict, di
         },
         "decomposition": Decomposition().cache_key(),
         "objects": objects,
-        "task": {
-            "instruction": source.instruction,
-            "keypoints": [point.name for point in source.keypoints],
-        },
+        "task": task,
     }
     return scene, meshes
 

@@ -21,6 +21,7 @@ scene is a variant of the task (``SceneTask.variant``).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 from pathlib import Path
 
@@ -236,8 +237,13 @@ def _mesh_bounds(entry: SceneObjectEntry) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _workspace(scene: SceneFile) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """A box around the table top and every object's position, widened by ``WORKSPACE_REACH``."""
-    points = [entry.pose.position for entry in scene.objects]
+    """A box around the table top and every object's mesh at its pose (the corners of its
+    bounds, turned), widened by ``WORKSPACE_REACH``: a wide fixture (a shelf) counts whole."""
+    points = []
+    for entry in scene.objects:
+        low, high = _mesh_bounds(entry)
+        corners = np.array(list(itertools.product(*zip(low, high))))
+        points += list(corners @ entry.pose.rotation().T + entry.pose.position)
     if scene.table is not None:
         (cx, cy), (sx, sy), height = scene.table.center, scene.table.size, scene.table.height
         points += [(cx - sx / 2, cy - sy / 2, height), (cx + sx / 2, cy + sy / 2, height)]
