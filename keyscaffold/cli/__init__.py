@@ -1,8 +1,8 @@
 """The ``keyscaffold`` command line: one subcommand per verb, parsed once by tyro.
 
 The verbs' settings are in ``arguments.py``, their handlers in ``scaffold_handlers.py``,
-``iker_handlers.py`` and ``scene_handlers.py``; ``command_line.py`` writes a parsed verb back as
-the command that repeats it.
+``iker_handlers.py``, ``scene_handlers.py`` and ``deploy_handlers.py``; ``command_line.py``
+writes a parsed verb back as the command that repeats it.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from keyscaffold.cli.arguments import (
     Benchmark,
     Command,
     Demo,
+    Deploy,
     Eval,
     Export,
     Iker,
@@ -28,6 +29,7 @@ from keyscaffold.cli.arguments import (
     Tasks,
     Train,
 )
+from keyscaffold.cli.deploy_handlers import run_deploy
 from keyscaffold.cli.iker_handlers import run_iker, run_skills
 from keyscaffold.cli.scaffold_handlers import (
     run_batch,
@@ -51,6 +53,7 @@ HANDLERS = {
     Train: run_train,
     Eval: run_eval,
     Export: run_export,
+    Deploy: run_deploy,
     Batch: run_batch,
     Refine: run_refine,
     Demo: run_demo,

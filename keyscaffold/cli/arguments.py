@@ -233,6 +233,35 @@ class Export:
 
 
 @dataclass(frozen=True)
+class Deploy:
+    """Run a trained policy's exported runtime in its own process against the simulator as its
+    robot (--sim): joint states and keypoints go over as messages, position targets come back.
+    Writes OUT/deploy_sim.json: success beside the in-simulator evaluation of the same states,
+    and the runtime's per-step latency."""
+
+    run: Annotated[Path, tyro.conf.Positional, tyro.conf.arg(metavar="RUN")]
+    """Run folder of `keyscaffold train`."""
+    sim: bool = False
+    """Drive the simulator (the one robot deploy drives so far); required."""
+    episodes: int = 10
+    """Episodes, one per state, run side by side."""
+    plans: Path | None = None
+    """Plan set whose first EPISODES plans give the states (default: oracle plans of the task's
+    test split)."""
+    which: Literal["best", "latest", "final"] = "best"
+    """Which of the run's checkpoints to export and evaluate."""
+    seed: int = 0
+    """Seed of the test split's states and of the start noise."""
+    observation_noise: float = 0.0
+    """Gaussian noise std on the joint positions (m, rad) and keypoints (m) sent to the runtime
+    (ten times it on joint velocities)."""
+    action_delay: int = 0
+    """Control steps between a target's arrival and its application."""
+    out: Path | None = None
+    """Report folder (default: RUN/deploy_sim)."""
+
+
+@dataclass(frozen=True)
 class Demo:
     """Oracle plans, a time-bounded training run and an evaluation of move_apple, in one folder."""
 
@@ -414,6 +443,7 @@ Command = Union[
     Annotated[Train, tyro.conf.subcommand("train")],
     Annotated[Eval, tyro.conf.subcommand("eval")],
     Annotated[Export, tyro.conf.subcommand("export")],
+    Annotated[Deploy, tyro.conf.subcommand("deploy")],
     Annotated[Batch, tyro.conf.subcommand("batch")],
     Annotated[Refine, tyro.conf.subcommand("refine")],
     Annotated[Demo, tyro.conf.subcommand("demo")],
