@@ -16,10 +16,11 @@ both run on the built-in task's test states (seeds 1000000 on):
 
 - IKER (shoe_place): ideal runs (``run_iker``, execution ``ideal``: the oracle's targets, no
   training) on N states, each task by its own verdict (built-in: the shoe stands on the shelf;
-  from the file: the stage reached its targets), and the built-in rule on the end states of the
-  runs from the file. With ``--minutes``: one policy per task trained M minutes on the oracle goals
-  of 10 training states and tested on N states x 2 trials (``heldout_evaluation``): keypoint
-  success for both, the built-in rule beside it for the built-in task.
+  from the file: the stage reached its targets), the built-in rule on the end states of the runs
+  from the file, and how far their objects end from the built-in runs' (``end_gap_m``). With
+  ``--minutes``: one policy per task trained M minutes on the oracle goals of 10 training states
+  and tested on N states x 2 trials (``heldout_evaluation``): keypoint success for both, the
+  built-in rule beside it for the built-in task.
 - Scaffold (move_apple): the oracle plans (no orientation noise) of N states followed open loop
   (``Driver.follow``), each task by its own rule (from the file: every keypoint within the
   tolerance of its plan's final waypoint). With ``--minutes``: one seed of ``run_protocol`` per
@@ -32,10 +33,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
+from statistics import mean
 
 import keyscaffold  # noqa: F401  (sets the headless GL backend)
 from keyscaffold.cli import main as cli
@@ -132,15 +135,27 @@ def iker_ideal(task: str, scene_task: str, seeds: list[int], out: Path) -> dict:
             }
             if key == "from_file" and list(folder.glob("stage_*/state_end.json")):
                 row["built_in_rule"] = judged_by(builtin, end_state(folder))
+                row["end_gap_m"] = end_gap(out / "ideal" / "built_in" / f"seed_{seed}", folder)
             runs[key].append(row)
     file_runs = runs["from_file"]
+    gaps = [r["end_gap_m"] for r in file_runs if r.get("end_gap_m") is not None]
     return compared(
         rates([r["success"] for r in runs["built_in"]]),
         rates([r["success"] for r in file_runs]),
         how="IKER runs with ideal execution (oracle targets, no training), each task's verdict",
         built_in_rule_on_file_runs=rates([r.get("built_in_rule", False) for r in file_runs]),
+        end_gap_m={"mean": mean(gaps), "max": max(gaps)} if gaps else None,
         runs=runs,
     )
+
+
+def end_gap(built_in: Path, from_file: Path) -> float | None:
+    """The farthest any movable object ends from where it ends in the built-in run of the same
+    state (m); None when either run executed no stage."""
+    if not list(built_in.glob("stage_*/state_end.json")):
+        return None
+    mine, theirs = end_state(from_file).objects, end_state(built_in).objects
+    return max(math.dist(mine[name][:3], theirs[name][:3]) for name in theirs)
 
 
 def iker_trained(task: str, scene_task: str, states: int, minutes: float, out: Path, dry: bool):

@@ -125,6 +125,7 @@ def test_the_benchmark_writes_both_rates_on_the_same_states(tmp_path):
         assert ideal[key]["num_episodes"] == 2
         low, high = ideal[key]["success_ci95"]
         assert low <= ideal[key]["success_rate"] <= high
+    assert ideal["end_gap_m"]["max"] < 0.02  # the shoe ends where the built-in run leaves it
     assert (
         ideal["difference"]
         == ideal["from_file"]["success_rate"] - ideal["built_in"]["success_rate"]
