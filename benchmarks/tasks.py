@@ -5,6 +5,8 @@ Usage:
         runs (or resumes) runs/tasks/<task> for each task and writes
         benchmarks/results/tasks.json (one row per task, kept across runs) and
         docs/curves/<task>.png (training curve of seed 0)
+    .venv/bin/python benchmarks/tasks.py --tasks move_apple@iiwa_hand
+        the same for a task on an arm (its base placed for the task)
 
 Every row is a `keyscaffold benchmark` run with oracle plans: 50 training states, 10 validation
 states (best checkpoint), 20 held-out test states x 2 trials. A task already benchmarked with the
@@ -145,7 +147,12 @@ def main() -> None:
             row["earlier"] = previous["earlier"]
         rows[name] = keep_earlier(row, None if same else previous)
         # written after every task, so an interrupted run keeps what it measured
-        ordered = [rows[t] for t in task_names() if t in rows]
+        # registered tasks in order, each followed by its runs on other embodiments (task@arm)
+        known = task_names()
+        ordered = sorted(
+            (r for r in rows.values() if r["task"].split("@")[0] in known),
+            key=lambda r: (known.index(r["task"].split("@")[0]), r["task"]),
+        )
         atomic_write_text(RESULTS, json.dumps(ordered, indent=2) + "\n")
         curve = folder / "seed_0" / "train" / "curve.png"
         if curve.exists():

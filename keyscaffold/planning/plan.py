@@ -220,7 +220,9 @@ def find_plan_set(path: Path) -> Path:
 
 
 def load_plan_set(path: Path, task: str | None = None) -> list[KeypointPlan]:
-    """Load every plan listed in a plan set's index; checks the task name when given."""
+    """Load every plan listed in a plan set's index; checks the task name when given. Plans are
+    in wrist-pose space, so a task's plans serve it on every embodiment: those of ``move_apple``
+    load for ``move_apple@iiwa_hand`` and back."""
     folder = find_plan_set(path)
     index = json.loads((folder / "index.json").read_text())
     plans = [
@@ -228,7 +230,8 @@ def load_plan_set(path: Path, task: str | None = None) -> list[KeypointPlan]:
     ]
     if not plans:
         raise PlanError(f"plan set {folder} is empty")
-    if task is not None and any(plan.task != task for plan in plans):
-        other = next(plan.task for plan in plans if plan.task != task)
+    same = task is None or {plan.task.split("@")[0] for plan in plans} == {task.split("@")[0]}
+    if not same:
+        other = next(p.task for p in plans if p.task.split("@")[0] != task.split("@")[0])
         raise PlanError(f"plan set {folder} holds plans for task {other!r}, not {task!r}")
     return plans

@@ -29,12 +29,20 @@ def load_policy(run: Path, env: ScaffoldEnv) -> torch.nn.Module:
 
 def load_runner(run: Path, env: ScaffoldEnv) -> OnPolicyRunner:
     """A runner over ``env`` holding the actor of a run's checkpoint (``run`` or a checkpoint
-    file in it); refused when the run's task or action count is not ``env``'s."""
+    file in it); refused when the run's task, embodiment (an arm's name says its base pose) or
+    action count is not ``env``'s."""
     checkpoint, config_path = checkpoint_and_config(run)
     saved = json.loads(config_path.read_text())
     if saved.get("task", env.task.name) != env.task.name:
         raise ValueError(
             f"the policy in {run} was trained on task {saved['task']!r}, not {env.task.name!r}"
+        )
+    embodiment = saved.get("embodiment", env.robot.name)
+    if embodiment != env.robot.name:
+        raise ValueError(
+            f"the policy in {run} was trained on embodiment {embodiment!r}, but "
+            f"{env.task.name} now runs on {env.robot.name!r} (another robot, or its arm placed "
+            "elsewhere)"
         )
     names = saved.get("action_names")
     if names is not None and len(names) != env.num_actions:

@@ -21,6 +21,7 @@ from keyscaffold.geometry import points_in_body_frames
 from keyscaffold.registry import Registry
 from keyscaffold.sim.batch import BatchedWorlds
 from keyscaffold.sim.embodiments import ActionSpec, Embodiment, make_embodiment
+from keyscaffold.sim.embodiments.arm import ArmEmbodiment
 from keyscaffold.sim.objects import SceneObject
 from keyscaffold.sim.scene import (
     CameraSpec,
@@ -31,6 +32,7 @@ from keyscaffold.sim.scene import (
     index_scene,
     subtree_bodies,
 )
+from keyscaffold.tasks.placement import on_embodiment, place_arm
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,11 @@ class Task(ABC):
     keypoints and a tolerance, and is solved in IKER mode with a model's code only."""
     embodiment: ClassVar[str | Embodiment] = "hand"
     """Registered embodiment name (or an ``Embodiment`` instance)."""
+    place_arm: ClassVar[bool] = False
+    """Whether an arm embodiment stands where ``tasks/placement.py`` places it for this task
+    (a base from which it reaches every pose of the task's oracle plans) instead of at its
+    registered base. Tasks run on an arm by name (``move_apple@iiwa_hand``, ``make_task``) and
+    the digital twins set it."""
     action_spec: ClassVar[str] = ""
     """The embodiment's action spec this task uses; empty for the embodiment's default."""
     keypoints: ClassVar[tuple[KeypointSpec, ...]] = ()
@@ -279,8 +286,11 @@ class Task(ABC):
         return []
 
     def robot(self) -> Embodiment:
-        """The task's embodiment."""
-        return make_embodiment(self.embodiment)
+        """The task's embodiment; an arm placed for the task when ``place_arm``."""
+        robot = make_embodiment(self.embodiment)
+        if self.place_arm and isinstance(robot, ArmEmbodiment):
+            return place_arm(self, robot)
+        return robot
 
     def actions(self) -> ActionSpec:
         """The action spec the task's policy acts through."""
@@ -455,4 +465,11 @@ add_task_factory = _TASKS.add
 """Register a function that builds a task with no arguments (a task made from data)."""
 remove_task = _TASKS.remove
 task_names = _TASKS.names
-make_task = _TASKS.make
+
+
+def make_task(name: str) -> Task:
+    """A new task by its registered name, or ``TASK@EMBODIMENT`` for a task run on another
+    registered embodiment with the same tool (``on_embodiment``)."""
+    task_name, _, embodiment = name.partition("@")
+    task = _TASKS.make(task_name)
+    return on_embodiment(task, embodiment) if embodiment else task

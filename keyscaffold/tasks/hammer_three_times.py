@@ -19,7 +19,7 @@ from keyscaffold.tasks.hammer import (
     STRIKES,
     Hammer,
 )
-from keyscaffold.tasks.twin_common import TABLE_Z, iiwa_hand_at, table
+from keyscaffold.tasks.twin_common import TABLE_Z, table
 
 LIFT = 0.08
 """Height of the held hammer between swings, above where it lay (m)."""
@@ -50,7 +50,8 @@ class HammerThreeTimes(Hammer):
     """
 
     instruction = "pick up the hammer and swing it three times"
-    embodiment = iiwa_hand_at("iiwa_hand_hammer", -0.22)
+    embodiment = "iiwa_hand"
+    place_arm = True
     plan_steps = (
         "Move the open hand above the middle of the hammer's handle, palm down.",
         "Lower the hand around the handle and close the fingers on it.",

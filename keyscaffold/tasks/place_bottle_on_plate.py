@@ -16,7 +16,7 @@ from keyscaffold.tasks.base import (
     start_wrist,
 )
 from keyscaffold.tasks.move_bottle import BOTTLE_HALF, GRASP_OFFSET, UPRIGHT_COS
-from keyscaffold.tasks.twin_common import TABLE_Z, iiwa_hand_at, table
+from keyscaffold.tasks.twin_common import TABLE_Z, table
 
 PLATE_RADIUS = 0.1
 PLATE_HALF = 0.006
@@ -50,7 +50,8 @@ class PlaceBottleOnPlate(Task):
     """
 
     instruction = "put the bottle on the plate"
-    embodiment = iiwa_hand_at("iiwa_hand_bottle_plate", -0.22)
+    embodiment = "iiwa_hand"
+    place_arm = True
     keypoints = (
         KeypointSpec(
             "bottle", "bottle", (0.0, 0.0, 0.0), "the middle of the green bottle", "middle"

@@ -16,7 +16,7 @@ from keyscaffold.tasks.base import (
     start_wrist,
 )
 from keyscaffold.tasks.move_bottle import BOTTLE_HALF
-from keyscaffold.tasks.twin_common import TABLE_Z, iiwa_hand_at, table
+from keyscaffold.tasks.twin_common import TABLE_Z, table
 
 BOX_HALF = (0.075, 0.05, 0.03)
 """Half sizes of the box lying flat (m): along x, along y (the push), and its height."""
@@ -57,7 +57,8 @@ class SlideBoxToBottle(Task):
     """
 
     instruction = "slide the box to the bottle"
-    embodiment = iiwa_hand_at("iiwa_hand_box_bottle", -0.14)
+    embodiment = "iiwa_hand"
+    place_arm = True
     keypoints = (
         KeypointSpec("box", "box", (0.0, 0.0, BOX_HALF[2]), "the middle of the orange box's top"),
         KeypointSpec(

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from keyscaffold.tasks import make_task
-from keyscaffold.tasks.twin_common import oracle_wrist_poses
+from keyscaffold.tasks.placement import oracle_wrist_poses
 
 TWINS = ("place_bottle_on_plate", "slide_box_to_bottle", "hammer_three_times")
 STATES = 20

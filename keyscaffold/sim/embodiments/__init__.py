@@ -10,6 +10,7 @@ from keyscaffold.sim.embodiments.base import (
     WRIST_JOINTS,
     ActionSpec,
     Embodiment,
+    embodiment_names,
     make_embodiment,
     register_embodiment,
 )
@@ -19,6 +20,7 @@ __all__ = [
     "WRIST_JOINTS",
     "ActionSpec",
     "Embodiment",
+    "embodiment_names",
     "make_embodiment",
     "register_embodiment",
 ]

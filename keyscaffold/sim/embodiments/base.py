@@ -252,6 +252,7 @@ register_embodiment = _EMBODIMENTS.register
 add_embodiment = _EMBODIMENTS.add
 """Register a factory (no arguments) under a name: for embodiments built from data, such as an
 arm carrying a tool."""
+embodiment_names = _EMBODIMENTS.names
 
 
 def make_embodiment(name: str | Embodiment) -> Embodiment:
