@@ -208,12 +208,12 @@ def blocked_bases(arm: ArmEmbodiment, bases: np.ndarray, boxes: np.ndarray) -> n
     """Whether the base column at each of ``bases`` (K, 3) comes within ``BASE_CLEARANCE`` of a
     box (M, 2, 3) that reaches up to the arm, shape: (K,)."""
     radius = getattr(arm.arm, "base_radius", 0.1) + BASE_CLEARANCE
-    tall = boxes[:, 1, 2] > bases[0, 2] - BELOW_BASE if len(bases) else []
-    boxes = boxes[tall]
-    if len(boxes) == 0:
+    if len(boxes) == 0 or len(bases) == 0:
         return np.zeros(len(bases), dtype=bool)
     nearest = np.clip(bases[:, None, :2], boxes[None, :, 0, :2], boxes[None, :, 1, :2])
-    return (np.linalg.norm(nearest - bases[:, None, :2], axis=2) < radius).any(axis=1)
+    near = np.linalg.norm(nearest - bases[:, None, :2], axis=2) < radius
+    tall = boxes[None, :, 1, 2] > bases[:, None, 2] - BELOW_BASE
+    return (near & tall).any(axis=1)
 
 
 def _line(arm: ArmEmbodiment, poses: np.ndarray, z: float, yaw: float) -> np.ndarray:
