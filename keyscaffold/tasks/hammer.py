@@ -73,6 +73,13 @@ class Hammer(Task):
     )
     start_limit = 0.08
     contact_bodies = ("hammer",)
+    lift = 0.08
+    """Height of the held hammer between swings, above where it lay (m)."""
+    swing_top = 0.18
+    """Height of the top of a swing above where the hammer lay (m)."""
+    swings = (0.44, 0.17, 0.06, 0.14)
+    """The oracle's swings, as fractions of the episode: when the first starts, how far apart
+    they start, and when each reaches its top and its bottom after its start."""
 
     def scene_objects(self) -> list[objects.SceneObject]:
         rest = tools.wood_block("hammer_rest", REST_HALF)
@@ -139,18 +146,20 @@ class Hammer(Task):
         ]
 
     def oracle_waypoints(self, state: InitialState, num_waypoints: int = 20) -> OracleWaypoints:
+        """Approach, grasp, lift, then ``STRIKES`` swings paced by ``swings``, then hold."""
         hammer0 = np.array(state.objects["hammer"][:3])
         handle0 = hammer0 + [0.0, GRIP_Y, 0.0]
         head0 = hammer0 + [0.0, HANDLE_HALF + 0.02, 0.0]
         start = np.array(state.wrist[:3])
         grasp = handle0 + GRASP_OFFSET
-        lift, up = np.array([0.0, 0.0, 0.08]), np.array([0.0, 0.0, 0.18])
+        lift, up = np.array([0.0, 0.0, self.lift]), np.array([0.0, 0.0, self.swing_top])
+        first, period, top, bottom = self.swings
         still = np.zeros(3)
         phases = [(0.00, start, still), (0.12, grasp + [0, 0, 0.06], still), (0.22, grasp, still)]
         phases += [(0.30, grasp, still), (0.38, grasp + lift, lift)]
         for k in range(STRIKES):
-            t0 = 0.44 + k * 0.17
-            phases += [(t0 + 0.06, grasp + up, up), (t0 + 0.14, grasp + lift, lift)]
+            t0 = first + k * period
+            phases += [(t0 + top, grasp + up, up), (t0 + bottom, grasp + lift, lift)]
         phases.append((1.0, grasp + lift, lift))
         times = [p[0] for p in phases]
         shift = sample_phases(times, [p[2] for p in phases], num_waypoints)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from keyscaffold.geometry import sample_phases
 from keyscaffold.sim import objects
 from keyscaffold.sim.objects import tools
-from keyscaffold.tasks.base import InitialState, OracleWaypoints, register_task, start_wrist
+from keyscaffold.tasks.base import InitialState, register_task, start_wrist
 from keyscaffold.tasks.hammer import (
     GRASP_OFFSET,
     GRIP_Y,
@@ -16,15 +15,9 @@ from keyscaffold.tasks.hammer import (
     HEAD_HALF,
     REST_HALF,
     REST_Y,
-    STRIKES,
     Hammer,
 )
 from keyscaffold.tasks.twin_common import TABLE_Z, table
-
-LIFT = 0.08
-"""Height of the held hammer between swings, above where it lay (m)."""
-RAISE = 0.18
-"""Height of the top of a swing above where the hammer lay (m)."""
 
 
 @register_task("hammer_three_times")
@@ -52,6 +45,8 @@ class HammerThreeTimes(Hammer):
     instruction = "pick up the hammer and swing it three times"
     embodiment = "iiwa_hand"
     place_arm = True
+    swings = (0.40, 0.18, 0.08, 0.16)
+    """Slower, evenly spaced swings than ``hammer``'s."""
     plan_steps = (
         "Move the open hand above the middle of the hammer's handle, palm down.",
         "Lower the hand around the handle and close the fingers on it.",
@@ -89,27 +84,3 @@ class HammerThreeTimes(Hammer):
             ("10 cm", handle_z.max() - handle_z[-1]),
             ("12 cm", float(np.linalg.norm(head[0] - plan[0, 0]))),
         ]
-
-    def oracle_waypoints(self, state: InitialState, num_waypoints: int = 20) -> OracleWaypoints:
-        """Approach, grasp, lift, then three swings of even length, then hold."""
-        hammer0 = np.array(state.objects["hammer"][:3])
-        handle0 = hammer0 + [0.0, GRIP_Y, 0.0]
-        head0 = hammer0 + [0.0, HANDLE_HALF + 0.02, 0.0]
-        start = np.array(state.wrist[:3])
-        grasp = handle0 + GRASP_OFFSET
-        lift, up = np.array([0.0, 0.0, LIFT]), np.array([0.0, 0.0, RAISE])
-        still = np.zeros(3)
-        phases = [(0.00, start, still), (0.12, grasp + [0, 0, 0.06], still), (0.22, grasp, still)]
-        phases += [(0.30, grasp, still), (0.38, grasp + lift, lift)]
-        for k in range(STRIKES):
-            t0 = 0.40 + k * 0.18
-            phases += [(t0 + 0.08, grasp + up, up), (t0 + 0.16, grasp + lift, lift)]
-        phases.append((1.0, grasp + lift, lift))
-        times = [p[0] for p in phases]
-        shift = sample_phases(times, [p[2] for p in phases], num_waypoints)
-        return OracleWaypoints(
-            keypoints=np.stack([handle0 + shift, head0 + shift], axis=1),
-            wrist=sample_phases(times, [p[1] for p in phases], num_waypoints),
-            wrist_orientation=np.zeros(3),
-            grasp_waypoint=int(np.searchsorted(np.linspace(0, 1, num_waypoints), 0.26)),
-        )

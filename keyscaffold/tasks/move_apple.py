@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from keyscaffold.geometry import sample_phases
 from keyscaffold.sim import objects
 from keyscaffold.sim.objects import kitchen, room
 from keyscaffold.tasks.base import (
@@ -15,6 +14,7 @@ from keyscaffold.tasks.base import (
     register_task,
     start_wrist,
 )
+from keyscaffold.tasks.scripted_motion import pick_and_place
 
 APPLE_RADIUS = 0.04
 BOARD_HALF = (0.13, 0.09, 0.01)
@@ -111,40 +111,10 @@ class MoveApple(Task):
         return [("10 to 15 cm", plan[:, 0, 2].max() - plan[0, 0, 2])]
 
     def oracle_waypoints(self, state: InitialState, num_waypoints: int = 20) -> OracleWaypoints:
-        """Approach, descend, grasp, lift, carry and lower, as phases of the episode.
-
-        Phases are fractions of the plan's duration, so any waypoint count gives the same motion.
-        """
         apple0 = np.array(state.objects["apple"][:3])
         board_top = np.array(state.objects["cutting_board"][:3]) + np.array([0, 0, BOARD_HALF[2]])
-        start = np.array(state.wrist[:3])
-        grasp = apple0 + GRASP_OFFSET
-        lift = 0.12
         place_apple = board_top + np.array([0.0, 0.0, APPLE_RADIUS + 0.01])
-        # (time fraction, wrist position, apple position)
-        phases = [
-            (0.00, start, apple0),
-            (0.15, grasp + [0, 0, 0.06], apple0),
-            (0.28, grasp, apple0),
-            (0.40, grasp, apple0),
-            (0.55, grasp + [0, 0, lift], apple0 + [0, 0, lift]),
-            (
-                0.78,
-                place_apple + GRASP_OFFSET + [0, 0, lift * 0.6],
-                place_apple + [0, 0, lift * 0.6],
-            ),
-            (0.92, place_apple + GRASP_OFFSET, place_apple),
-            (1.00, place_apple + GRASP_OFFSET, place_apple),
-        ]
-        times = [p[0] for p in phases]
-        samples = np.linspace(0.0, 1.0, num_waypoints)
-        wrist = sample_phases(times, [p[1] for p in phases], num_waypoints)
-        apple = sample_phases(times, [p[2] for p in phases], num_waypoints)
-        board = np.repeat(board_top[None], num_waypoints, axis=0)
-        grasp_waypoint = int(np.searchsorted(samples, 0.34))
-        return OracleWaypoints(
-            keypoints=np.stack([apple, board], axis=1),
-            wrist=wrist,
-            wrist_orientation=np.zeros(3),
-            grasp_waypoint=grasp_waypoint,
-        )
+        return pick_and_place(
+            np.array(state.wrist[:3]), apple0, place_apple, board_top, GRASP_OFFSET, num_waypoints,
+            carry=0.12 * 0.6, lift_time=0.55,
+        )  # fmt: skip

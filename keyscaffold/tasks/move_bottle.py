@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from keyscaffold.geometry import sample_phases, yaw_quaternion
+from keyscaffold.geometry import yaw_quaternion
 from keyscaffold.sim import objects
 from keyscaffold.sim.objects import kitchen, room
 from keyscaffold.tasks.base import (
@@ -15,6 +15,7 @@ from keyscaffold.tasks.base import (
     register_task,
     start_wrist,
 )
+from keyscaffold.tasks.scripted_motion import pick_and_place
 
 BOTTLE_HALF = 0.075
 SINK_CENTER = (0.5, 0.0)
@@ -111,27 +112,7 @@ class MoveBottle(Task):
     def oracle_waypoints(self, state: InitialState, num_waypoints: int = 20) -> OracleWaypoints:
         bottle0 = np.array(state.objects["bottle"][:3])
         mat = np.array(state.objects["place_mat"][:3]) + [0, 0, 0.002]
-        start = np.array(state.wrist[:3])
-        grasp = bottle0 + GRASP_OFFSET
-        lift = np.array([0.0, 0.0, 0.12])
         place = np.array([mat[0], mat[1], bottle0[2] + 0.005])
-        phases = [
-            (0.00, start, bottle0),
-            (0.15, grasp + [0, 0, 0.06], bottle0),
-            (0.28, grasp, bottle0),
-            (0.40, grasp, bottle0),
-            (0.52, grasp + lift, bottle0 + lift),
-            (0.78, place + GRASP_OFFSET + lift, place + lift),
-            (0.92, place + GRASP_OFFSET, place),
-            (1.00, place + GRASP_OFFSET, place),
-        ]
-        times = [p[0] for p in phases]
-        wrist = sample_phases(times, [p[1] for p in phases], num_waypoints)
-        moved = sample_phases(times, [p[2] for p in phases], num_waypoints)
-        target = np.repeat(mat[None], num_waypoints, axis=0)
-        return OracleWaypoints(
-            keypoints=np.stack([moved, target], axis=1),
-            wrist=wrist,
-            wrist_orientation=np.zeros(3),
-            grasp_waypoint=int(np.searchsorted(np.linspace(0, 1, num_waypoints), 0.34)),
+        return pick_and_place(
+            np.array(state.wrist[:3]), bottle0, place, mat, GRASP_OFFSET, num_waypoints
         )
