@@ -31,8 +31,9 @@ PALM_BACK = 0.045
 """How far the wrist sits behind the box's centre along x, so the palm covers the box (m)."""
 PUSH_HEIGHT = 0.07
 """Wrist height above the table during the push (m): the palm spans 1.4..12.6 cm above it."""
-INTO_BOTTLE = 0.008
-"""How far past first touch the oracle pushes (m)."""
+INTO_BOTTLE = 0.02
+"""How far past first touch the oracle pushes (m): a policy that follows the plan to within a
+centimetre or two still meets the bottle (with 8 mm, 29 of 40 test episodes stopped short)."""
 TOUCH_FORCE = 0.05
 """Net contact force between box and bottle that counts as touching (N)."""
 
