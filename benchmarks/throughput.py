@@ -26,6 +26,7 @@ RATIOS = (
     "env_vs_raw_ratio",
     "two_vs_one_worker_ratio",
     "randomized_vs_plain_ratio",
+    "real_robot_vs_plain_ratio",
     "ppo_update_share",
 )
 

@@ -125,10 +125,12 @@ def run_benchmark(task: str = "move_apple", num_envs: int = 128, seconds: float 
     env2 = env_steps_per_second(envs[2], seconds)
     env1 = env_steps_per_second(envs[1], seconds)
     raw1 = raw_steps_per_second(model, *replay, 1, seconds)
-    randomized = ScaffoldEnv(
-        task, plans, replace(env_config, randomization=Randomization(enabled=True))
+    env_dr, env_real = (
+        env_steps_per_second(
+            ScaffoldEnv(task, plans, replace(env_config, randomization=profile)), seconds
+        )
+        for profile in (Randomization(enabled=True), Randomization.real_robot())
     )
-    env_dr = env_steps_per_second(randomized, seconds)
     share = ppo_update_share(envs[2], replace(train_config, env=env_config))
     return {
         "task": task.name,
@@ -145,6 +147,8 @@ def run_benchmark(task: str = "move_apple", num_envs: int = 128, seconds: float 
         "two_vs_one_worker_ratio": round(env2 / env1, 3),
         "env_steps_per_s_randomized": round(env_dr),
         "randomized_vs_plain_ratio": round(env_dr / env2, 3),
+        "env_steps_per_s_real_robot": round(env_real),
+        "real_robot_vs_plain_ratio": round(env_real / env2, 3),
         "ppo_update_share": round(share, 3),
         "cpu_count": torch.get_num_threads(),
     }

@@ -174,6 +174,7 @@ def test_bench_json_keys(capsys):
         "env_vs_raw_ratio",
         "two_vs_one_worker_ratio",
         "randomized_vs_plain_ratio",
+        "real_robot_vs_plain_ratio",
         "ppo_update_share",
     ):
         assert result[key] > 0
