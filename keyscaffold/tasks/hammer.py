@@ -73,6 +73,8 @@ class Hammer(Task):
     )
     start_limit = 0.08
     contact_bodies = ("hammer",)
+    hammer_area = ((0.40, 0.60), (-0.15, 0.05))
+    """Where the hammer's middle is drawn: x and y ranges (m)."""
     lift = 0.08
     """Height of the held hammer between swings, above where it lay (m)."""
     swing_top = 0.18
@@ -88,7 +90,8 @@ class Hammer(Task):
     def sample_initial_state(self, seed: int) -> InitialState:
         rng = np.random.default_rng(seed)
         top = objects.COUNTER_TOP_Z
-        hammer = np.array([rng.uniform(0.40, 0.60), rng.uniform(-0.15, 0.05), top + HEAD_HALF])
+        (x_low, x_high), (y_low, y_high) = self.hammer_area
+        hammer = np.array([rng.uniform(x_low, x_high), rng.uniform(y_low, y_high), top + HEAD_HALF])
         rest = hammer + [0.0, REST_Y, 0.0]
         rest[2] = top + REST_HALF[2]
         grasp = hammer + [0.0, GRIP_Y, 0.0] + GRASP_OFFSET

@@ -6,18 +6,15 @@ import numpy as np
 
 from keyscaffold.sim import objects
 from keyscaffold.sim.objects import tools
-from keyscaffold.tasks.base import InitialState, register_task, start_wrist
+from keyscaffold.tasks.base import register_task
 from keyscaffold.tasks.hammer import (
-    GRASP_OFFSET,
-    GRIP_Y,
     HANDLE_HALF,
     HANDLE_RADIUS,
     HEAD_HALF,
     REST_HALF,
-    REST_Y,
     Hammer,
 )
-from keyscaffold.tasks.twin_common import TABLE_Z, table
+from keyscaffold.tasks.twin_common import table
 
 
 @register_task("hammer_three_times")
@@ -45,6 +42,7 @@ class HammerThreeTimes(Hammer):
     instruction = "pick up the hammer and swing it three times"
     embodiment = "iiwa_hand"
     place_arm = True
+    hammer_area = ((0.52, 0.60), (-0.12, 0.02))
     swings = (0.40, 0.18, 0.08, 0.16)
     """Slower, evenly spaced swings than ``hammer``'s."""
     plan_steps = (
@@ -59,22 +57,6 @@ class HammerThreeTimes(Hammer):
     def scene_objects(self) -> list[objects.SceneObject]:
         rest = tools.wood_block("hammer_rest", REST_HALF)
         return [table(), rest, tools.hammer(2 * HANDLE_HALF, HANDLE_RADIUS, HEAD_HALF)]
-
-    def sample_initial_state(self, seed: int) -> InitialState:
-        rng = np.random.default_rng(seed)
-        hammer = np.array([rng.uniform(0.52, 0.60), rng.uniform(-0.12, 0.02), TABLE_Z + HEAD_HALF])
-        rest = hammer + [0.0, REST_Y, 0.0]
-        rest[2] = TABLE_Z + REST_HALF[2]
-        grasp = hammer + [0.0, GRIP_Y, 0.0] + GRASP_OFFSET
-        wrist = start_wrist(rng, grasp, (0.08, 0.14), hinge_noise=0.1)
-        return InitialState(
-            seed=seed,
-            wrist=wrist,
-            objects={
-                "hammer_rest": (*(float(v) for v in rest), 1.0, 0.0, 0.0, 0.0),
-                "hammer": (*(float(v) for v in hammer), 1.0, 0.0, 0.0, 0.0),
-            },
-        )
 
     def stated_distances(self) -> list[tuple[str, float]]:
         plan = self.oracle_waypoints(self.sample_initial_state(0), 100).keypoints
