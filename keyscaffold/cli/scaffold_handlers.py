@@ -25,15 +25,19 @@ from keyscaffold.cli.scene_tasks import with_scene_task
 
 
 def run_tasks(_: Tasks) -> None:
+    """One row per registered task: its robot (an arm's placement left out), actions, instruction."""
     from keyscaffold.tasks import make_task, task_names
 
-    print(f"{'task':16s} {'embodiment':10s} {'actions':>7s}  instruction")
+    rows = []
     for name in task_names():
         task = make_task(name)
         spec = task.actions()
-        print(
-            f"{name:16s} {task.robot().name:10s} {spec.num_actions:>3d} {spec.name:<10s} {task.instruction}"
-        )
+        robot = task.robot().name.split("@")[0]
+        rows.append((name, robot, f"{spec.num_actions:>3d} {spec.name}", task.instruction))
+    header = ("task", "embodiment", "actions", "instruction")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(3)]
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[3])
 
 
 def run_render(cmd: Render) -> None:

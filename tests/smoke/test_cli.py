@@ -29,8 +29,14 @@ def plan_root(tmp_path_factory):
 
 
 def test_tasks_lists_move_apple(capsys):
+    from keyscaffold.tasks import make_task, task_names
+
     assert run("tasks") == 0
-    assert "move_apple" in capsys.readouterr().out
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("move_apple ") for line in lines)
+    # the instruction column starts at the same place on every row, long arm names included
+    starts = {line.index(make_task(line.split()[0]).instruction) for line in lines[1:]}
+    assert len(starts) == 1 and len(lines) == len(task_names()) + 1
 
 
 def test_render_writes_images_and_calibration(tmp_path):
