@@ -25,15 +25,7 @@ class Driver:
         self.worlds = task.make_worlds(
             task.build_model(physics), len(states), threads, physics.substeps
         )
-        self.controller = self.robot.controller(self.worlds)
-        joint_names = sorted({n for s in states for n in s.joints})
-        self.controller.reset(
-            np.arange(len(states)),
-            np.array([s.wrist for s in states]),
-            self.robot.open_pose(),
-            {n: np.array([s.objects[n] for s in states]) for n in task.movable_objects()},
-            {n: np.array([s.joints.get(n, 0.0) for s in states]) for n in joint_names},
-        )
+        self.controller = task.put_in_states(self.worlds, states)
         self.monitor = TaskMonitor(task, self.worlds)
         self.wrist = np.array([s.wrist for s in states], dtype=np.float64)
         self.grip = np.zeros((len(states), self.spec.num_actions - 6))

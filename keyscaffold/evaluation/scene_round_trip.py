@@ -167,12 +167,5 @@ def judged_by(task: Task, state: InitialState) -> bool:
     run with the same object names), jaws open."""
     physics = PhysicsConfig()
     worlds = task.make_worlds(task.build_model(physics), 1, 1, physics.substeps)
-    robot = task.robot()
-    robot.controller(worlds).reset(
-        np.array([0]),
-        np.array([state.wrist], dtype=np.float64),
-        robot.open_pose(),
-        {name: np.array([pose]) for name, pose in state.objects.items()},
-        {name: np.array([value]) for name, value in state.joints.items()},
-    )
+    task.put_in_states(worlds, [state])
     return bool(TaskMonitor(task, worlds).update()["success"][0])

@@ -131,14 +131,7 @@ class StageRunner:
     def _put(self, state: InitialState) -> BatchedWorlds:
         """The one-world settle model at ``state`` (jaws open), positions computed."""
         worlds = self.settle_worlds
-        robot = self.task.robot()
-        robot.controller(worlds).reset(
-            np.array([0]),
-            np.array([state.wrist], dtype=np.float64),
-            robot.open_pose(),
-            {name: np.array([pose]) for name, pose in state.objects.items()},
-            {name: np.array([value]) for name, value in state.joints.items()},
-        )
+        self.task.put_in_states(worlds, [state])
         return worlds
 
     def settle(self, state: InitialState, steps: int) -> InitialState:

@@ -292,6 +292,21 @@ class Task(ABC):
             return place_arm(self, robot)
         return robot
 
+    def put_in_states(self, worlds: BatchedWorlds, states: list[InitialState]):
+        """Reset worlds ``0 .. len(states) - 1`` to ``states`` with the robot open (joints a state
+        does not name start at 0); returns the robot's controller on ``worlds``."""
+        robot = self.robot()
+        controller = robot.controller(worlds)
+        joint_names = sorted({n for s in states for n in s.joints})
+        controller.reset(
+            np.arange(len(states)),
+            np.array([s.wrist for s in states], dtype=np.float64),
+            robot.open_pose(),
+            {n: np.array([s.objects[n] for s in states]) for n in states[0].objects},
+            {n: np.array([s.joints.get(n, 0.0) for s in states]) for n in joint_names},
+        )
+        return controller
+
     def actions(self) -> ActionSpec:
         """The action spec the task's policy acts through."""
         return self.robot().action_spec(self.action_spec)
