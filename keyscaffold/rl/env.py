@@ -61,6 +61,13 @@ class EnvConfig:
     """End episodes that exceed the tracking limit (off in evaluation, which records it)."""
     init_position_noise: float = 0.01
     """Uniform noise on object and wrist start positions per episode (m)."""
+    plan_position_noise: float = 0.0
+    """Training only: each episode shifts its plan's wrist path by an offset drawn uniformly in
+    [-noise, noise] per axis (m), constant over the episode. A plan a model writes misses the
+    grasp by a few centimetres (a waypoint 2-5 cm off, the hand 2-3 cm too high or low); with
+    this noise the policy learns to reach the object from what it observes rather than from
+    where the plan puts the hand. It grows with ``orientation_curriculum`` like the plans'
+    orientation noise. Keep it under ``wrist_position_scale``. Evaluation: none."""
     orientation_curriculum: float = 0.0
     """Fraction of training over which the plans' wrist-orientation noise grows from none to
     full (0: full noise from the start). Evaluation always sees the plans as they are."""
@@ -89,6 +96,7 @@ class EnvConfig:
             final_limit_fraction=1.0,
             initial_limit_scale=1.0,
             orientation_curriculum=0.0,
+            plan_position_noise=0.0,
             randomization=replace(self.randomization, enabled=False),
         )
 
@@ -150,6 +158,12 @@ class ScaffoldEnv(BatchedEnv):
         self.world_local = self.plan_local[self.plan_index]
         self.world_carried = self.plan_carried[self.plan_index]
         self.world_offset = np.zeros_like(self.world_local)
+        if config.plan_position_noise < 0:
+            raise ValueError(
+                f"plan_position_noise must be >= 0 m, got {config.plan_position_noise}"
+            )
+        # each world's episode offset of its plan's wrist path (m), shape: (num_envs, 3)
+        self.plan_shift = np.zeros((self.num_envs, 3))
         self.io = self._policy_io()
         self.rest_action = np.asarray(self.io.rest_action)
         self.action_avg = self.io.initial_average(self.num_envs)
@@ -319,6 +333,10 @@ class ScaffoldEnv(BatchedEnv):
             self.world_offset[ids] = self.worlds.points(
                 bodies, self.world_local[ids], ids
             ) - self.worlds.body_origins(bodies, ids)
+        if self.config.plan_position_noise > 0:
+            # the offset grows with the orientation curriculum (full without one)
+            shift = self.config.plan_position_noise * self.noise_scale
+            self.plan_shift[ids] = self.rng.uniform(-shift, shift, size=(ids.size, 3))
         self.monitor.reset(ids, self.plan_keypoints[plans, -1])
         self.action_avg[ids] = self.rest_action
         self.episode_length_buf[torch.as_tensor(ids)] = 0
@@ -379,9 +397,14 @@ class ScaffoldEnv(BatchedEnv):
 
     def _plan_wrist(self, steps: np.ndarray) -> np.ndarray:
         """Each world's plan wrist pose at ``steps`` (shape (B,) or (B, S)), with the part of the
-        orientation noise the curriculum holds back removed."""
+        orientation noise the curriculum holds back removed and the episode's position offset
+        (``plan_position_noise``) added."""
         rows = self.plan_index if steps.ndim == 1 else self.plan_index[:, None]
         wrist = self.plan_wrist[rows, steps]
+        if self.config.plan_position_noise > 0:
+            shift = self.plan_shift if steps.ndim == 1 else self.plan_shift[:, None]
+            wrist = wrist.copy()
+            wrist[..., :3] += shift
         if self.noise_scale < 1.0:
             held_back = (1.0 - self.noise_scale) * self.plan_rotation_offset[rows]
             wrist = wrist.copy()

@@ -273,3 +273,31 @@ def test_a_task_adjusts_the_cpu_profile_and_the_users_settings_still_win():
     mine = profile_config("cpu", task=bottle, overrides=["env.wrist_rotation_scale=0.5"])
     assert mine.env.wrist_rotation_scale == 0.5 and mine.ppo.rotation_noise_std == 0.3
     assert profile_config("gpu", task=bottle) == profile_config("gpu")
+
+
+def test_plan_position_noise_shifts_each_episodes_wrist_path_and_evaluation_sees_the_plan():
+    from dataclasses import replace
+
+    task = make_task("move_apple")
+    plan = oracle_plan(task, 0, 5)
+    config = profile_config("cpu", 8, ["env.plan_position_noise=0.03"])
+    env = ScaffoldEnv(task, [plan], config.env, seed=3)
+    env.set_training_progress(1.0)
+    env._reset_worlds(np.arange(8))
+    steps = np.array([0, 5, 40])
+    shifted = env._plan_wrist(np.repeat(steps[None], 8, axis=0))
+    exact = env.plan_wrist[np.zeros((8, 1), dtype=int), steps[None]]
+    offset = shifted[..., :3] - exact[..., :3]
+    # one offset per episode, constant along the plan, within the bound, different per world
+    np.testing.assert_allclose(offset, np.repeat(offset[:, :1], 3, axis=1), atol=1e-12)
+    assert np.abs(offset).max() <= 0.03 and np.abs(offset).max() > 0.01
+    assert np.unique(offset[:, 0, 0].round(6)).size == 8
+    np.testing.assert_array_equal(shifted[..., 3:], exact[..., 3:])
+    # at the start of the orientation curriculum there is no offset yet
+    env.set_training_progress(0.0)
+    env._reset_worlds(np.arange(8))
+    np.testing.assert_allclose(env.plan_shift, 0.0)
+    # evaluation follows the plan as written
+    assert config.env.for_evaluation(4).plan_position_noise == 0.0
+    with pytest.raises(ValueError, match="plan_position_noise"):
+        ScaffoldEnv(task, [plan], replace(config.env, plan_position_noise=-0.01))
