@@ -26,7 +26,7 @@ import trimesh
 
 from keyscaffold.geometry import intrinsics_from_fovy, mujoco_camera_to_world
 from keyscaffold.sim.embodiments import make_embodiment
-from keyscaffold.sim.scene_file import SCENE_FILE_VERSION, Decomposition
+from keyscaffold.sim.scene_file import SCENE_FILE_VERSION, Contact, Decomposition
 from keyscaffold.sim.scene_file_reader import read_scene_file
 from keyscaffold.util import atomic_directory
 
@@ -204,8 +204,9 @@ def _frame(position: np.ndarray, rotation: np.ndarray) -> np.ndarray:
     return frame
 
 
-def object_friction(model: mujoco.MjModel, root: int) -> float:
-    """Sliding friction of the object's largest colliding geom."""
+def largest_colliding_geom(model: mujoco.MjModel, root: int) -> int:
+    """The colliding geom of the object ``root`` with the largest bounding sphere: the one whose
+    surface settings (friction, contact softness) stand for the whole object."""
     bodies = subtree(model, root)
     colliding = [
         g
@@ -215,7 +216,25 @@ def object_friction(model: mujoco.MjModel, root: int) -> float:
     ]
     if not colliding:
         raise SceneExportError(f"object {model.body(root).name!r} has no colliding geoms")
-    return float(model.geom_friction[max(colliding, key=lambda g: model.geom_rbound[g])][0])
+    return max(colliding, key=lambda g: model.geom_rbound[g])
+
+
+def object_friction(model: mujoco.MjModel, root: int) -> float:
+    """Sliding friction of the object's largest colliding geom."""
+    return float(model.geom_friction[largest_colliding_geom(model, root)][0])
+
+
+def object_contact(model: mujoco.MjModel, root: int) -> dict[str, float]:
+    """The object's ``contact`` entry: the ``solref`` of its largest colliding geom."""
+    geom = largest_colliding_geom(model, root)
+    timeconst, dampratio = (float(v) for v in model.geom_solref[geom])
+    if timeconst <= 0 or dampratio <= 0:
+        raise SceneExportError(
+            f"geom {model.geom(geom).name or geom!r} of {model.body(root).name!r} sets solref "
+            f"({timeconst:g}, {dampratio:g}) as stiffness and damping; a scene file holds a time "
+            "constant and a damping ratio"
+        )
+    return Contact(timeconst, dampratio).fields()
 
 
 def object_rgba(model: mujoco.MjModel, root: int) -> list[float]:
@@ -361,6 +380,7 @@ def scene_data(source: ExportSource, mesh_format: str = "obj") -> tuple[dict, di
                 },
                 "mass": float(model.body_subtreemass[root]),
                 "friction": object_friction(model, root),
+                "contact": object_contact(model, root),
                 "movable": is_movable(model, root),
                 "rgba": object_rgba(model, root),
                 "keypoints": keypoints.get(name, []),

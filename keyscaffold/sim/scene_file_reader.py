@@ -24,6 +24,7 @@ from keyscaffold.sim.scene_file import (
     SCENE_FILE_VERSION,
     UNITS,
     Camera,
+    Contact,
     Decomposition,
     Keypoint,
     Pose,
@@ -202,12 +203,29 @@ def _object(reader: _Fields, folder: Path) -> SceneObjectEntry:
         mass=mass,
         density=density,
         friction=reader.number("friction", 1.0, low=0.0),
+        contact=_contact(reader),
         movable=movable,
         rgba=reader.vector("rgba", 4, SceneObjectEntry.rgba),  # type: ignore[arg-type]
         keypoints=tuple(keypoints),
     )
     reader.done()
     return entry
+
+
+def _contact(reader: _Fields) -> Contact:
+    """The optional ``contact`` block of an object; a missing field keeps ``Contact``'s default."""
+    if reader.has("contact") and not isinstance(reader.data["contact"], dict):
+        raise reader.fail(
+            "contact",
+            f'must be an object like {{"timeconst": 0.005, "dampratio": 1.0}}, '
+            f"got {reader.data['contact']!r}",
+        )
+    contact = reader.child("contact", {})
+    values = {
+        name: contact.number(name, default, low=0.0) for name, default in Contact().fields().items()
+    }
+    contact.done()
+    return Contact(**values)
 
 
 def _keypoints(reader: _Fields) -> tuple[Keypoint, ...]:

@@ -1,8 +1,8 @@
 """`scene export`: built-in tasks written as scene files and imported again (the path `scene
 check` takes) give the same scene: object poses, masses, where objects rest after settling, the
-keypoints (also as a task built from the file tracks them), and what the file's camera sees
-against the task camera. Tasks whose objects have moving parts, and unknown tasks, are refused by
-name with nothing written."""
+keypoints (also as a task built from the file tracks them), each object's contact softness, and
+what the file's camera sees against the task camera. Tasks whose objects have moving parts, and
+unknown tasks, are refused by name with nothing written."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from keyscaffold.geometry import points_in_body_frames, rotation_angle
 from keyscaffold.sim.objects.imported import SCENE_FILE_CAMERA
 from keyscaffold.sim.render import SceneRenderer
 from keyscaffold.sim.scene_check import build_scene_file, settle
+from keyscaffold.sim.scene_export import largest_colliding_geom
+from keyscaffold.sim.scene_file import Contact
 from keyscaffold.sim.scene_file_reader import read_scene_file
 from keyscaffold.tasks import make_task
 from keyscaffold.tasks.from_scene import SceneTask
@@ -128,6 +130,20 @@ def test_an_exported_task_imports_as_the_same_scene(exported, name, tmp_path_fac
     for entry in scene.objects:
         gap = np.linalg.norm(built.data.body(entry.name).xpos - data.body(entry.name).xpos)
         assert gap < 0.005, f"{entry.name} rests {gap * 1000:.1f} mm from the task's"
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_each_object_keeps_its_contact_softness(exported, name, tmp_path_factory):
+    """The file's ``contact`` is the built-in object's solref, and every imported part has it."""
+    scene = read_scene_file(exported / name / "scene.json")
+    built = build_scene_file(scene, tmp_path_factory.mktemp("cache"))
+    _, model, _ = _built_in(name)
+    for entry in scene.objects:
+        solref = model.geom_solref[largest_colliding_geom(model, model.body(entry.name).id)]
+        assert entry.contact == Contact(*solref)
+        names = [built.model.geom(g).name for g in range(built.model.ngeom)]
+        parts = [g for g, n in enumerate(names) if n.startswith(f"{entry.name}_part_")]
+        assert parts and np.array_equal(built.model.geom_solref[parts], [solref] * len(parts))
 
 
 def test_the_export_is_a_readable_folder_with_one_mesh_per_object(exported):

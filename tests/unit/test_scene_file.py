@@ -15,8 +15,9 @@ from scene_files import ball_mesh, ball_object, mug_object, scene_dict, write_sc
 from keyscaffold.sim import convex_parts
 from keyscaffold.sim.mesh_import import MeshWarning, load_mesh
 from keyscaffold.sim.objects.imported import scene_file_objects
-from keyscaffold.sim.scene_file import SCENE_FILE_VERSION, SceneFileError
+from keyscaffold.sim.scene_file import SCENE_FILE_VERSION, Contact, SceneFileError
 from keyscaffold.sim.scene_file_reader import parse_scene, read_scene_file
+from keyscaffold.tasks import make_task
 
 
 @pytest.fixture()
@@ -112,6 +113,22 @@ BAD_FILES = [
         _set(["objects", 0, "mesh"], "ball.fbx"),
         r"ball\.fbx is not one of \.obj, \.ply, \.stl, \.glb",
     ),
+    (
+        _set(["objects", 0, "contact"], {"timeconst": -0.01}),
+        r"\('ball'\)\.contact\.timeconst: must be greater than 0, got -0\.01",
+    ),
+    (
+        _set(["objects", 0, "contact"], {"dampratio": "stiff"}),
+        r"\('ball'\)\.contact\.dampratio: must be a number, got 'stiff'",
+    ),
+    (
+        _set(["objects", 0, "contact"], {"time_const": 0.01}),
+        r"contact\.time_const: unknown field; did you mean 'timeconst'\?",
+    ),
+    (
+        _set(["objects", 0, "contact"], [0.005, 1.0]),
+        r"\('ball'\)\.contact: must be an object like \{\"timeconst\": 0\.005",
+    ),
     (_set(["version"], 7), r"version: this keyscaffold reads version 1, got 7"),
     (_set(["camera", "intrinsics", "width"], 640.5), r"camera\.intrinsics\.width: must be a whole"),
     (_set(["table", "height"], "tall"), r"table\.height: must be a number"),
@@ -154,6 +171,24 @@ def test_no_table_table_keypoints_and_the_task_s_keypoint_order_read(folder):
     scene = read_scene_file(scene_with(folder, _set(["table", "keypoints"], [point])))
     assert scene.table.keypoints[0].position == (0.4, 0.0, 0.75)
     assert scene.table.keypoints[0].lift == "surface"
+
+
+def test_contact_softness_defaults_to_the_built_in_objects_and_reaches_the_parts(folder):
+    """A file without ``contact`` gets the apple's solref; a given one goes on every part."""
+    model = make_task("move_apple").build_model()
+    apple = tuple(model.geom("apple_geom").solref)
+    assert read_scene_file(scene_with(folder)).object("ball").contact == Contact(*apple)
+
+    soft = _set(["objects", 0, "contact"], {"timeconst": 0.02, "dampratio": 0.8})
+    scene = read_scene_file(scene_with(folder, soft))
+    assert scene.object("ball").contact == Contact(timeconst=0.02, dampratio=0.8)
+    body = scene_file_objects(scene, folder / "cache")[0].scene_object.body
+    parts = body.split("<geom ")[2:]  # after the visual geom
+    assert parts and all('solref="0.02 0.8"' in part for part in parts)
+    partial = _set(["objects", 0, "contact"], {"dampratio": 0.5})
+    assert read_scene_file(scene_with(folder, partial)).object("ball").contact == Contact(
+        dampratio=0.5
+    )
 
 
 def test_a_movable_object_needs_a_mass(folder):

@@ -3,10 +3,10 @@ the scene builder carries like the procedural ones.
 
 An imported object is one body named after the object: the original mesh as a visual-only geom
 (group 1, never touching anything), and one collision geom per convex part (group 3, hidden in
-renders) with the object's friction. A movable object has the free joint ``<name>_free``; a fixed
-one is welded to the world. The body's mass and inertia come from the convex parts
-(``mesh_import.mass_properties``). Mesh files live in the mesh cache (``convex_parts``) and are
-referenced by absolute path, scaled by the object's unit and scale.
+renders) with the object's friction and contact softness (``solref``). A movable object has
+the free joint ``<name>_free``; a fixed one is welded to the world. The body's mass and inertia
+come from the convex parts (``mesh_import.mass_properties``). Mesh files live in the mesh cache
+(``convex_parts``) and are referenced by absolute path, scaled by the object's unit and scale.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def imported_object(
         geoms.append(
             f'<geom name="{name}_part_{i}" type="mesh" mesh="{name}_part_{i}" mass="0" '
             f'group="3" rgba="{hidden}" condim="4" friction="{entry.friction:g} 0.005 0.0001" '
-            f"{WORLD_CONTACT}/>"
+            f"{entry.contact.mjcf()} {WORLD_CONTACT}/>"
         )
     joint = free_joint(name) if entry.movable else ""
     body = (
