@@ -33,6 +33,7 @@ from keyscaffold.rl.run_folder import load_run_config, run_plans_dir
 from keyscaffold.rl.train import train
 from keyscaffold.sim.render import SceneRenderer
 from keyscaffold.tasks import make_task
+from keyscaffold.util import path_part
 from keyscaffold.vlm.client import VLMClient, VLMConfig
 
 
@@ -83,11 +84,13 @@ def plan_set_folder(
     """Where ``keyscaffold plan`` puts a plan set: ``out/<task>/<split>/<planner>[_w<N>]``.
 
     Oracle plans with wrist-orientation noise go to ``oracle_noise<RAD>`` beside noiseless ones.
+    ``<task>`` is the task's name as a path part (``util.path_part``: ``scene:mug`` ->
+    ``scene-mug``; built-in names as they are).
     """
     label = planner if waypoints == 20 else f"{planner}_w{waypoints}"
     if planner == "oracle" and noise > 0:
         label += f"_noise{noise:.2f}"
-    return Path(out) / task / split / label
+    return Path(out) / path_part(task) / split / label
 
 
 def make_plans(

@@ -60,3 +60,24 @@ def atomic_directory(path: Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
+
+
+NOT_IN_PATHS = '<>:"/\\|?*'
+"""Characters a file or folder name may not hold on Windows (``/`` on no system)."""
+_PATH_SAFE = str.maketrans({c: "-" for c in NOT_IN_PATHS} | {chr(i): "-" for i in range(32)})
+
+
+def path_part(name: str) -> str:
+    """``name`` (a task name, a plan id) as one file or folder name that Linux, macOS and Windows
+    all accept: each of ``NOT_IN_PATHS`` and each control character becomes ``-`` (``scene:mug``
+    -> ``scene-mug``), and trailing dots and spaces, which Windows drops, go. Names without them,
+    every built-in task's and ``move_apple@iiwa_hand`` among them, are kept as they are; only
+    paths change, never the name written inside files.
+
+    Raises:
+        ValueError: When nothing usable is left (an empty name, ``.`` or ``..``).
+    """
+    part = name.translate(_PATH_SAFE).rstrip(". ")
+    if not part:
+        raise ValueError(f"{name!r} cannot name a file or folder")
+    return part

@@ -7,6 +7,7 @@ import warnings
 from pathlib import Path
 
 from keyscaffold.cli.arguments import Scene
+from keyscaffold.util import path_part
 
 
 def run_scene(cmd: Scene) -> None:
@@ -44,7 +45,7 @@ def export_task_scene(cmd: Scene) -> None:
         ),
         success_tolerance=cmd.success_tolerance,
     )
-    out = cmd.out or Path("scenes") / f"{task.name}_seed{cmd.seed}"
+    out = cmd.out or Path("scenes") / f"{path_part(task.name)}_seed{cmd.seed}"
     try:
         path = export_scene(source, out, cmd.mesh_format)
     except SceneExportError as error:

@@ -44,6 +44,7 @@ from keyscaffold.sim.embodiments.gripper import (
 )
 from keyscaffold.sim.surface import body_surface_samples
 from keyscaffold.tasks.base import InitialState, Task, TaskMonitor
+from keyscaffold.util import path_part
 
 SETTLE_STEPS = 45
 """Control steps after an episode in which the gripper lets go and the scene comes to rest."""
@@ -72,8 +73,9 @@ def skill_key(task: str, spec: StageSpec) -> str:
 
 
 def skill_folder(library: Path, key: str) -> Path:
-    """The run folder of skill ``key`` in a skill library: ``<library>/<task>__<object>__<mode>``."""
-    return Path(library) / key.replace("/", "__")
+    """The run folder of skill ``key`` in a skill library: ``<library>/<task>__<object>__<mode>``
+    (as a path part, ``util.path_part``: a scene task's ``scene:mug`` gives ``scene-mug__...``)."""
+    return Path(library) / path_part(key.replace("/", "__"))
 
 
 def library_skill(library: Path, key: str) -> Path | None:

@@ -1,7 +1,8 @@
 """KeypointPlan: keypoint and wrist waypoints over time, validated, interpolated, stored as JSON.
 
 A plan set is a folder ``<root>/<task>/<split>/<planner>/`` holding one ``<plan_id>.json`` per plan
-and an ``index.json`` that lists them. Every write is atomic (temporary file, then rename).
+and an ``index.json`` that lists them; task names and plan ids become path parts through
+``util.path_part`` (``scene:mug`` -> ``scene-mug``), the files keep them as they are. Every write is atomic (temporary file, then rename).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 
 from keyscaffold.geometry import interpolate_waypoints
 from keyscaffold.tasks.base import InitialState
-from keyscaffold.util import atomic_write_text
+from keyscaffold.util import atomic_write_text, path_part
 
 SCHEMA_VERSION = 2
 """Version 2 allows one wrist orientation per waypoint and joint positions in initial states;
@@ -187,14 +188,16 @@ def plan_orientation_offset(plan: KeypointPlan) -> np.ndarray:
 
 
 def save_plan_set(plans: list[KeypointPlan], folder: Path) -> Path:
-    """Write plans and ``index.json`` to ``folder``; returns the folder."""
+    """Write plans and ``index.json`` to ``folder``; returns the folder. Each plan goes to
+    ``<plan_id>.json``, the id made a valid file name (``util.path_part``)."""
     folder = Path(folder)
-    for plan in plans:
-        atomic_write_text(folder / f"{plan.plan_id}.json", json.dumps(plan.to_json()))
+    names = [f"{path_part(plan.plan_id)}.json" for plan in plans]
+    for plan, name in zip(plans, names):
+        atomic_write_text(folder / name, json.dumps(plan.to_json()))
     index = {
         "schema_version": SCHEMA_VERSION,
         "task": plans[0].task if plans else None,
-        "plans": [f"{plan.plan_id}.json" for plan in plans],
+        "plans": names,
     }
     atomic_write_text(folder / "index.json", json.dumps(index, indent=2))
     return folder
