@@ -1,13 +1,15 @@
 """The simulator as the robot of an exported policy (``keyscaffold deploy --sim``).
 
 The run's policy is exported (``rl.export``) and its runtime started in its own process
-(``deploy.serve``), which imports ``keyscaffold.deploy`` and nothing of the simulator. Each
-control step the simulator sends every robot's joint positions and velocities and its tracked
-keypoints as a message, receives position targets, applies them to its actuators and steps the
-worlds; the task judges every step (``TaskMonitor``), and success is its verdict at the last
-step, as in evaluation. Each episode's plans go over once, when it starts. Nothing else passes
-between the two. The simulator side may add its own observation noise and delay
-the targets by whole control steps.
+(``deploy.serve``), which imports ``keyscaffold.deploy`` and nothing of the simulator. The
+simulator is a ``ScaffoldEnv`` with evaluation settings whose robot commands come from that
+process: each control step the env's readers give every robot's joint positions and velocities
+and its tracked keypoints (``ScaffoldEnv.measure``), which go over as a message; the position
+targets that come back step the env (``ScaffoldEnv.step_controls``), which judges, records and
+resets as its own ``step`` does, so success is the env's episode success at the last step, as in
+evaluation. Each episode's plans (``ScaffoldEnv.episode_plans``) go over once, when it starts.
+Nothing else passes between the two. The link between them may add noise to what is sent and
+delay the targets by whole control steps (``CommandDelay``, primed with the start pose).
 
 The same states are then rolled out inside the simulator with the torch policy
 (``evaluation.evaluate``): without noise and delay the two must agree, and the report sets
@@ -19,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,7 @@ from keyscaffold.rl.env import ScaffoldEnv
 from keyscaffold.rl.export import export_policy
 from keyscaffold.rl.policy_io import PolicyIO
 from keyscaffold.rl.run_folder import load_run_config
+from keyscaffold.sim.randomization import CommandDelay
 from keyscaffold.tasks import make_task
 from keyscaffold.util import atomic_write_text
 
@@ -147,7 +149,8 @@ def rollout_in_process(
     process on the export ``folder`` (module docstring).
 
     Args:
-        env: The worlds, reset to the episode's start.
+        env: The worlds, reset to the episode's start, with evaluation settings (no
+            termination: every episode ends at the time limit).
         folder: The export folder.
         noise: Observation noise (``deploy_sim``'s ``observation_noise``).
         delay: Action delay in control steps.
@@ -159,33 +162,32 @@ def rollout_in_process(
         ``step_cpu_ms`` and ``message_ms`` (every call and step message, timed inside it), the simulator's
         ``round_trip_ms`` per step, and ``process`` (its pid, threads and loaded modules).
     """
+    if env.config.terminate or env.episode_length_buf.any():
+        raise ValueError(
+            "the worlds must start an episode under evaluation settings "
+            "(EnvConfig.for_evaluation, then assign_plans)"
+        )
     rng = np.random.default_rng(seed + 1)
     process = RuntimeProcess(folder, env.num_envs, cpu)
     try:
-        steps = int(process.hello["episode_steps"])
-        rows = [env.plans[i].interpolate(steps) for i in env.plan_index]
-        episode = [{"keypoints": k.tolist(), "wrist": w.tolist()} for k, w in rows]
-        process.ask({"type": "episode", "plans": episode}, "episode")
-        hold = env.worlds.robot_joint_state()[0].copy()  # position targets of the start pose
-        pending: deque = deque()
+        _start_episode(env, process)
+        late = CommandDelay(env.num_envs, (delay, delay))
+        late(env.worlds.robot_joint_state()[0])  # until the first target applies: the start pose
         round_trips = []
         for step in range(env.max_episode_length):
             message = {"type": "step", "step": step, "robots": _robot_states(env, noise, rng)}
             sent = time.perf_counter()
-            pending.append(process.ask(message, "controls")["robots"])
+            robots = process.ask(message, "controls")["robots"]
             round_trips.append(1e3 * (time.perf_counter() - sent))
-            applied = pending.popleft() if len(pending) > delay else None
-            controls = hold if applied is None else np.array([r["controls"] for r in applied])
-            env.worlds.step(controls)
-            env.worlds.check_finite()
-            verdict = env.monitor.update()
+            controls = late(np.array([r["controls"] for r in robots]))
+            env.step_controls(controls, np.array([r["action"] for r in robots]))
     except BaseException:
         process.kill()
         raise
     report = process.close()
     return {
-        "success": [bool(s) for s in verdict["success"]],
-        "final_keypoints": env.keypoints().tolist(),
+        "success": [bool(s) for s in env.last_episode["success"]],
+        "final_keypoints": env.final_keypoints.tolist(),
         "step_ms": report["step_ms"],
         "step_cpu_ms": report["step_cpu_ms"],
         "message_ms": report["message_ms"],
@@ -199,10 +201,22 @@ def rollout_in_process(
     }
 
 
+def _start_episode(env: ScaffoldEnv, process: RuntimeProcess) -> None:
+    """Send every robot its episode's plan, as the env's policy sees it."""
+    if int(process.hello["episode_steps"]) != env.max_episode_length:
+        raise ValueError(
+            f"the export's episodes last {process.hello['episode_steps']} control steps, the "
+            f"simulator's {env.max_episode_length}"
+        )
+    keypoints, wrist = env.episode_plans()
+    episode = [{"keypoints": k.tolist(), "wrist": w.tolist()} for k, w in zip(keypoints, wrist)]
+    process.ask({"type": "episode", "plans": episode}, "episode")
+
+
 def _robot_states(env: ScaffoldEnv, noise: float, rng: np.random.Generator) -> list[dict]:
-    """What every robot measures now, with ``noise`` (module docstring), as message data."""
-    positions, velocities = env.worlds.robot_joint_state()
-    keypoints = env.keypoints()
+    """What every robot measures now (``ScaffoldEnv.measure``), with ``noise`` (module
+    docstring), as message data."""
+    positions, velocities, keypoints = env.measure()
     if noise > 0:
         positions = positions + rng.normal(0.0, noise, positions.shape)
         velocities = velocities + rng.normal(0.0, VELOCITY_NOISE * noise, velocities.shape)

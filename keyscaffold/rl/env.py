@@ -5,6 +5,8 @@ of the task's action spec (one hand-closure scalar, or one closure per finger); 
 the plan's keypoints and rewards effector contact with the task objects; an episode ends when any
 keypoint strays farther from its target than the tracking limit, or at the time limit. Every step
 the task evaluates every world (success and named metrics) from the simulator and its own state.
+Position targets computed outside (a deployed runtime's) step the worlds the same way
+(``step_controls``).
 """
 
 from __future__ import annotations
@@ -18,13 +20,11 @@ from tensordict import TensorDict
 from keyscaffold.geometry import turn_quaternions_about_z
 from keyscaffold.planning.plan import KeypointPlan, plan_orientation_offset
 from keyscaffold.rl.batched_env import BatchedEnv
-from keyscaffold.rl.policy_io import PolicyIO
 from keyscaffold.rl.rewards import RewardConfig, ramp, reward_terms
+from keyscaffold.rl.scaffold_io import LOOKAHEAD, scaffold_policy_io
 from keyscaffold.sim.randomization import CommandDelay, PhysicsRandomizer, Randomization
 from keyscaffold.sim.scene import PhysicsConfig
 from keyscaffold.tasks.base import Task, TaskMonitor
-
-LOOKAHEAD = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 20, 30, 40, 50)
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,7 @@ class ScaffoldEnv(BatchedEnv):
             )
         # each world's episode offset of its plan's wrist path (m), shape: (num_envs, 3)
         self.plan_shift = np.zeros((self.num_envs, 3))
-        self.io = self._policy_io()
+        self.io = scaffold_policy_io(self)
         self.rest_action = np.asarray(self.io.rest_action)
         self.action_avg = self.io.initial_average(self.num_envs)
         self.initial_keypoints = np.zeros((self.num_envs, len(task.keypoints), 3))
@@ -175,47 +175,6 @@ class ScaffoldEnv(BatchedEnv):
             k: np.zeros(self.num_envs) for k in ("success", "tracked", "return", "length")
         }
         self.reset()
-
-    def _policy_io(self) -> PolicyIO:
-        """The policy's inputs and outputs: the observation blocks of ``get_observations`` and
-        the action smoothing and scaling of ``step``."""
-        config, spec = self.config, self.action_spec
-        # actions at rest: no wrist residual, the grip open
-        rest = np.zeros(self.num_actions)
-        if config.grip_full_range:
-            rest[spec.grip_slice] = -1.0
-        # each action's weight of its newest value in the moving average
-        alpha = np.full(self.num_actions, config.action_ema)
-        if config.grip_action_ema is not None:
-            alpha[spec.grip_slice] = config.grip_action_ema
-        index, k, steps = self.worlds.index, 3 * len(self.task.keypoints), len(LOOKAHEAD)
-        layout = (
-            ("joint_positions", len(index.robot_qpos)),
-            ("joint_velocities", len(index.robot_qvel)),
-            ("action_average", self.num_actions),
-            ("effectors_minus_wrist", 3 * len(index.effector_sites)),
-            ("initial_keypoints", k),
-            ("keypoints", k),
-            ("future_keypoints_minus_keypoints", k * steps),
-            ("future_wrist_minus_wrist", 6 * steps),
-            ("episode_phase", 1),
-        )
-        return PolicyIO(
-            mode="plan_residual",
-            task=self.task.name,
-            embodiment=self.robot.name,
-            action_spec=spec.name,
-            action_names=spec.names,
-            observation=layout,
-            control_dt=config.physics.physics_dt * config.physics.substeps,
-            episode_steps=self.max_episode_length,
-            lookahead=LOOKAHEAD,
-            action_alpha=tuple(float(a) for a in alpha),
-            rest_action=tuple(float(a) for a in rest),
-            grip_full_range=config.grip_full_range,
-            position_scale=config.wrist_position_scale,
-            rotation_scale=config.wrist_rotation_scale,
-        )
 
     def _prepare_plans(self) -> None:
         names = self.task.keypoint_names()
@@ -365,7 +324,36 @@ class ScaffoldEnv(BatchedEnv):
         if self.delay is not None:
             late = self.delay(np.concatenate([wrist, joints], axis=1))
             wrist, joints = np.split(late, [wrist.shape[1]], axis=1)
-        self.worlds.step(self.controller.controls(wrist, joints))
+        return self._advance(self.controller.controls(wrist, joints), action)
+
+    def step_controls(
+        self, controls: np.ndarray, actions: np.ndarray
+    ) -> tuple[TensorDict, torch.Tensor, torch.Tensor, dict]:
+        """Advance every world one control step with position targets computed outside the env
+        (a deployed runtime's); the delay, monitor, rewards, tracking and resets are ``step``'s.
+
+        Args:
+            controls: Actuator position targets (``RobotController.controls``), shape:
+                (num_envs, nu): a floating robot's wrist target and joint targets, or an arm's
+                joint targets and its tool's.
+            actions: The actions they came from, shape: (num_envs, num_actions): the moving
+                average the observations show, and the action penalty.
+        """
+        action = self._validate_actions(torch.as_tensor(actions))
+        self.action_avg = self.io.smooth(action, self.action_avg)
+        controls = np.asarray(controls, dtype=np.float64)
+        if controls.shape != self.worlds.ctrl.shape:
+            raise ValueError(
+                f"controls must have shape {self.worlds.ctrl.shape}, got {controls.shape}"
+            )
+        return self._advance(controls if self.delay is None else self.delay(controls), action)
+
+    def _advance(
+        self, controls: np.ndarray, action: np.ndarray
+    ) -> tuple[TensorDict, torch.Tensor, torch.Tensor, dict]:
+        """Step the worlds with ``controls`` (num_envs, nu), then judge, reward, log and reset
+        the worlds whose episodes end; ``action`` (num_envs, num_actions) enters the penalty."""
+        self.worlds.step(controls)
         self.worlds.check_finite()
         evaluation = self.monitor.update()
         self.episode_length_buf += 1
@@ -458,11 +446,10 @@ class ScaffoldEnv(BatchedEnv):
             self._plan_keypoint_cache = (version, points)
         return self._plan_keypoint_cache[1]
 
-    def get_observations(self) -> TensorDict:
-        """Observation groups ``policy`` and ``critic`` (the same vector), shape: (num_envs, D)."""
-        t = self.episode_length_buf.numpy()
-        rows = self.plan_index[:, None]
-        steps = t[:, None] + np.array(LOOKAHEAD)[None]
+    def measure(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What the robot measures now, with the randomization's observation and keypoint
+        noise: joint positions (num_envs, nq) (m, rad), joint velocities (num_envs, nv) (m/s,
+        rad/s) and tracked keypoints (``keypoints``, (num_envs, K, 3), m)."""
         keypoints = self.keypoints()
         joint_pos, joint_vel = self.worlds.robot_joint_state()
         if self.randomization and self.randomization.observation_noise > 0:
@@ -472,6 +459,22 @@ class ScaffoldEnv(BatchedEnv):
         if self.randomization and self.randomization.keypoint_noise > 0:
             sigma = self.randomization.keypoint_noise
             keypoints = keypoints + self.rng.normal(0.0, sigma, keypoints.shape)
+        return joint_pos, joint_vel, keypoints
+
+    def episode_plans(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each world's plan for this episode as its policy sees it, at control steps 0..T-1:
+        keypoint targets (num_envs, T, K, 3) (m) and wrist poses (num_envs, T, 6) (m, rad)."""
+        steps = np.broadcast_to(
+            np.arange(self.max_episode_length), (self.num_envs, self.max_episode_length)
+        )
+        return self.plan_keypoints[self.plan_index[:, None], steps], self._plan_wrist(steps)
+
+    def get_observations(self) -> TensorDict:
+        """Observation groups ``policy`` and ``critic`` (the same vector), shape: (num_envs, D)."""
+        t = self.episode_length_buf.numpy()
+        rows = self.plan_index[:, None]
+        steps = t[:, None] + np.array(LOOKAHEAD)[None]
+        joint_pos, joint_vel, keypoints = self.measure()
         wrist = self.controller.wrist_pose(joint_pos)
         future_kp = self.plan_keypoints[rows, steps] - keypoints[:, None]
         future_wrist = self._plan_wrist(steps) - wrist[:, None]

@@ -8,11 +8,13 @@ import json
 import os
 
 import numpy as np
+import pytest
+import torch
 
 from keyscaffold.cli import main
 from keyscaffold.planning.oracle import oracle_plans
 from keyscaffold.rl.checkpoints import load_policy
-from keyscaffold.rl.env import ScaffoldEnv
+from keyscaffold.rl.env import EnvConfig, ScaffoldEnv
 from keyscaffold.rl.rollout import run_episode
 from keyscaffold.rl.run_folder import checkpoint_file
 
@@ -66,3 +68,21 @@ def test_deploy_needs_the_simulator_flag_and_sane_settings(tiny_run, tmp_path, c
     assert "pass --sim" in capsys.readouterr().err
     assert main(["deploy", "--sim", str(run), "--action-delay", "-1"]) == 2
     assert "--action-delay" in capsys.readouterr().err
+
+
+def test_controls_from_outside_step_the_env_as_its_own_actions(move_apple):
+    """``step_controls`` with the targets ``step`` sends gives the same observations, rewards,
+    resets and verdicts: the runtime's side and the policy's share the env's stepping."""
+    plans = oracle_plans(move_apple, "test", 0, 2)
+    own, outside = [ScaffoldEnv(move_apple, plans, EnvConfig().for_evaluation(2)) for _ in range(2)]
+    actions = np.random.default_rng(0).uniform(-1, 1, (4, 2, own.num_actions))
+    for action in actions:
+        with own.worlds.recording() as sent:
+            expected = own.step(torch.from_numpy(action))
+        result = outside.step_controls(sent[0], action)
+        torch.testing.assert_close(result[0]["policy"], expected[0]["policy"], rtol=0, atol=0)
+        for got, want in zip(result[1:3], expected[1:3]):
+            torch.testing.assert_close(got, want, rtol=0, atol=0)
+    np.testing.assert_array_equal(outside.measure()[2], own.measure()[2])
+    with pytest.raises(ValueError, match="controls must have shape"):
+        outside.step_controls(sent[0][:, :3], actions[0])
