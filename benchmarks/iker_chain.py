@@ -1,4 +1,4 @@
-"""Multi-step IKER with the oracle code planner: seeded runs of a chained task on a skill library.
+"""IKER with the oracle code planner: seeded runs of a task, stage by stage, on a skill library.
 
 Usage:
     .venv/bin/python benchmarks/iker_chain.py --task shoes_on_rack --states 10 --minutes 8 \
@@ -13,7 +13,8 @@ Usage:
         trains nothing: answers like a competent model's (the oracle's stage code with every
         target off by up to 2 cm per axis, drawn per run and stage) executed ideally (each
         stage's object put where its targets say, then the scene settles). Keeps one entry per
-        command in benchmarks/results/iker_ideal.json.
+        command in benchmarks/results/iker_ideal.json. Works for every IKER task; a single-step
+        one has no stage after which to displace anything and needs ``--perturb 0``.
 
 Finished library parts and finished runs under ``--out`` are reused, so an interrupted benchmark
 resumes. A run succeeds when every stage has run and the task's own judge says the scene is done.
@@ -35,6 +36,7 @@ from keyscaffold.planning.oracle import split_seeds
 from keyscaffold.provenance import keep_in_list, provenance
 from keyscaffold.rl.config import apply_overrides
 from keyscaffold.rl.keypoint_env import KeypointEnvConfig
+from keyscaffold.tasks import make_task
 from keyscaffold.util import atomic_write_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,7 +45,9 @@ IDEAL_RESULTS = ROOT / "benchmarks" / "results" / "iker_ideal.json"
 
 
 def run_row(summary: dict, perturb: float) -> dict:
-    """What the results file keeps of one run."""
+    """What the results file keeps of one run: its verdict, each stage's mean keypoint distance
+    to its targets after settling (m; None for a stage that did not execute) and the task judge's
+    metrics after the last executed stage (why a run whose stages all landed still failed)."""
     return {
         "seed": summary["seed"],
         "perturb": perturb,
@@ -53,6 +57,10 @@ def run_row(summary: dict, perturb: float) -> dict:
         "failure": summary["failure"],
         "stage_failures": [s["failure"] for s in summary["stages"] if s["failure"]],
         "policies_reused": sum(1 for s in summary["stages"] if s.get("reused_policy")),
+        "final_distances": [s.get("final_distance") for s in summary["stages"]],
+        "task_metrics": next(
+            (s["task_metrics"] for s in reversed(summary["stages"]) if s.get("task_metrics")), {}
+        ),
     }
 
 
@@ -118,6 +126,8 @@ def main(argv: list[str] | None = None) -> dict:
     """Run the benchmark; returns what it writes to the results file (its entry, for
     ``--ideal``, whose results file keeps one entry per command)."""
     args = parse_args(argv)
+    if args.perturb > 0 and make_task(args.task).num_stages() == 1:
+        raise SystemExit(f"{args.task} has one stage: nothing to displace between stages")
     started = time.perf_counter()
     command = command_line(args)
     env_config = apply_overrides(KeypointEnvConfig(), tuple(args.overrides))

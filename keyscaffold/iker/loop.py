@@ -438,5 +438,6 @@ def _act(
         reused_policy=reused,
         policy=policy_dir,
         skill=key,
+        task_metrics=outcome["task_metrics"],
     )
     return state

@@ -252,6 +252,11 @@ class StageRunner:
             "final_distance": final,
             "final_success": final < SUCCESS_DISTANCE,
             "task_success": self.judge.success,
+            "task_metrics": {
+                name: float(value[0])
+                for name, value in self.judge.result.items()
+                if name != "success"
+            },
         }
         return values, settled
 
