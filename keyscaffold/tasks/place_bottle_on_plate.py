@@ -26,6 +26,15 @@ LIFTED = 0.03
 """How far above its start the bottle must have been to count as lifted (m)."""
 TOUCH_FORCE = 0.05
 """Net contact force between bottle and plate that counts as touching (N)."""
+PRESS = 0.015
+"""How far under the bottle's standing height on the plate its last plan target lies (m).
+
+Success asks for contact, so a plan that ends with the bottle over the plate fails even when it
+is tracked exactly, and a policy's final keypoints stay about a centimetre off their targets:
+with the target 5 mm above the plate, a policy trained for 15 minutes held 27 of 40 test bottles
+upright 1-4 cm over it (success 0.10); on plans ending 1.5 cm under the standing height the same
+policy set them down (success 0.80, the other 8 tipped past 25 degrees), as
+``benchmarks/place_bottle_ends.py`` shows."""
 
 
 @register_task("place_bottle_on_plate")
@@ -124,7 +133,7 @@ class PlaceBottleOnPlate(Task):
     def oracle_waypoints(self, state: InitialState, num_waypoints: int = 20) -> OracleWaypoints:
         bottle0 = np.array(state.objects["bottle"][:3])
         plate_top = np.array(state.objects["plate"][:3]) + [0.0, 0.0, PLATE_HALF]
-        place = plate_top + [0.0, 0.0, BOTTLE_HALF + 0.005]
+        place = plate_top + [0.0, 0.0, BOTTLE_HALF - PRESS]
         return pick_and_place(
             np.array(state.wrist[:3]), bottle0, place, plate_top, GRASP_OFFSET, num_waypoints,
             lift=LIFT,
