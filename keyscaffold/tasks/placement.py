@@ -16,7 +16,8 @@ largest of ``MARGINS`` that some base leaves); it takes the arm's own side (its 
 yaw's) when a base there serves, else the other, and the middle of the longest run of such
 bases. It screens candidate bases with a sample of the
 poses and a quick IK, then checks the chosen base with every pose by the same IK that places the
-arm at reset (``ArmEmbodiment.rest_qpos``). A task no base serves gets a ``PlacementError``
+arm at reset (``ArmEmbodiment.rest_qpos``); both start from the arm's home pose and, where it
+gets stuck, from its other ``ik_starts``. A task no base serves gets a ``PlacementError``
 naming the poses out of reach and how far off they stay. The registered tasks' placements are
 kept in ``TABLE``, so building them costs no search.
 """
@@ -115,7 +116,7 @@ def at_placement(arm: ArmEmbodiment, placement: Placement) -> ArmEmbodiment:
 
 
 def unreachable(arm: ArmEmbodiment, poses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Which poses the placed ``arm`` refuses at reset (``rest_qpos``'s IK from home and
+    """Which poses the placed ``arm`` refuses at reset (``rest_qpos``'s IK from its starts and
     tolerance), shape (N,) bool, and each pose's remaining position and angle error, shape
     (N, 2) (m, rad)."""
     _, error = arm.arm_ik(poses)
@@ -135,27 +136,52 @@ def _relative(poses: np.ndarray, bases: np.ndarray, yaws: np.ndarray):
 def _quick_reach(arm: ArmEmbodiment, position: np.ndarray, rotation: np.ndarray) -> np.ndarray:
     """Whether the arm, its base at the origin facing +x, reaches each target, shape: (B,).
 
-    The placing IK (damped least squares from home), given up on a target whose error stops
-    shrinking: quick, and no more generous than ``rest_qpos``.
+    The placing IK (damped least squares from the home pose, then, for the targets it misses,
+    from every other of ``ArmEmbodiment.ik_starts`` at once), given up on a target whose error
+    stops shrinking: quick, and no more generous than ``rest_qpos``.
     """
     chain = replace(arm.chain, base_position=np.zeros(3), base_rotation=np.eye(3))
-    lower, upper = arm.arm.limits()
-    reach = np.linalg.norm(chain.offsets, axis=1).sum() + np.linalg.norm(chain.tip_offset)
+    starts = arm.ik_starts()
+    near = np.flatnonzero(np.linalg.norm(position, axis=1) <= ik.longest_reach(chain))
     found = np.zeros(len(position), dtype=bool)
-    active = np.flatnonzero(np.linalg.norm(position, axis=1) < reach)
-    q = np.array(np.broadcast_to(arm.arm.home, (len(position), chain.num_joints)), dtype=float)
+    found[near] = _reach_from(arm, chain, starts[:1], position[near], rotation[near])
+    todo = near[~found[near]]
+    if todo.size and len(starts) > 1:
+        rows = np.repeat(np.arange(len(todo)), len(starts) - 1)
+        tries = np.tile(starts[1:], (len(todo), 1))
+        again = todo[rows]
+        found[todo] = _reach_from(arm, chain, tries, position[again], rotation[again], rows)
+    return found
+
+
+def _reach_from(
+    arm: ArmEmbodiment, chain, start: np.ndarray, position, rotation, owner=None
+) -> np.ndarray:
+    """Whether damped least squares from ``start`` (B, N) or (1, N) (rad) brings ``chain``'s tip
+    within ``REACH_TOLERANCE`` of each target (position (B, 3), rotation (B, 3, 3)), giving up
+    on a target whose error stops shrinking.
+
+    Returns:
+        Shape: (B,); with ``owner`` (B,) (the target each row tries, 0..T-1), per target
+        whether any of its rows got there, shape: (T,) (a target's rows stop once one does).
+    """
+    owner = np.arange(len(position)) if owner is None else owner
+    lower, upper = arm.arm.limits()
+    found = np.zeros(owner.max(initial=-1) + 1, dtype=bool)
+    active = np.arange(len(position))
+    q = np.array(np.broadcast_to(start, (len(position), chain.num_joints)), dtype=float)
     previous = np.full(len(position), np.inf)
     for iteration in range(300):
         if active.size == 0:
             break
         tip, turn, jacobian = chain.jacobian(q[active])
         error = ik.pose_error(tip, turn, position[active], rotation[active])
-        left = np.linalg.norm(error[:, :3], axis=1), np.linalg.norm(error[:, 3:], axis=1)
-        done = (left[0] <= REACH_TOLERANCE[0]) & (left[1] <= REACH_TOLERANCE[1])
-        found[active[done]] = True
-        going = ~done
+        found[owner[active[ik.within(error, REACH_TOLERANCE)]]] = True
+        going = ~found[owner[active]]
         if iteration % 10 == 9:
-            size = left[0] + 0.2 * left[1]
+            size = np.linalg.norm(error[:, :3], axis=1) + ik.ANGLE_WEIGHT * np.linalg.norm(
+                error[:, 3:], axis=1
+            )
             going &= size < 0.9 * previous[active]
             previous[active] = size
         active, jacobian, error = active[going], jacobian[going], error[going]
@@ -414,8 +440,8 @@ def on_embodiment(task, embodiment: str):
 
 
 def _tool(robot: Embodiment) -> type:
-    """The class of the tool a robot works with: an arm's tool, or the floating robot itself."""
-    return type(robot.tool) if isinstance(robot, ArmEmbodiment) else type(robot)
+    """The class of the tool a robot works with (``Embodiment.tool_kind``)."""
+    return robot.tool_kind
 
 
 TABLE: dict[tuple[str, str], Placement] = {
@@ -430,6 +456,8 @@ TABLE: dict[tuple[str, str], Placement] = {
     ("place_bottle_on_plate", "iiwa_hand"): Placement(-0.22, 0.01, 0.9, 0.0, 0.05),
     ("slide_box_to_bottle", "iiwa_hand"): Placement(-0.19, -0.12, 0.9, 0.0, 0.05),
     ("wipe_sponge", "iiwa_hand"): Placement(-0.21, 0.03, 0.9, 0.0, 0.05),
+    ("book_push", "xarm_gripper"): Placement(0.95, 0.0, 0.9, np.pi, 0.05),
+    ("book_reorient", "xarm_gripper"): Placement(1.04, 0.03, 0.8, np.pi, 0.05),
 }
 """Placements ``find_placement`` gave for registered tasks, by (task, arm): read instead of
 searching, so building a task costs no IK. ``tests/tasks/test_placement.py`` checks that every

@@ -1,7 +1,7 @@
-"""Tasks on an arm by name (``TASK@EMBODIMENT``): every hand task runs on the iiwa arm with its
-base placed for the task, the placements kept in ``placement.TABLE`` still serve their tasks and
-are still what the search finds, and an arm that cannot serve a task, or carries another tool,
-is refused with an error naming why."""
+"""Tasks on an arm by name (``TASK@EMBODIMENT``): every hand task runs on the iiwa arm and the
+book tasks on the xArm with its base placed for the task, the placements kept in
+``placement.TABLE`` still serve their tasks and are still what the search finds, and an arm that
+cannot serve a task, or carries another tool, is refused with an error naming why."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from keyscaffold.sim.embodiments.hand import FloatingHand
 from keyscaffold.tasks import make_task, scaffold_task_names, task_names
 from keyscaffold.tasks.base import OracleWaypoints
 from keyscaffold.tasks.placement import (
+    PLACEMENT_MARGIN,
     PLACEMENT_STATES,
     TABLE,
     PlacementError,
@@ -39,11 +40,15 @@ def _tool(name: str) -> type:
 HAND_TASKS = [name for name in scaffold_task_names() if _tool(name) is FloatingHand]
 GRIPPER_TASKS = [name for name in task_names() if _tool(name) is FloatingGripper]
 FLOOR_TASKS = ("shoe_place", "shoe_push", "shoes_on_rack")
+XARM_TASKS = ("book_push", "book_reorient")
+"""The gripper tasks the xArm serves (from the table's height or the work surface's)."""
 
 
 def test_every_hand_task_and_every_table_entry_is_covered():
     assert len(HAND_TASKS) >= 11 and set(FLOOR_TASKS) <= set(GRIPPER_TASKS)
-    assert {(name, "iiwa_hand") for name in HAND_TASKS} == set(TABLE)
+    assert set(XARM_TASKS) == set(GRIPPER_TASKS) - set(FLOOR_TASKS)
+    hand = {(name, "iiwa_hand") for name in HAND_TASKS}
+    assert hand | {(name, "xarm_gripper") for name in XARM_TASKS} == set(TABLE)
 
 
 @pytest.mark.parametrize(("name", "arm"), sorted(TABLE))
@@ -64,9 +69,12 @@ def test_a_table_placement_still_serves_its_task_with_its_margin(name, arm):
     assert not blocked_bases(placed, base, obstacle_boxes(task, placed)).any()
 
 
-@pytest.mark.parametrize("name", ["move_apple", "open_drawer"])
-def test_the_search_still_finds_the_table_placement(name):
-    assert find_placement(make_task(name), make_embodiment("iiwa_hand")) == TABLE[name, "iiwa_hand"]
+@pytest.mark.parametrize(
+    ("name", "arm"),
+    [("move_apple", "iiwa_hand"), ("open_drawer", "iiwa_hand"), ("book_push", "xarm_gripper")],
+)
+def test_the_search_still_finds_the_table_placement(name, arm):
+    assert find_placement(make_task(name), make_embodiment(arm)) == TABLE[name, arm]
 
 
 def test_a_hand_that_approaches_from_plus_x_gets_the_arm_turned_to_face_it():
@@ -98,6 +106,7 @@ def test_the_xarm_serves_a_gripper_task_or_says_which_poses_it_misses(name):
         return
     assert name not in FLOOR_TASKS, "the xArm reaches 0.7 m: not the floor from 0.8 m up"
     assert not unreachable(placed, reach_poses(task)[0])[0].any()
+    assert name in XARM_TASKS and TABLE[name, "xarm_gripper"].margin == PLACEMENT_MARGIN
 
 
 class PlacedBox(BoxTask):

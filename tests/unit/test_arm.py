@@ -15,13 +15,13 @@ from keyscaffold.geometry import (
     rotation_from_xyz_angles,
     xyz_angles_from_rotation,
 )
-from keyscaffold.kinematics.ik import dls_step
+from keyscaffold.kinematics.ik import dls_step, within
 from keyscaffold.planning.oracle import oracle_plans
 from keyscaffold.rl.env import EnvConfig, ScaffoldEnv
 from keyscaffold.rl.keypoint_env import KeypointEnv, KeypointEnvConfig, KeypointGoal
 from keyscaffold.sim.batch import BatchedWorlds
 from keyscaffold.sim.embodiments import WRIST_JOINTS, make_embodiment
-from keyscaffold.sim.embodiments.arm import ArmEmbodiment
+from keyscaffold.sim.embodiments.arm import IK_RESTARTS, REACH_TOLERANCE, ArmEmbodiment
 from keyscaffold.sim.scene import (
     CONTROL_DT,
     CameraSpec,
@@ -167,6 +167,33 @@ def test_rest_qpos_places_the_wrist_and_refuses_what_the_arm_cannot_reach(name):
     far[0, 0] += 3.0
     with pytest.raises(ValueError, match="cannot reach the wrist pose"):
         robot.rest_qpos(far, robot.open_pose())
+
+
+@pytest.mark.parametrize("name", ARMS)
+def test_the_placing_ik_tries_other_starts_where_home_gets_stuck(name):
+    """Wrist poses of random configurations within the limits: reachable by construction; the
+    IK from home alone stops short of some, the IK from every start reaches them all (the same
+    way each time), with the home pose's own solutions kept."""
+    robot = make_embodiment(name)
+    lower, upper = robot.arm.limits()
+    starts = robot.ik_starts()
+    assert len(starts) == 1 + IK_RESTARTS and np.array_equal(starts[0], robot.arm.home)
+    assert (starts >= lower).all() and (starts <= upper).all()
+    rng = np.random.default_rng(3)
+    q = rng.uniform(0.8 * np.maximum(lower, -np.pi), 0.8 * np.minimum(upper, np.pi), (200, 7))
+    position, rotation, _, _ = robot.chain.forward(q)
+    wrist = np.concatenate([position, xyz_angles_from_rotation(rotation)], axis=1)
+    home_q, home_error = robot.arm_ik(wrist, np.array(robot.arm.home))
+    found, error = robot.arm_ik(wrist)
+    assert (~within(home_error, REACH_TOLERANCE)).sum() >= 5
+    assert within(error, REACH_TOLERANCE).all()
+    assert (found >= lower).all() and (found <= upper).all()
+    kept = within(home_error, REACH_TOLERANCE)
+    np.testing.assert_array_equal(found[kept], home_q[kept])
+    placed = robot.rest_qpos(wrist[~kept], robot.open_pose())[:, :7]  # no longer refused
+    np.testing.assert_array_equal(placed, found[~kept])
+    reached, _, _, _ = robot.chain.forward(placed)
+    np.testing.assert_allclose(reached, position[~kept], atol=REACH_TOLERANCE[0])
 
 
 def test_tools_mount_without_their_wrist_joints():

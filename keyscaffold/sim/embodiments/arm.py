@@ -34,6 +34,10 @@ from keyscaffold.sim.embodiments.hand import FloatingHand
 
 REACH_TOLERANCE = (0.005, 0.02)
 """Largest position (m) and angle (rad) error of a placed arm before ``rest_qpos`` refuses."""
+IK_RESTARTS = 8
+"""Joint configurations beside the home pose that the placing IK starts from (``ik_starts``)."""
+IK_SEED = 0
+"""Seed of the drawn starting configurations: the placing IK is the same in every process."""
 
 
 class ArmDescription(Protocol):
@@ -134,6 +138,11 @@ class ArmEmbodiment(Embodiment):
     def action_specs(self) -> dict[str, ActionSpec]:
         return self.tool.action_specs()
 
+    @property
+    def tool_kind(self) -> type[Embodiment]:
+        """The kind of the tool on the flange (``FloatingGripper`` on ``xarm_gripper``)."""
+        return self.tool.tool_kind
+
     # ------------------------------------------------------------------ the arm's
     def arm_joint_names(self) -> list[str]:
         """The arm's joints, base to flange."""
@@ -172,21 +181,42 @@ class ArmEmbodiment(Embodiment):
         Args:
             wrist: Wrist poses, shape: (M, 6).
             start: Joint positions to start from, shape: (M, N) or (N,); default: the home
-                pose.
+                pose, then for a pose it leaves out of ``REACH_TOLERANCE`` each of the other
+                ``ik_starts`` in turn (the first solution within tolerance kept, else the
+                nearest).
 
         Returns:
             Joint positions, shape (M, N); remaining pose error, shape (M, 6) (m, rad).
         """
         wrist = np.atleast_2d(np.asarray(wrist, dtype=np.float64))
         lower, upper = self.arm.limits()
-        start = np.array(self.arm.home) if start is None else start
-        return ik.solve(
-            self.chain, wrist[:, :3], rotation_from_xyz_angles(wrist[:, 3:]), start, lower, upper
-        )
+        target = wrist[:, :3], rotation_from_xyz_angles(wrist[:, 3:])
+        if start is not None:
+            return ik.solve(self.chain, *target, start, lower, upper)
+        starts = self.ik_starts()
+        return ik.solve_from_starts(self.chain, *target, starts, lower, upper, REACH_TOLERANCE)
+
+    def ik_starts(self) -> np.ndarray:
+        """Where the placing IK starts, in turn (``ik.solve_from_starts``): the home pose, then
+        ``IK_RESTARTS`` configurations drawn uniformly (seed ``IK_SEED``) within the middle 90%
+        of the joint limits (within ±pi for a joint that turns further), nearest home first.
+
+        Returns:
+            Shape: (1 + IK_RESTARTS, N) (rad).
+        """
+        lower, upper = self.arm.limits()
+        low, high = np.maximum(lower, -np.pi), np.minimum(upper, np.pi)
+        middle, half = (low + high) / 2, 0.45 * (high - low)
+        rng = np.random.default_rng(IK_SEED)
+        drawn = rng.uniform(middle - half, middle + half, (IK_RESTARTS, len(lower)))
+        home = np.array(self.arm.home, dtype=np.float64)
+        drawn = drawn[np.argsort(np.linalg.norm(drawn - home, axis=1), kind="stable")]
+        return np.concatenate([home[None], drawn])
 
     def rest_qpos(self, wrist: np.ndarray, joints: np.ndarray) -> np.ndarray:
-        """The arm placed by IK (from its home pose) with the wrist at ``wrist``, then the tool's
-        joints; a wrist the arm cannot reach is refused with the error it gets to.
+        """The arm placed by IK (``arm_ik`` from its home pose, then from its other ``ik_starts``)
+        with the wrist at ``wrist``, then the tool's joints; a wrist the arm cannot reach from
+        any of them is refused with the error it gets to.
 
         Args:
             wrist: Shape: (M, 6).

@@ -188,6 +188,13 @@ class Embodiment(ABC):
         return [*WRIST_JOINTS, *self.joint_names()]
 
     @property
+    def tool_kind(self) -> type[Embodiment]:
+        """The class of the tool the robot works with (``FloatingHand``, ``FloatingGripper``):
+        a floating robot's own; an arm's is its flange's tool's. Plans, grasps and action specs
+        are written for a tool kind, whatever carries it."""
+        return type(self)
+
+    @property
     def num_joints(self) -> int:
         """J: the effector joints (fingers, jaws) that grip actions drive."""
         return len(self.joint_names())
