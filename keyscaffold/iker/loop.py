@@ -75,6 +75,7 @@ from keyscaffold.provenance import provenance
 from keyscaffold.rl.config import TrainConfig, profile_config
 from keyscaffold.rl.keypoint_env import KeypointEnvConfig
 from keyscaffold.sim.batch import SimulationDiverged
+from keyscaffold.sim.embodiments.gripper import FloatingGripper
 from keyscaffold.tasks import make_task
 from keyscaffold.tasks.base import InitialState, Task
 from keyscaffold.util import atomic_write_text
@@ -140,7 +141,8 @@ def run_iker(task_name: str, out: Path, settings: IkerSettings | None = None) ->
 
     Args:
         task_name: A registered gripper task (the IKER tasks: shoe_place, shoe_push, book_push,
-            book_reorient, shoes_on_rack).
+            book_reorient, shoes_on_rack), on the floating gripper or on an arm that carries it
+            (``book_push@xarm_gripper``).
         out: The run folder (new, or empty).
         settings: How to solve it (default ``IkerSettings()``: the oracle planner, policies).
 
@@ -148,7 +150,7 @@ def run_iker(task_name: str, out: Path, settings: IkerSettings | None = None) ->
         The contents of ``iker.json``.
 
     Raises:
-        ValueError: A task that is not on the gripper or has no stage oracle for the oracle
+        ValueError: A task whose robot carries no gripper, or with no stage oracle for the oracle
             planner, a skill library that is not a folder.
         FileExistsError: ``out`` already holds an IKER run.
     """
@@ -156,9 +158,11 @@ def run_iker(task_name: str, out: Path, settings: IkerSettings | None = None) ->
     if s.skills is not None and not Path(s.skills).is_dir():
         raise ValueError(f"skill library {s.skills} is not a folder; build one with iker.library")
     task = make_task(task_name)
-    if task.robot().name != "gripper":
+    if not issubclass(task.robot().tool_kind, FloatingGripper):
         raise ValueError(
-            f"IKER runs on the parallel gripper; task {task.name!r} uses {task.robot().name!r}"
+            f"IKER runs on the parallel gripper (floating, or on an arm such as xarm_gripper); "
+            f"task {task.name!r} uses {task.robot().name!r}, which carries "
+            f"{task.robot().tool_kind.__name__}"
         )
     if s.planner == "oracle" and "iker" not in task.modes:
         raise ValueError(f"task {task.name!r} has no stage oracle; use --planner vlm")
