@@ -429,6 +429,12 @@ def start_wrist(
     return tuple(float(v) for v in (*(np.asarray(grasp) + offset), *angles))
 
 
+def upright(position: tuple[float, ...] | np.ndarray) -> tuple[float, ...]:
+    """The free-joint pose (x, y, z, qw, qx, qy, qz), shape: (7,), of an object standing unturned
+    at ``position`` (x, y, z in m, shape (3,)): its orientation is the identity quaternion."""
+    return (*(float(v) for v in position), 1.0, 0.0, 0.0, 0.0)
+
+
 class TaskMonitor:
     """Runs a task's ``evaluate`` over batched worlds and keeps its per-world state buffers."""
 

@@ -14,6 +14,7 @@ from keyscaffold.tasks.base import (
     Task,
     register_task,
     start_wrist,
+    upright,
 )
 
 HEAD_HALF = 0.055
@@ -100,8 +101,8 @@ class Hammer(Task):
             seed=seed,
             wrist=wrist,
             objects={
-                "hammer_rest": (*(float(v) for v in rest), 1.0, 0.0, 0.0, 0.0),
-                "hammer": (*(float(v) for v in hammer), 1.0, 0.0, 0.0, 0.0),
+                "hammer_rest": upright(rest),
+                "hammer": upright(hammer),
             },
         )
 

@@ -13,6 +13,7 @@ from keyscaffold.tasks.base import (
     Task,
     register_task,
     start_wrist,
+    upright,
 )
 from keyscaffold.tasks.scripted_motion import pick_and_place
 
@@ -95,7 +96,7 @@ class MoveApple(Task):
             wrist=wrist,
             objects={
                 "cutting_board": tuple(float(v) for v in board),
-                "apple": (*(float(v) for v in apple), 1.0, 0.0, 0.0, 0.0),
+                "apple": upright(apple),
             },
         )
 

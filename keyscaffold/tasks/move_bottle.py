@@ -14,6 +14,7 @@ from keyscaffold.tasks.base import (
     Task,
     register_task,
     start_wrist,
+    upright,
 )
 from keyscaffold.tasks.scripted_motion import pick_and_place
 
@@ -91,7 +92,7 @@ class MoveBottle(Task):
             wrist=wrist,
             objects={
                 "place_mat": (*(float(v) for v in mat), *yaw_quaternion(rng.uniform(-0.5, 0.5))),
-                "bottle": (*(float(v) for v in bottle), 1.0, 0.0, 0.0, 0.0),
+                "bottle": upright(bottle),
             },
         )
 

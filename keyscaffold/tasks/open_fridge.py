@@ -15,6 +15,7 @@ from keyscaffold.tasks.base import (
     Task,
     register_task,
     start_wrist,
+    upright,
 )
 
 FRIDGE_HALF = (0.3, 0.3, 0.75)
@@ -74,9 +75,7 @@ class OpenFridge(Task):
         rng = np.random.default_rng(seed)
         fridge = (rng.uniform(-0.03, 0.03), rng.uniform(-0.08, 0.08), FRIDGE_HALF[2])
         angle = float(rng.uniform(0.0, 0.05))
-        state = InitialState(
-            seed, (0.0,) * 6, {"fridge": (*fridge, 1.0, 0.0, 0.0, 0.0)}, {"door_hinge": angle}
-        )
+        state = InitialState(seed, (0.0,) * 6, {"fridge": upright(fridge)}, {"door_hinge": angle})
         grasp = self._handle(state, angle) + yaw_rotation(-angle) @ GRASP_OFFSET
         wrist = start_wrist(rng, grasp, (0.06, 0.12), orientation=(0.0, 0.0, np.pi - angle))
         return InitialState(

@@ -14,6 +14,7 @@ from keyscaffold.tasks.base import (
     Task,
     register_task,
     start_wrist,
+    upright,
 )
 from keyscaffold.tasks.move_bottle import BOTTLE_HALF
 from keyscaffold.tasks.twin_common import TABLE_Z, table
@@ -98,8 +99,8 @@ class SlideBoxToBottle(Task):
             seed=seed,
             wrist=wrist,
             objects={
-                "bottle": (*(float(v) for v in bottle), 1.0, 0.0, 0.0, 0.0),
-                "box": (*(float(v) for v in box), 1.0, 0.0, 0.0, 0.0),
+                "bottle": upright(bottle),
+                "box": upright(box),
             },
         )
 
