@@ -14,6 +14,18 @@ import pytest  # noqa: E402
 import keyscaffold  # noqa: E402,F401  (sets the GL backend before MuJoCo loads)
 
 
+@pytest.fixture
+def sparse_video(monkeypatch):
+    """``evaluate`` keeps a video frame every 30 control steps instead of every 2: the video is
+    still drawn from the task's scene and written, at a tenth of the rendering (for tests that
+    evaluate but look at no frame; test_cli's eval checks the full video)."""
+    from functools import partial
+
+    from keyscaffold.evaluation import evaluate
+
+    monkeypatch.setattr(evaluate, "rollout", partial(evaluate.rollout, video_every=30))
+
+
 @pytest.fixture(scope="session")
 def move_apple():
     from keyscaffold.tasks import make_task

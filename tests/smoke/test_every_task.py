@@ -13,7 +13,7 @@ from keyscaffold.tasks import make_task, task_names
 
 
 @pytest.mark.parametrize("name", task_names())
-def test_task_runs_end_to_end(name, tmp_path):
+def test_task_runs_end_to_end(name, tmp_path, sparse_video):
     task = make_task(name)
     assert main(["render", name, "--out", str(tmp_path / "render"), "--size", "160"]) == 0
     segmentation = np.load(tmp_path / "render" / "segmentation.npy")
@@ -41,6 +41,7 @@ def test_task_runs_end_to_end(name, tmp_path):
     assert main(evaluation) == 0
     result = json.loads((tmp_path / "eval" / "eval.json").read_text())
     assert result["task"] == name and result["num_episodes"] == 2
+    assert result["media"]["video"] == "rollout.mp4"
     work = tmp_path / "batch"
     export = ["batch", "export", name, "--work", str(work), "--num-plans", "1"]
     assert main([*export, "--out", str(tmp_path / "requests.jsonl")]) == 0

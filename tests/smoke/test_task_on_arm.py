@@ -19,7 +19,7 @@ from keyscaffold.tasks import make_task
 TASK = "move_apple@iiwa_hand"
 
 
-def test_train_and_eval_a_task_on_the_arm_round_trip(tmp_path):
+def test_train_and_eval_a_task_on_the_arm_round_trip(tmp_path, sparse_video):
     plans = tmp_path / "plans"
     for split, count in (("train", "2"), ("test", "1")):
         args = ["plan", TASK, "--num-plans", count, "--split", split, "--out", str(plans)]
@@ -42,6 +42,7 @@ def test_train_and_eval_a_task_on_the_arm_round_trip(tmp_path):
     assert main(args) == 0
     result = json.loads((out / "eval.json").read_text())
     assert result["task"] == TASK and result["num_episodes"] == 1
+    assert result["media"]["video"] == "rollout.mp4"
 
     # the arm's plans are the hand's: move_apple's plans load for the task on the arm
     assert len(load_plan_set(plans / TASK / "train/oracle", "move_apple")) == 2
