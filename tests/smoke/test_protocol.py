@@ -75,7 +75,9 @@ def test_run_without_validation_plans_evaluates_latest(task, tmp_path):
     assert result["checkpoint"].endswith("latest.pt")
 
 
-def test_eval_json_survives_a_picture_that_cannot_be_drawn(task, tmp_path, monkeypatch):
+def test_eval_json_survives_a_picture_that_cannot_be_drawn(
+    task, tmp_path, monkeypatch, sparse_video
+):
     train(task, oracle_plans(task, "train", 0, 2), tmp_path, tiny_config(max_iterations=1))
 
     def behind_camera(*args, **kwargs):
@@ -105,7 +107,7 @@ def test_oracle_orientation_noise_matches_the_vlm_draw(tmp_path):
     assert shaken[0].provenance["orientation_noise"] == 0.3
 
 
-def test_benchmark_trains_seeds_and_resumes(tmp_path, capsys):
+def test_benchmark_trains_seeds_and_resumes(tmp_path, capsys, sparse_video):
     out = tmp_path / "bench"
     args = [
         "benchmark",

@@ -325,7 +325,7 @@ def test_baseline_planners(move_apple, book, server, tmp_path):
     assert main(["plan", "move_apple", "--planner", "replay", "--out", str(out)]) == 2
 
 
-def test_plan_train_eval_refine_end_to_end(book, server, tmp_path):
+def test_plan_train_eval_refine_end_to_end(book, server, tmp_path, sparse_video):
     """VLM plans -> policy -> evaluation with a failure breakdown -> one refinement round."""
     vlm = ["--base-url", server.url, "--model", MODEL, "--cache-dir", str(tmp_path / "cache")]
     plans = tmp_path / "plans"
