@@ -4,8 +4,10 @@ refusal, the workspace holds every oracle plan, and each task's text agrees with
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -18,7 +20,8 @@ from vlm_answers import AnswerBook  # noqa: E402
 
 from keyscaffold.cli import main  # noqa: E402
 from keyscaffold.geometry import project_points  # noqa: E402
-from keyscaffold.planning.oracle import oracle_plans  # noqa: E402
+from keyscaffold.planning import vlm_planner  # noqa: E402
+from keyscaffold.planning.oracle import oracle_plans, split_seeds  # noqa: E402
 from keyscaffold.planning.perception import Scene, lift_keypoints  # noqa: E402
 from keyscaffold.planning.plan import load_plan_set  # noqa: E402
 from keyscaffold.planning.vlm_planner import PlanningSettings  # noqa: E402
@@ -26,6 +29,10 @@ from keyscaffold.tasks import make_task, scaffold_task_names  # noqa: E402
 from keyscaffold.vlm.batch import batch_output_line  # noqa: E402
 
 TASKS = scaffold_task_names()
+STATES = 3
+SEEDS = split_seeds("train", 0, STATES)
+"""The states both tests below look at: the first train states, which a planning run plans."""
+IMAGE_SIZE = PlanningSettings.image_size
 SHIFT_PX = 8.0
 EXACT_M = 0.02
 """A point lifted from its true pixel lies this close to the true keypoint (m)."""
@@ -34,30 +41,45 @@ SHIFTED_M = 0.025
 1.2 m span up to 2 cm along it by themselves (docs/planning.md)."""
 
 
-@pytest.mark.parametrize("name", TASKS)
-def test_true_pixels_moved_up_to_8px_lift_near_the_truth_on_the_part_that_moves_it(name, tmp_path):
-    task = make_task(name)
-    scene = Scene(task, 800)
+@pytest.fixture(scope="module", params=TASKS)
+def rendered(request, tmp_path_factory) -> tuple[Scene, Path]:
+    """A task's scene and a folder with the camera frame of each state in ``SEEDS``, rendered once
+    at the planner's image size (``Scene.frame``) into ``records/<seed>`` as a planning run keeps
+    them: a run whose folder holds them reads them instead of rendering them again."""
+    scene = Scene(make_task(request.param), IMAGE_SIZE)
+    root = tmp_path_factory.mktemp(request.param)
+    with scene.renderer() as renderer:
+        for seed in SEEDS:
+            scene.frame(seed, _record(root, seed), renderer)
+    return scene, root
+
+
+def _record(folder: Path, seed: int) -> Path:
+    return folder / "records" / f"{seed:07d}"
+
+
+def test_true_pixels_moved_up_to_8px_lift_near_the_truth_on_the_part_that_moves_it(rendered):
+    scene, frames = rendered
+    task, name = scene.task, scene.task.name
     directions = [(0.0, 0.0)] + [
         (SHIFT_PX * np.cos(a), SHIFT_PX * np.sin(a))
         for a in np.linspace(0, 2 * np.pi, 8, endpoint=False)
     ]
-    with scene.renderer() as renderer:
-        for seed in range(3):
-            frame = scene.frame(seed, tmp_path / str(seed), renderer)
-            data = scene.data(seed)
-            truth = task.keypoint_positions(scene.model, data)
-            uv, _ = project_points(truth, frame["intrinsics"], frame["cam_to_world"])
-            for k, spec in enumerate(task.keypoints):
-                for du, dv in directions:
-                    pixels = {s.name: tuple(uv[j]) for j, s in enumerate(task.keypoints)}
-                    pixels[spec.name] = (uv[k, 0] + du, uv[k, 1] + dv)
-                    point = lift_keypoints(task, scene.model, data, frame, pixels, 16)[k]
-                    error = np.linalg.norm(np.array(point.world) - truth[k])
-                    limit = EXACT_M if du == dv == 0 else SHIFTED_M
-                    where = f"{name} state {seed} {spec.name!r} moved ({du:.1f}, {dv:.1f}) px"
-                    assert point.body == spec.body and point.on_intended, where
-                    assert error <= limit, f"{where}: {error:.3f} m from the truth"
+    for seed in SEEDS:
+        frame = scene.frame(seed, _record(frames, seed))
+        data = scene.data(seed)
+        truth = task.keypoint_positions(scene.model, data)
+        uv, _ = project_points(truth, frame["intrinsics"], frame["cam_to_world"])
+        for k, spec in enumerate(task.keypoints):
+            for du, dv in directions:
+                pixels = {s.name: tuple(uv[j]) for j, s in enumerate(task.keypoints)}
+                pixels[spec.name] = (uv[k, 0] + du, uv[k, 1] + dv)
+                point = lift_keypoints(task, scene.model, data, frame, pixels, 16)[k]
+                error = np.linalg.norm(np.array(point.world) - truth[k])
+                limit = EXACT_M if du == dv == 0 else SHIFTED_M
+                where = f"{name} state {seed} {spec.name!r} moved ({du:.1f}, {dv:.1f}) px"
+                assert point.body == spec.body and point.on_intended, where
+                assert error <= limit, f"{where}: {error:.3f} m from the truth"
 
 
 def _answer_file(book: AnswerBook, requests: Path, out: Path) -> Path:
@@ -69,10 +91,33 @@ def _answer_file(book: AnswerBook, requests: Path, out: Path) -> Path:
     return out
 
 
-@pytest.mark.parametrize("name", TASKS)
-def test_true_pixels_and_the_oracle_motion_plan_every_state_through_batch_files(name, tmp_path):
-    states = 3
+@pytest.fixture
+def encode_once(monkeypatch):
+    """Requests PNG-encode each distinct picture once (``image_data_url`` depends on the pixels
+    alone): the answer book's run and the real run send the same pictures, and a picture that
+    differed would still be encoded anew, its request left unanswered."""
+    encode, encoded = vlm_planner.image_data_url, {}
+
+    def once(rgb):
+        pixels = np.ascontiguousarray(rgb, dtype=np.uint8)
+        key = (pixels.shape, hashlib.sha256(pixels.tobytes()).hexdigest())
+        if key not in encoded:
+            encoded[key] = encode(pixels)
+        return encoded[key]
+
+    monkeypatch.setattr(vlm_planner, "image_data_url", once)
+
+
+def test_true_pixels_and_the_oracle_motion_plan_every_state_through_batch_files(
+    rendered, tmp_path, encode_once
+):
+    """The answer book's throwaway run and the real run both start with the states' frames in
+    their records, so neither renders them again (test_every_task renders one in a batch export)."""
+    scene, frames = rendered
+    name, states = scene.task.name, STATES
     settings = PlanningSettings(name, "train", 0, states, model="m")
+    for run in ("book", "work"):
+        shutil.copytree(frames / "records", tmp_path / run / "records")
     book = AnswerBook(settings, tmp_path / "book")
     work = tmp_path / "work"
     common = [name, "--work", str(work)]
