@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from functools import cache
 
 import mujoco
 import numpy as np
@@ -15,14 +16,21 @@ from keyscaffold.planning.plan import KeypointPlan
 from keyscaffold.rl.env import EnvConfig, ScaffoldEnv
 from keyscaffold.sim.render import SceneRenderer
 from keyscaffold.tasks import make_task, task_names
-from keyscaffold.tasks.base import InitialState
+from keyscaffold.tasks.base import InitialState, Task
 
 TASKS = task_names()
 
 
+@cache
+def _task(name: str) -> Task:
+    """One instance of each task for this module's tests, so that its workspace (derived from 20
+    states, ``Task.workspace``) is derived once."""
+    return make_task(name)
+
+
 @pytest.fixture(scope="module", params=TASKS)
 def env_factory(request):
-    task = make_task(request.param)
+    task = _task(request.param)
     plans = oracle_plans(task, "train", 0, 3)
 
     def make(seed=0, num_envs=4, **config):
@@ -41,7 +49,7 @@ def test_registry_knows_tasks():
 
 @pytest.mark.parametrize("name", TASKS)
 def test_task_declares_everything(name):
-    task = make_task(name)
+    task = _task(name)
     assert task.instruction and task.keypoints and task.start_limit > 0 and task.plan_steps
     assert all(kp.description for kp in task.keypoints)
     doc = task.__class__.__doc__
@@ -57,20 +65,20 @@ def test_task_declares_everything(name):
 
 @pytest.mark.parametrize("name", TASKS)
 def test_oracle_plan_validates_and_round_trips(name):
-    task = make_task(name)
+    task = _task(name)
+    index = task.index(task.build_model())
     for seed in range(5):
         plan = oracle_plan(task, seed)  # validates against the task's workspace
         again = KeypointPlan.from_json(json.loads(json.dumps(plan.to_json())))
         assert again.initial_state == plan.initial_state
         np.testing.assert_array_equal(again.wrist_orientations(), plan.wrist_orientations())
-        model = task.build_model()
-        task.validate_state(task.index(model), plan.initial_state)
+        task.validate_state(index, plan.initial_state)
 
 
 @pytest.mark.parametrize("name", TASKS)
 def test_objects_left_alone_stay_where_they_start(name):
     """A resting object does not roll, slide or tip by itself (a top-heavy apple once rolled 11 cm)."""
-    task = make_task(name)
+    task = _task(name)
     model = task.build_model()
     data = task.state_data(model, task.sample_initial_state(0))
     joints = model.actuator_trnid[:, 0]
@@ -167,7 +175,7 @@ def test_full_range_grip_spans_the_action_range(name):
     """With ``grip_full_range`` the grip starts open, -1 keeps it open, 0 half closes it and 1
     closes it; by default everything up to 0 is open. (The hand starts above the objects, so
     the fingers close in free air.)"""
-    task = make_task(name)
+    task = _task(name)
     plans = oracle_plans(task, "train", 0, 2)
 
     def grip_after(action: float, **config) -> tuple[np.ndarray, np.ndarray]:
@@ -193,7 +201,7 @@ def test_full_range_grip_spans_the_action_range(name):
 
 
 def test_grip_actions_can_have_their_own_slower_filter():
-    task = make_task("close_scissors")
+    task = _task("close_scissors")
     plans = oracle_plans(task, "train", 0, 2)
     env = ScaffoldEnv(
         task, plans, EnvConfig(num_envs=2, num_threads=1, action_ema=0.9, grip_action_ema=0.1)
@@ -226,7 +234,7 @@ def test_rotation_limit_widens_with_the_orientation_noise(env_factory):
 
 @pytest.mark.parametrize("name", TASKS)
 def test_render_shows_every_keypoint_body(name):
-    task = make_task(name)
+    task = _task(name)
     model = task.build_model()
     data = task.state_data(model, task.sample_initial_state(0))
     renderer = SceneRenderer(model, 320, 320, quality=False)
@@ -240,8 +248,8 @@ def test_render_shows_every_keypoint_body(name):
 
 @pytest.mark.parametrize("name", TASKS)
 def test_plan_for_another_task_is_refused(name):
-    task = make_task(name)
-    other = make_task(next(t for t in TASKS if t != name)) if len(TASKS) > 1 else None
+    task = _task(name)
+    other = _task(next(t for t in TASKS if t != name)) if len(TASKS) > 1 else None
     plan = oracle_plan(task, 0)
     with pytest.raises(ValueError, match="made for task"):
         ScaffoldEnv(task, [replace(plan, task="not_" + name)], EnvConfig(num_envs=1, num_threads=1))
@@ -254,10 +262,10 @@ def test_plan_for_another_task_is_refused(name):
 
 
 def test_state_with_joint_out_of_range_is_refused():
-    articulated = [n for n in TASKS if make_task(n).sample_initial_state(0).joints]
+    articulated = [n for n in TASKS if _task(n).sample_initial_state(0).joints]
     if not articulated:
         pytest.skip("no articulated task registered")
-    task = make_task(articulated[0])
+    task = _task(articulated[0])
     plan = oracle_plan(task, 0)
     joint = next(iter(plan.initial_state.joints))
     bad = InitialState(
