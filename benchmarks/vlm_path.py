@@ -256,7 +256,7 @@ def table(entries: list[dict]) -> str:
     """The docs/results.md table: per task, the oracle-plan and realistic-answer rows of the
     latest command that measured realistic answers (one budget, the same states), pooled over
     its seeds, and their difference."""
-    entries = [e for e in entries if not e.get("smoke_check")]
+    entries = [e for e in entries if not e.get("smoke_check") and not e.get("invalid")]
     lines = ["| task | oracle plans | realistic answers | difference |", "|---|---|---|---|"]
     for task in scaffold_task_names():
         realistic = [e for e in entries if (e["task"], e["answers"]) == (task, "realistic")]
