@@ -67,3 +67,20 @@ GOOD = fenced(
 DONE = fenced(
     '    return {"object": "", "keypoints": [], "targets": [], "mode": "push", "done": True}'
 )
+
+
+def tiny_iker_run() -> dict:
+    """``IkerSettings`` keywords of the smallest real IKER run: two PPO iterations of 4 worlds
+    over 20-step episodes, 320 px pictures, 10 settle steps."""
+    from keyscaffold.rl.config import PPOConfig, TrainConfig
+    from keyscaffold.rl.keypoint_env import KeypointEnvConfig
+
+    ppo = PPOConfig(
+        num_steps_per_env=8, num_learning_epochs=1, num_mini_batches=2, hidden_dims=(32, 32)
+    )
+    return dict(
+        train=TrainConfig(max_iterations=2, ppo=ppo),
+        env_config=KeypointEnvConfig(num_envs=4, num_threads=1, episode_steps=20),
+        image_size=320,
+        settle_steps=10,
+    )

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from iker_scene import fenced
+from iker_scene import fenced, tiny_iker_run
 
 from keyscaffold.cli import main
 from keyscaffold.geometry import points_in_body_frames
@@ -24,7 +24,6 @@ from keyscaffold.iker.codegen import CodeWork
 from keyscaffold.iker.loop import run_iker
 from keyscaffold.iker.run_settings import IkerSettings
 from keyscaffold.iker.skills import push_pose
-from keyscaffold.rl.config import PPOConfig, TrainConfig
 from keyscaffold.rl.keypoint_env import KeypointEnv, KeypointEnvConfig, KeypointGoal
 from keyscaffold.sim.objects.shoes import SHOE_HEEL_X
 from keyscaffold.tasks import make_task
@@ -34,15 +33,7 @@ from keyscaffold.vlm.client import VLMConfig
 from keyscaffold.vlm.local_server import FakeVLMServer, Reply
 
 ROOT = Path(__file__).resolve().parents[2]
-PPO = PPOConfig(
-    num_steps_per_env=8, num_learning_epochs=1, num_mini_batches=2, hidden_dims=(32, 32)
-)
-TINY = dict(
-    train=TrainConfig(max_iterations=2, ppo=PPO),
-    env_config=KeypointEnvConfig(num_envs=4, num_threads=1, episode_steps=20),
-    image_size=320,
-    settle_steps=10,
-)
+TINY = tiny_iker_run()
 STAGE_KEYS = {"code", "targets", "success", "failure", "reused_policy", "perturbation"}
 
 

@@ -9,24 +9,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from iker_scene import tiny_iker_run
 
 from keyscaffold.iker.loop import run_iker
 from keyscaffold.iker.run_settings import IkerSettings
-from keyscaffold.rl.config import PPOConfig, TrainConfig
-from keyscaffold.rl.keypoint_env import KeypointEnvConfig
 from keyscaffold.tasks import make_task
 from keyscaffold.tasks.base import InitialState
 
 TASK = "book_push@xarm_gripper"
-PPO = PPOConfig(
-    num_steps_per_env=8, num_learning_epochs=1, num_mini_batches=2, hidden_dims=(32, 32)
-)
-TINY = dict(
-    train=TrainConfig(max_iterations=2, ppo=PPO),
-    env_config=KeypointEnvConfig(num_envs=4, num_threads=1, episode_steps=20),
-    image_size=320,
-    settle_steps=10,
-)
+TINY = tiny_iker_run()
 
 
 def _json(path: Path) -> dict:
