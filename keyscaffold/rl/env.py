@@ -388,14 +388,12 @@ class ScaffoldEnv(BatchedEnv):
         orientation noise the curriculum holds back removed and the episode's position offset
         (``plan_position_noise``) added."""
         rows = self.plan_index if steps.ndim == 1 else self.plan_index[:, None]
-        wrist = self.plan_wrist[rows, steps]
+        wrist = self.plan_wrist[rows, steps]  # advanced indexing: a new array, safe to change
         if self.config.plan_position_noise > 0:
             shift = self.plan_shift if steps.ndim == 1 else self.plan_shift[:, None]
-            wrist = wrist.copy()
             wrist[..., :3] += shift
         if self.noise_scale < 1.0:
             held_back = (1.0 - self.noise_scale) * self.plan_rotation_offset[rows]
-            wrist = wrist.copy()
             wrist[..., 3:6] -= held_back
         return wrist
 
