@@ -42,6 +42,7 @@ from keyscaffold.sim.embodiments.gripper import (
     PAD_CENTER_DEPTH,
     PALM_HALF,
 )
+from keyscaffold.sim.scene import subtree_bodies
 from keyscaffold.sim.surface import body_surface_samples
 from keyscaffold.tasks.base import InitialState, Task, TaskMonitor
 from keyscaffold.util import path_part
@@ -51,7 +52,8 @@ SETTLE_STEPS = 45
 RELEASE_LIFT = 0.05
 """How far the wrist rises while the scene settles after an episode (m)."""
 IDEAL_CLEARANCE = 0.1
-"""Ideal placement: the tool centre point ends this far above the moved grasp point (m)."""
+"""Ideal placement: the tool centre point ends this far above the moved grasp point and above
+the moved object's top (m)."""
 PUSH_FINGERTIP_CLEARANCE = 0.01
 """Push pose: the fingertips' height above the pushed object's lowest point (m)."""
 PUSH_GAP = 0.01
@@ -405,7 +407,9 @@ def ideal_placement(
     pushed object (``mode="push"``) slides on its support, so only its heading and its place in
     x/y change (``planar_fit``): targets that ask a push to lift or tilt it cannot be met. The
     wrist keeps its hinge angles and moves so that the tool centre point is ``IDEAL_CLEARANCE``
-    above the moved grasp point (kept inside the task's workspace box), as after a release.
+    above the moved grasp point and above the moved object's top (``moved_top``; kept inside the
+    task's workspace box), as after a release and a lift: open jaws left beside a standing object
+    would knock it while the scene settles.
 
     Returns:
         The object's free-joint pose, shape: (7,); the wrist pose, shape: (6,).
@@ -425,8 +429,23 @@ def ideal_placement(
     controller = task.robot().controller(worlds)
     tcp = controller.tcp_pose()[0][world]
     grasp = moved_position + moved_rotation @ np.asarray(goal.grasp_local)
-    wanted = grasp + [0.0, 0.0, IDEAL_CLEARANCE]
+    wanted = grasp.copy()
+    wanted[2] = max(grasp[2], moved_top(worlds, goal.object, world, turn, shift)) + IDEAL_CLEARANCE
     wanted = np.clip(wanted, task.workspace_low, task.workspace_high)
     wrist = controller.wrist_pose()[world]
     wrist[:3] += wanted - tcp
     return np.concatenate([moved_position, quaternion]), wrist
+
+
+def moved_top(
+    worlds: BatchedWorlds, body: str, world: int, turn: np.ndarray, shift: np.ndarray
+) -> float:
+    """Height of the highest point of the object ``body`` (its geoms' bounding spheres, parts
+    below it included) once world ``world``'s object is turned by ``turn`` (3, 3) about the
+    world's origin and moved by ``shift`` (3,) (m)."""
+    model = worlds.model
+    data = worlds.world_data(world)
+    ids = [model.body(name).id for name in subtree_bodies(model, [body])]
+    geoms = np.flatnonzero(np.isin(model.geom_bodyid, ids))
+    centers = data.geom_xpos[geoms] @ turn.T + shift
+    return float(np.max(centers[:, 2] + model.geom_rbound[geoms]))
