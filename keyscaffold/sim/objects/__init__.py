@@ -18,6 +18,16 @@ COUNTER_TOP_Z = 0.9
 
 WORLD_CONTACT = 'contype="1" conaffinity="3"'
 VISUAL_ONLY = 'contype="0" conaffinity="0" group="1"'
+SPIN_FRICTION = 0.02
+"""Torsional friction of every object's and fixture's surfaces (MuJoCo's second coefficient)."""
+ROLL_FRICTION = 0.001
+"""Rolling friction of every object's and fixture's surfaces (MuJoCo's third coefficient)."""
+
+
+def friction(sliding: float) -> str:
+    """The MJCF ``friction`` attribute of a surface with sliding friction ``sliding``, with the
+    torsional and rolling coefficients every scene object shares."""
+    return f'friction="{sliding:g} {SPIN_FRICTION:g} {ROLL_FRICTION:g}"'
 
 
 @dataclass(frozen=True)

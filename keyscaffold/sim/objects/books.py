@@ -8,6 +8,7 @@ from keyscaffold.sim.objects import (
     WORLD_CONTACT,
     SceneObject,
     free_joint,
+    friction,
 )
 
 BOOK_HALF = (0.12, 0.085, 0.015)
@@ -41,7 +42,7 @@ def book(
     body = (
         f'<body name="{name}" pos="0.5 0 {COUNTER_TOP_Z + hz}">{free_joint(name)}'
         f'<geom name="{name}_geom" type="box" size="{hx} {hy} {hz}" {cover} mass="{mass}" '
-        f'condim="4" friction="0.9 0.02 0.001" {WORLD_CONTACT}/>'
+        f'condim="4" {friction(0.9)} {WORLD_CONTACT}/>'
         + "".join(
             f'<geom name="{name}_pages_{i}" type="box" pos="{sign * (hx + 0.0005)} 0.002 0" '
             f'size="0.0006 {hy - 0.004} {pages}" {paper} mass="0" {VISUAL_ONLY}/>'

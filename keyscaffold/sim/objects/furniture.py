@@ -8,6 +8,7 @@ from keyscaffold.sim.objects import (
     WORLD_CONTACT,
     SceneObject,
     free_joint,
+    friction,
 )
 
 DRAWER_HANDLE_OFFSET = 0.055
@@ -62,7 +63,7 @@ def chest_of_drawers(
         f'material="wood" mass="0.1" {WORLD_CONTACT}/>'
         f'<geom name="drawer_handle" type="capsule" fromto="{hx + DRAWER_HANDLE_OFFSET} -0.07 0 '
         f'{hx + DRAWER_HANDLE_OFFSET} 0.07 0" size="0.009" rgba="0.75 0.75 0.78 1" mass="0.05" '
-        f'condim="4" friction="1 0.02 0.001" {WORLD_CONTACT}/>'
+        f'condim="4" {friction(1)} {WORLD_CONTACT}/>'
         + "".join(
             f'<geom name="drawer_post_{s}" type="capsule" fromto="{hx} {s * 0.065} 0 '
             f'{hx + DRAWER_HANDLE_OFFSET} {s * 0.065} 0" size="0.006" rgba="0.75 0.75 0.78 1" '
@@ -106,7 +107,7 @@ def fridge(
         f'rgba="0.6 0.6 0.6 1" {VISUAL_ONLY}/>'
         f'<geom name="door_handle" type="capsule" fromto="{door_t + 0.04} {2 * hy - 0.19} {handle_z} '
         f'{door_t + 0.04} {2 * hy - 0.05} {handle_z}" size="0.01" rgba="0.55 0.55 0.58 1" mass="0.1" '
-        f'condim="4" friction="1 0.02 0.001" {WORLD_CONTACT}/>'
+        f'condim="4" {friction(1)} {WORLD_CONTACT}/>'
         + "".join(
             f'<geom name="door_post_{i}" type="capsule" fromto="{door_t} {y} {handle_z} {door_t + 0.04} {y} '
             f'{handle_z}" size="0.007" rgba="0.55 0.55 0.58 1" mass="0.02" {WORLD_CONTACT}/>'

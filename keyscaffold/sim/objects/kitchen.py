@@ -9,6 +9,7 @@ from keyscaffold.sim.objects import (
     WORLD_CONTACT,
     SceneObject,
     free_joint,
+    friction,
 )
 
 
@@ -18,7 +19,7 @@ def apple(radius: float = 0.04, mass: float = 0.2) -> SceneObject:
         f'<body name="apple" pos="0.5 0.1 {COUNTER_TOP_Z + radius}">'
         '<freejoint name="apple_free"/>'
         f'<geom name="apple_geom" type="sphere" size="{radius}" material="apple_skin" mass="{mass}" '
-        f'condim="4" friction="1 0.02 0.001" solref="0.005 1" {WORLD_CONTACT}/>'
+        f'condim="4" {friction(1)} solref="0.005 1" {WORLD_CONTACT}/>'
         f'<geom name="apple_stem" type="capsule" fromto="0 0 {radius * 0.85} 0.004 0 {radius * 1.3}" '
         f'size="0.0035" rgba="0.35 0.22 0.10 1" mass="0" {VISUAL_ONLY}/>'
         f'<geom name="apple_leaf" type="ellipsoid" pos="0.012 0.006 {radius * 1.2}" '
@@ -36,7 +37,7 @@ def cutting_board(half_size: tuple[float, float, float] = (0.13, 0.09, 0.01)) ->
         f'<body name="cutting_board" pos="0.5 -0.2 {COUNTER_TOP_Z + hz}">'
         '<freejoint name="cutting_board_free"/>'
         f'<geom name="board_geom" type="box" size="{hx} {hy} {hz}" material="wood" mass="0.8" '
-        f'friction="1 0.02 0.001" {WORLD_CONTACT}/>'
+        f"{friction(1)} {WORLD_CONTACT}/>"
         f'<geom name="board_hole" type="cylinder" pos="{hx - 0.025} 0 {hz}" size="0.012 0.0005" '
         f'rgba="0.45 0.30 0.15 1" {VISUAL_ONLY}/>'
         "</body>"
@@ -55,7 +56,7 @@ def bottle(radius: float = 0.032, height: float = 0.15, mass: float = 0.3) -> Sc
         f'<body name="bottle" pos="0.5 0.2 {COUNTER_TOP_Z + half}">{free_joint("bottle")}'
         f'<geom name="bottle_body" type="cylinder" size="{radius} {half * 0.75}" '
         f'pos="0 0 {-half * 0.25}" {glass} mass="{mass * 0.8}" condim="4" '
-        f'friction="1 0.02 0.001" solref="0.005 1" {WORLD_CONTACT}/>'
+        f'{friction(1)} solref="0.005 1" {WORLD_CONTACT}/>'
         f'<geom name="bottle_shoulder" type="cylinder" size="{radius * 0.75} {half * 0.125}" '
         f'pos="0 0 {half * 0.625}" {glass} mass="{mass * 0.1}" condim="4" {WORLD_CONTACT}/>'
         f'<geom name="bottle_neck" type="cylinder" size="{radius * 0.45} {half * 0.2}" '
@@ -77,7 +78,7 @@ def plate(radius: float = 0.1, half_height: float = 0.006, mass: float = 0.4) ->
     body = (
         f'<body name="plate" pos="0.5 -0.2 {COUNTER_TOP_Z + half_height}">{free_joint("plate")}'
         f'<geom name="plate_disc" type="cylinder" size="{radius} {half_height}" '
-        f'rgba="0.82 0.82 0.84 1" mass="{mass}" condim="4" friction="1 0.02 0.001" '
+        f'rgba="0.82 0.82 0.84 1" mass="{mass}" condim="4" {friction(1)} '
         f"{WORLD_CONTACT}/>"
         f'<geom name="plate_well" type="cylinder" size="{radius * 0.72} 0.0004" '
         f'pos="0 0 {half_height}" rgba="0.97 0.97 0.96 1" mass="0" {VISUAL_ONLY}/>'
@@ -126,7 +127,7 @@ def place_mat(half_size: tuple[float, float] = (0.06, 0.06)) -> SceneObject:
     body = (
         f'<body name="place_mat" pos="0.5 -0.25 {COUNTER_TOP_Z + 0.002}">{free_joint("place_mat")}'
         f'<geom name="mat_geom" type="box" size="{hx} {hy} 0.002" rgba="0.15 0.35 0.85 1" '
-        f'mass="0.05" friction="1.5 0.02 0.001" {WORLD_CONTACT}/>'
+        f'mass="0.05" {friction(1.5)} {WORLD_CONTACT}/>'
         "</body>"
     )
     return SceneObject(name="place_mat", body=body, movable=True)
@@ -138,10 +139,10 @@ def sponge(half_size: tuple[float, float, float] = (0.05, 0.035, 0.02)) -> Scene
     body = (
         f'<body name="sponge" pos="0.5 0 {COUNTER_TOP_Z + hz}">{free_joint("sponge")}'
         f'<geom name="sponge_foam" type="box" size="{hx} {hy} {hz * 0.7}" pos="0 0 {-hz * 0.3}" '
-        f'rgba="0.98 0.82 0.2 1" mass="0.1" condim="4" friction="0.6 0.02 0.001" '
+        f'rgba="0.98 0.82 0.2 1" mass="0.1" condim="4" {friction(0.6)} '
         f'solref="0.004 1" {WORLD_CONTACT}/>'
         f'<geom name="sponge_scour" type="box" size="{hx} {hy} {hz * 0.3}" pos="0 0 {hz * 0.7}" '
-        f'rgba="0.15 0.55 0.25 1" mass="0.02" condim="4" friction="1.5 0.02 0.001" '
+        f'rgba="0.15 0.55 0.25 1" mass="0.02" condim="4" {friction(1.5)} '
         f'solref="0.004 1" {WORLD_CONTACT}/>'
         "</body>"
     )

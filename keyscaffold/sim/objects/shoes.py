@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from keyscaffold.sim.objects import VISUAL_ONLY, WORLD_CONTACT, SceneObject, free_joint
+from keyscaffold.sim.objects import VISUAL_ONLY, WORLD_CONTACT, SceneObject, free_joint, friction
 
 SHOE_HALF_LENGTH = 0.13
 """Half the length of a shoe at scale 1, heel to toe (m)."""
@@ -53,7 +53,7 @@ def shoe(
     upper = f'rgba="{" ".join(f"{c:g}" for c in upper_rgba)}"'
     rubber = 'rgba="0.95 0.95 0.92 1"'
     trim = 'rgba="0.12 0.12 0.14 1"'
-    grip = 'condim="4" friction="1 0.02 0.001" solref="0.005 1"'
+    grip = f'condim="4" {friction(1)} solref="0.005 1"'
     sole_mass, upper_mass = 0.6 * mass, 0.4 * mass
     half_sole = SHOE_SOLE / 2
     wall_top = SHOE_HEEL_TOP
@@ -180,7 +180,7 @@ def shoe_box(
     body = (
         f'<body name="{name}" pos="0.3 0 0.4">{free_joint(name)}'
         f'<geom name="{name}_geom" type="box" size="{hx} {hy} {hz}" rgba="0.93 0.45 0.10 1" '
-        f'mass="{mass}" condim="4" friction="0.8 0.02 0.001" {WORLD_CONTACT}/>'
+        f'mass="{mass}" condim="4" {friction(0.8)} {WORLD_CONTACT}/>'
         f'<geom name="{name}_lid" type="box" pos="0 0 {hz - lid + 0.0015}" '
         f'size="{hx + 0.003} {hy + 0.003} {lid}" rgba="0.96 0.95 0.92 1" mass="0" {VISUAL_ONLY}/>'
         f'<geom name="{name}_lid_top" type="box" pos="0 0 {hz + 0.0016}" '

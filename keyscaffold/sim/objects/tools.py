@@ -8,6 +8,7 @@ from keyscaffold.sim.objects import (
     WORLD_CONTACT,
     SceneObject,
     free_joint,
+    friction,
 )
 
 
@@ -24,11 +25,11 @@ def hammer(
     body = (
         f'<body name="hammer" pos="0.5 0.0 {COUNTER_TOP_Z + head_half}">{free_joint("hammer")}'
         f'<geom name="hammer_handle" type="capsule" fromto="0 {-half} 0 0 {half} 0" '
-        f'size="{handle_radius}" material="wood" mass="0.15" condim="4" friction="1 0.02 0.001" '
+        f'size="{handle_radius}" material="wood" mass="0.15" condim="4" {friction(1)} '
         f'solref="0.005 1" {WORLD_CONTACT}/>'
         f'<geom name="hammer_grip" type="capsule" fromto="0 {-half} 0 0 {-half * 0.3} 0" '
         f'size="{handle_radius + 0.002}" rgba="0.12 0.12 0.12 1" mass="0.02" condim="4" '
-        f'friction="1.2 0.02 0.001" {WORLD_CONTACT}/>'
+        f"{friction(1.2)} {WORLD_CONTACT}/>"
         f'<geom name="hammer_head" type="box" pos="0 {half + 0.02} 0.005" '
         f'size="0.018 0.02 {head_half - 0.005}" {steel} mass="0.35" {WORLD_CONTACT}/>'
         f'<geom name="hammer_face" type="cylinder" pos="0 {half + 0.02} {-head_half + 0.006}" '
