@@ -17,7 +17,7 @@ file's camera with its K and camera-to-world pose in OpenCV axes, the inverse of
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import mujoco
@@ -26,8 +26,19 @@ import trimesh
 
 from keyscaffold.geometry import intrinsics_from_fovy, mujoco_camera_to_world
 from keyscaffold.sim.embodiments import make_embodiment
-from keyscaffold.sim.scene_file import SCENE_FILE_VERSION, Contact, Decomposition
+from keyscaffold.sim.scene_file import (
+    Camera,
+    Contact,
+    Keypoint,
+    Pose,
+    Robot,
+    SceneFile,
+    SceneObjectEntry,
+    Table,
+    TaskHints,
+)
 from keyscaffold.sim.scene_file_reader import read_scene_file
+from keyscaffold.sim.scene_file_writer import scene_json
 from keyscaffold.util import atomic_directory
 
 SUPPORT_BODY = "counter"
@@ -224,8 +235,8 @@ def object_friction(model: mujoco.MjModel, root: int) -> float:
     return float(model.geom_friction[largest_colliding_geom(model, root)][0])
 
 
-def object_contact(model: mujoco.MjModel, root: int) -> dict[str, float]:
-    """The object's ``contact`` entry: the ``solref`` of its largest colliding geom."""
+def object_contact(model: mujoco.MjModel, root: int) -> Contact:
+    """The object's ``contact``: the ``solref`` of its largest colliding geom."""
     geom = largest_colliding_geom(model, root)
     timeconst, dampratio = (float(v) for v in model.geom_solref[geom])
     if timeconst <= 0 or dampratio <= 0:
@@ -234,18 +245,19 @@ def object_contact(model: mujoco.MjModel, root: int) -> dict[str, float]:
             f"({timeconst:g}, {dampratio:g}) as stiffness and damping; a scene file holds a time "
             "constant and a damping ratio"
         )
-    return Contact(timeconst, dampratio).fields()
+    return Contact(timeconst, dampratio)
 
 
-def object_rgba(model: mujoco.MjModel, root: int) -> list[float]:
+def object_rgba(model: mujoco.MjModel, root: int) -> tuple[float, float, float, float]:
     """The colour of the object's drawn geom with the largest surface (one colour per object)."""
     geoms = drawn_geoms(model, root)
     largest = max(geoms, key=lambda g: geom_mesh(model, g).area)
-    return [round(float(v), 4) for v in geom_rgba(model, largest)]
+    return tuple(round(float(v), 4) for v in geom_rgba(model, largest))  # type: ignore[return-value]
 
 
-def support_table(model: mujoco.MjModel, data: mujoco.MjData, name: str) -> dict:
-    """The support fixture ``name`` as the file's ``table``: its highest colliding box's top."""
+def support_table(model: mujoco.MjModel, data: mujoco.MjData, name: str) -> Table:
+    """The support fixture ``name`` as the file's table (no keypoints): its highest colliding
+    box's top."""
     bodies = subtree(model, model.body(name).id)
     boxes = [
         g
@@ -263,16 +275,18 @@ def support_table(model: mujoco.MjModel, data: mujoco.MjData, name: str) -> dict
             "table is aligned with the world's axes"
         )
     size, center = model.geom_size[top], data.geom_xpos[top]
-    return {
-        "size": [float(2 * size[0]), float(2 * size[1])],
-        "height": float(center[2] + size[2]),
-        "center": [float(center[0]), float(center[1])],
-        "friction": float(model.geom_friction[top][0]),
-    }
+    return Table(
+        size=(float(2 * size[0]), float(2 * size[1])),
+        height=float(center[2] + size[2]),
+        center=(float(center[0]), float(center[1])),
+        friction=float(model.geom_friction[top][0]),
+    )
 
 
-def camera_entry(model: mujoco.MjModel, data: mujoco.MjData, name: str, size: tuple[int, int]):
-    """The camera ``name`` as the file's ``camera``: K at ``size`` (width, height) and its
+def camera_entry(
+    model: mujoco.MjModel, data: mujoco.MjData, name: str, size: tuple[int, int]
+) -> Camera:
+    """The camera ``name`` as the file's camera: K at ``size`` (width, height) and its
     camera-to-world pose in OpenCV axes."""
     camera = model.camera(name).id
     if int(model.cam_projection[camera]) != int(mujoco.mjtProjection.mjPROJ_PERSPECTIVE):
@@ -282,17 +296,15 @@ def camera_entry(model: mujoco.MjModel, data: mujoco.MjData, name: str, size: tu
     pose = mujoco_camera_to_world(data.cam_xpos[camera], data.cam_xmat[camera])
     quat = np.zeros(4)
     mujoco.mju_mat2Quat(quat, pose[:3, :3].reshape(-1))
-    return {
-        "intrinsics": {
-            "fx": float(k[0, 0]),
-            "fy": float(k[1, 1]),
-            "cx": float(k[0, 2]),
-            "cy": float(k[1, 2]),
-            "width": int(width),
-            "height": int(height),
-        },
-        "pose": {"position": pose[:3, 3].tolist(), "quaternion": quat.tolist()},
-    }
+    return Camera(
+        fx=float(k[0, 0]),
+        fy=float(k[1, 1]),
+        cx=float(k[0, 2]),
+        cy=float(k[1, 2]),
+        width=int(width),
+        height=int(height),
+        pose=Pose(tuple(pose[:3, 3].tolist()), tuple(quat.tolist())),  # type: ignore[arg-type]
+    )
 
 
 def keypoints_by_owner(
@@ -300,29 +312,29 @@ def keypoints_by_owner(
     data: mujoco.MjData,
     keypoints: tuple[BodyKeypoint, ...],
     owners: tuple[str, ...],
-    table: dict | None,
-) -> dict[str, list[dict]]:
+    table: Table | None,
+) -> dict[str, list[Keypoint]]:
     """Each keypoint in the frame of the exported object it sits on (or of the table).
 
     Returns:
-        Object name (or ``table``) -> the file's keypoint entries.
+        Object name (or ``table``) -> its keypoints, in order.
     """
-    found: dict[str, list[dict]] = {}
+    found: dict[str, list[Keypoint]] = {}
     for point in keypoints:
         body = model.body(point.body).id
         root = int(model.body_rootid[body])
         world = data.xpos[body] + data.xmat[body].reshape(3, 3) @ np.asarray(point.position)
         owner = model.body(root).name
         if table is not None and owner == SUPPORT_BODY:
-            local, owner = world - np.array([*table["center"], 0.0]), "table"
+            local, owner = world - np.array([*table.center, 0.0]), "table"
         elif owner in owners:
             local = data.xmat[root].reshape(3, 3).T @ (world - data.xpos[root])
         else:
             raise SceneExportError(
                 f"keypoint {point.name!r} lies on body {point.body!r}, which is not exported"
             )
-        entry = {"name": point.name, "position": [float(v) for v in local]}
-        entry.update(description=point.description, lift=point.lift)
+        position = tuple(float(v) for v in local)
+        entry = Keypoint(point.name, position, point.description, point.lift)  # type: ignore[arg-type]
         found.setdefault(owner, []).append(entry)
     return found
 
@@ -343,7 +355,8 @@ def scene_data(source: ExportSource, mesh_format: str = "obj") -> tuple[dict, di
     """The scene file's content and its mesh files.
 
     Returns:
-        The JSON object of ``scene.json``, and the mesh files' bytes by path relative to it.
+        The JSON object of ``scene.json`` (``scene_file_writer.scene_json``), and the mesh
+        files' bytes by path relative to it.
     """
     model, data = source.model, source.data
     if mesh_format not in MESH_FORMATS:
@@ -359,50 +372,44 @@ def scene_data(source: ExportSource, mesh_format: str = "obj") -> tuple[dict, di
         raise SceneExportError(
             f"a scene file names its robot by a registered embodiment: {error.args[0]}"
         ) from error
-    has_support = SUPPORT_BODY in source.objects
-    table = support_table(model, data, SUPPORT_BODY) if has_support else None
+    table = support_table(model, data, SUPPORT_BODY) if SUPPORT_BODY in source.objects else None
     keypoints = keypoints_by_owner(model, data, source.keypoints, names, table)
-    if table is not None and "table" in keypoints:
-        table["keypoints"] = keypoints["table"]
+    if table is not None:
+        table = replace(table, keypoints=tuple(keypoints.get("table", ())))
     objects, meshes = [], {}
     for name in names:
         root = model.body(name).id
         path = f"meshes/{name}.{mesh_format}"
         meshes[path] = object_mesh(model, data, root).export(file_type=mesh_format)
         objects.append(
-            {
-                "name": name,
-                "mesh": path,
-                "unit": "m",
-                "pose": {
-                    "position": data.xpos[root].tolist(),
-                    "quaternion": data.xquat[root].tolist(),
-                },
-                "mass": float(model.body_subtreemass[root]),
-                "friction": object_friction(model, root),
-                "contact": object_contact(model, root),
-                "movable": is_movable(model, root),
-                "rgba": object_rgba(model, root),
-                "keypoints": keypoints.get(name, []),
-            }
+            SceneObjectEntry(
+                name=name,
+                mesh=Path(path),
+                pose=Pose(
+                    tuple(data.xpos[root].tolist()),  # type: ignore[arg-type]
+                    tuple(data.xquat[root].tolist()),  # type: ignore[arg-type]
+                ),
+                mass=float(model.body_subtreemass[root]),
+                friction=object_friction(model, root),
+                contact=object_contact(model, root),
+                movable=is_movable(model, root),
+                rgba=object_rgba(model, root),
+                keypoints=tuple(keypoints.get(name, ())),
+            )
         )
-    wrist = [float(v) for v in source.start_wrist]
-    task = {"instruction": source.instruction, "keypoints": [p.name for p in source.keypoints]}
-    if tolerance is not None:
-        task["success_tolerance"] = float(tolerance)
-    scene = {
-        "version": SCENE_FILE_VERSION,
-        "table": table,
-        "camera": camera_entry(model, data, source.camera, source.image_size),
-        "robot": {
-            "embodiment": source.embodiment,
-            "start_wrist": {"position": wrist[:3], "angles": wrist[3:]},
-        },
-        "decomposition": Decomposition().cache_key(),
-        "objects": objects,
-        "task": task,
-    }
-    return scene, meshes
+    scene = SceneFile(
+        path=Path("scene.json"),
+        objects=tuple(objects),
+        camera=camera_entry(model, data, source.camera, source.image_size),
+        table=table,
+        robot=Robot(source.embodiment, tuple(float(v) for v in source.start_wrist)),  # type: ignore[arg-type]
+        task=TaskHints(
+            source.instruction,
+            None if tolerance is None else float(tolerance),
+            tuple(p.name for p in source.keypoints),
+        ),
+    )
+    return scene_json(scene, Path(".")), meshes
 
 
 def export_scene(source: ExportSource, out: Path, mesh_format: str = "obj") -> Path:
