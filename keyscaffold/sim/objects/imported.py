@@ -19,7 +19,13 @@ import numpy as np
 
 from keyscaffold.sim import convex_parts
 from keyscaffold.sim.mesh_import import load_mesh, mass_properties
-from keyscaffold.sim.objects import VISUAL_ONLY, WORLD_CONTACT, SceneObject, free_joint
+from keyscaffold.sim.objects import (
+    VISUAL_ONLY,
+    WORLD_CONTACT,
+    SceneObject,
+    free_joint,
+    friction,
+)
 from keyscaffold.sim.scene_file import Camera, Decomposition, SceneFile, SceneObjectEntry, Table
 
 SCENE_FILE_CAMERA = "scene_file"
@@ -63,7 +69,7 @@ def imported_object(
         meshes.append(f'<mesh name="{name}_part_{i}" file="{path}" {scale}/>')
         geoms.append(
             f'<geom name="{name}_part_{i}" type="mesh" mesh="{name}_part_{i}" mass="0" '
-            f'group="3" rgba="{hidden}" condim="4" friction="{entry.friction:g} 0.005 0.0001" '
+            f'group="3" rgba="{hidden}" condim="4" {friction(entry.friction)} '
             f"{entry.contact.mjcf()} {WORLD_CONTACT}/>"
         )
     joint = free_joint(name) if entry.movable else ""
@@ -88,7 +94,7 @@ def table_fixture(table: Table) -> SceneObject:
         f'<body name="table" pos="{cx:g} {cy:g} 0">'
         f'<geom name="table_top" type="box" pos="0 0 {h - TABLE_TOP / 2:.4f}" '
         f'size="{hx:.4f} {hy:.4f} {TABLE_TOP / 2}" material="wood" '
-        f'friction="{table.friction:g} 0.005 0.0001" {WORLD_CONTACT}/>{legs}</body>'
+        f"{friction(table.friction)} {WORLD_CONTACT}/>{legs}</body>"
     )
     return SceneObject(name="table", body=body)
 
