@@ -2,7 +2,8 @@
 
 Usage:
     .venv/bin/python benchmarks/scene_round_trip.py --task shoe_place --states 10 --ideal-only
-    .venv/bin/python benchmarks/scene_round_trip.py --task shoe_place --states 20 --minutes 10
+    .venv/bin/python benchmarks/scene_round_trip.py --task shoe_place --states 20 --minutes 10 \
+        --seeds 3
     .venv/bin/python benchmarks/scene_round_trip.py --task move_apple --states 20 --minutes 10
         write the command's entry of benchmarks/results/scene_round_trip.json (one entry per
         command; an earlier entry of the same command is kept under ``earlier``)
@@ -18,13 +19,15 @@ both run on the built-in task's test states (seeds 1000000 on):
   training) on N states, each task by its own verdict (built-in: the shoe stands on the shelf;
   from the file: the stage reached its targets), the built-in rule on the end states of the runs
   from the file, and how far their objects end from the built-in runs' (``end_gap_m``). With
-  ``--minutes``: one policy per task trained M minutes on the oracle goals of 10 training states
-  and tested on N states x 2 trials (``heldout_evaluation``): keypoint success for both, the
-  built-in rule beside it for the built-in task.
+  ``--minutes``: one policy per task and training seed (``--seeds``, default 1) trained M
+  minutes on the oracle goals of 10 training states and tested on N states x 2 trials
+  (``heldout_evaluation``; seed s draws its states from split seed s, the same for both tasks):
+  keypoint success pooled over the seeds and per seed, the built-in rule beside it for the
+  built-in task.
 - Scaffold (move_apple): the oracle plans (no orientation noise) of N states followed open loop
   (``Driver.follow``), each task by its own rule (from the file: every keypoint within the
-  tolerance of its plan's final waypoint). With ``--minutes``: one seed of ``run_protocol`` per
-  task, M minutes, on the same 50 training, 10 validation and N test plans x 2 trials.
+  tolerance of its plan's final waypoint). With ``--minutes``: ``--seeds`` seeds of ``run_protocol``
+  per task, M minutes each, on the same 50 training, 10 validation and N test plans x 2 trials.
 
 The two agree when their success rates differ by at most ``AGREEMENT``.
 """
@@ -158,26 +161,36 @@ def end_gap(built_in: Path, from_file: Path) -> float | None:
     return max(math.dist(mine[name][:3], theirs[name][:3]) for name in theirs)
 
 
-def iker_trained(task: str, scene_task: str, states: int, minutes: float, out: Path, dry: bool):
-    """One policy per task on the oracle goals of the training states, tested on ``states``."""
+def iker_trained(task: str, scene_task: str, states: int, minutes: float, seeds: int, out: Path,
+                 dry: bool) -> dict:  # fmt: skip
+    """One policy per task and training seed on the oracle goals of the training states, tested
+    on ``states`` (training seed ``s`` draws its states from split seed ``s``, the same for both
+    tasks); rates pooled over the seeds, each seed's beside them."""
     counts = {"num_train": TRAIN_STATES["iker"], "num_val": VAL_STATES["iker"], "trials": TRIALS}
     train, env = profile_config("cpu"), KeypointEnvConfig()
     if dry:
         counts = {"num_train": DRY["train"], "num_val": DRY["val"], "trials": DRY["trials"]}
         train, env = profile_config("cpu", max_iterations=2), replace(env, num_envs=DRY["num_envs"])
-    found = {}
-    for key, name in (("built_in", task), ("from_file", scene_task)):
-        found[key] = heldout_evaluation(
-            name, out / "trained" / key, num_test=states, minutes=minutes, seed=0,
-            train=train, env_config=env, **counts,
-        )  # fmt: skip
-    row = {k: {**rates([e["success"] for e in s["episodes"]]), "test_seeds": s["test_seeds"],
-               "skipped": s["skipped"], "iterations": s["training"]["iterations"]}
-           for k, s in found.items()}  # fmt: skip
-    row["built_in"]["task_success_rate"] = found["built_in"]["task_success_rate"]
-    row["built_in"]["task_success_ci95"] = found["built_in"]["task_success_ci95"]
-    how = "one IKER policy per task on oracle goals, keypoint success on the test states"
-    return compared(row["built_in"], row["from_file"], how=how, minutes=minutes, **counts)
+    found: dict[str, list[dict]] = {"built_in": [], "from_file": []}
+    for seed in range(seeds):
+        for key, name in (("built_in", task), ("from_file", scene_task)):
+            found[key].append(heldout_evaluation(
+                name, out / "trained" / f"seed_{seed}" / key, num_test=states, minutes=minutes,
+                seed=seed, train=train, env_config=env, **counts,
+            ))  # fmt: skip
+    row = {}
+    for key, runs in found.items():
+        episodes = [e["success"] for s in runs for e in s["episodes"]]
+        row[key] = {**rates(episodes),
+                    "per_seed": [{"seed": seed, **rates([e["success"] for e in s["episodes"]]),
+                                  "iterations": s["training"]["iterations"],
+                                  "test_seeds": s["test_seeds"], "skipped": s["skipped"]}
+                                 for seed, s in enumerate(runs)]}  # fmt: skip
+    task_hits = [e["task_success"] for s in found["built_in"] for e in s["episodes"]]
+    row["built_in"]["task_success"] = rates(task_hits)
+    how = "IKER policies per task on oracle goals, keypoint success on the test states"
+    return compared(row["built_in"], row["from_file"], how=how, minutes=minutes, seeds=seeds,
+                    **counts)  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- scaffold
@@ -211,14 +224,14 @@ def scaffold_open_loop(task: str, scene_task, sets: dict) -> dict:
     return compared(rates(list(built)), rates(list(from_file)), how=how)
 
 
-def scaffold_trained(task: str, scene_task, sets: dict, counts: dict, minutes: float, out: Path,
-                     dry: bool) -> dict:  # fmt: skip
-    """One training seed per task with the same budget, tested on the same test plans."""
+def scaffold_trained(task: str, scene_task, sets: dict, counts: dict, minutes: float, seeds: int,
+                     out: Path, dry: bool) -> dict:  # fmt: skip
+    """``seeds`` training seeds per task with the same budget, tested on the same test plans."""
     found = {}
     for key, name in (("built_in", task), ("from_file", scene_task.name)):
         plans = sets[key]
         protocol = Protocol(
-            task=name, seeds=1, minutes=minutes, trials_per_plan=DRY["trials"] if dry else TRIALS,
+            task=name, seeds=seeds, minutes=minutes, trials_per_plan=DRY["trials"] if dry else TRIALS,
             train_plans=counts["train"], val_plans=counts["val"], test_plans=counts["test"],
             plans_train=str(plans["train"]), plans_val=str(plans["val"] or ""),
             plans_test=str(plans["test"]), num_envs=DRY["num_envs"] if dry else None,
@@ -226,15 +239,17 @@ def scaffold_trained(task: str, scene_task, sets: dict, counts: dict, minutes: f
         )  # fmt: skip
         found[key] = run_protocol(protocol, out / "trained" / key, show_progress=False)
     row = {k: {"success_rate": s["pooled_success_rate"], "success_ci95": s["pooled_success_ci95"],
-               "successes": s["per_seed"][0]["successes"], "num_episodes": s["pooled_episodes"],
-               "iterations": s["per_seed"][0]["iterations"]}
+               "successes": sum(r["successes"] for r in s["per_seed"]),
+               "num_episodes": s["pooled_episodes"],
+               "iterations": [r["iterations"] for r in s["per_seed"]]}
            for k, s in found.items()}  # fmt: skip
-    how = "one scaffold training seed per task on the same oracle plans (run_protocol)"
-    return compared(row["built_in"], row["from_file"], how=how, minutes=minutes)
+    how = "scaffold training seeds per task on the same oracle plans (run_protocol)"
+    return compared(row["built_in"], row["from_file"], how=how, minutes=minutes, seeds=seeds)
 
 
 # ----------------------------------------------------------------------------- main
-def measure(task: str, states: int, minutes: float, ideal_only: bool, out: Path, dry: bool):
+def measure(task: str, states: int, minutes: float, seeds: int, ideal_only: bool, out: Path,
+            dry: bool):  # fmt: skip
     """Export, then the ideal (open-loop) comparison and, with minutes, the trained one."""
     mode = TASKS[task]
     scene_file = export(task, out)
@@ -244,7 +259,7 @@ def measure(task: str, states: int, minutes: float, ideal_only: bool, out: Path,
         scene_task = register_with_oracle(scene_file, task).name
         result["ideal"] = iker_ideal(task, scene_task, split_seeds("test", 0, states), out)
         if minutes > 0 and not ideal_only:
-            result["trained"] = iker_trained(task, scene_task, states, minutes, out, dry)
+            result["trained"] = iker_trained(task, scene_task, states, minutes, seeds, out, dry)
         return result
     scene_task = register_scene_task(scene_file)
     scene_task.require_scaffold()
@@ -253,13 +268,15 @@ def measure(task: str, states: int, minutes: float, ideal_only: bool, out: Path,
     result.update(success_tolerance=scene_task.tolerance, plans=counts)
     result["ideal"] = scaffold_open_loop(task, scene_task, sets)
     if minutes > 0 and not ideal_only:
-        result["trained"] = scaffold_trained(task, scene_task, sets, counts, minutes, out, dry)
+        result["trained"] = scaffold_trained(task, scene_task, sets, counts, minutes, seeds, out,
+                                             dry)  # fmt: skip
     return result
 
 
 def command_line(args: argparse.Namespace) -> str:
     text = f"python benchmarks/scene_round_trip.py --task {args.task} --states {args.states}"
     text += " --ideal-only" if args.ideal_only else f" --minutes {args.minutes:g}"
+    text += f" --seeds {args.seeds}" if args.seeds != 1 and not args.ideal_only else ""
     return text + (" --dry-run" if args.dry_run else "")
 
 
@@ -269,6 +286,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--task", choices=sorted(TASKS), required=True)
     parser.add_argument("--states", type=int, default=10, help="test states")
     parser.add_argument("--minutes", type=float, default=0.0, help="training minutes per task")
+    parser.add_argument("--seeds", type=int, default=1, help="training seeds per task")
     parser.add_argument("--ideal-only", action="store_true", help="no training")
     parser.add_argument("--dry-run", action="store_true", help="tiny counts; results in --out")
     parser.add_argument("--out", type=Path, default=None, help="default runs/scene_round_trip")
@@ -276,15 +294,17 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if args.dry_run:
         args.states, args.minutes = DRY["states"], args.minutes or DRY["minutes"]
-    if args.states < 1 or args.minutes < 0:
-        parser.error("--states must be at least 1 and --minutes at least 0")
+    if args.states < 1 or args.minutes < 0 or args.seeds < 1:
+        parser.error("--states and --seeds must be at least 1 and --minutes at least 0")
     base = args.out or ROOT / "runs" / (
         "scene_round_trip_dry" if args.dry_run else "scene_round_trip"
     )
     out = base / args.task
     results = args.results or (base / "scene_round_trip.json" if args.dry_run else RESULTS)
     started = time.perf_counter()
-    result = measure(args.task, args.states, args.minutes, args.ideal_only, out, args.dry_run)
+    result = measure(
+        args.task, args.states, args.minutes, args.seeds, args.ideal_only, out, args.dry_run
+    )
     result = {**result, "command": command_line(args), **provenance(),
               "total_s": round(time.perf_counter() - started, 1)}  # fmt: skip
     kept = json.loads(results.read_text()) if results.exists() else []
