@@ -41,6 +41,7 @@ def task_row(summary: dict, command: str) -> dict:
         "success_ci95": summary["pooled_success_ci95"],
         "num_episodes": summary["pooled_episodes"],
         "seeds": len(seeds),
+        "seed_success": [r["success_rate"] for r in seeds],
         "train_minutes": summary["minutes"],
         "iterations": [r["iterations"] for r in seeds],
         "env_steps": [r["env_steps"] for r in seeds],
