@@ -249,14 +249,23 @@ def _cell(rows: list[dict]) -> str:
     if not rows:
         return "not measured yet"
     rate, low, high, episodes, seeds = pooled(rows)
-    return f"{rate:.2f} ({low:.2f}-{high:.2f}; {episodes} episodes, {seeds} seeds)"
+    return (
+        f"{rate:.2f} ({low:.2f}-{high:.2f}; {episodes} episodes, {seeds} seed{'s' * (seeds != 1)})"
+    )
 
 
 def table(entries: list[dict]) -> str:
     """The docs/results.md table: per task, the oracle-plan and realistic-answer rows of the
     latest command that measured realistic answers (one budget, the same states), pooled over
-    its seeds, and their difference."""
-    entries = [e for e in entries if not e.get("smoke_check") and not e.get("invalid")]
+    its seeds, and their difference. Runs with training overrides (``--set``) are experiments
+    on the default path and stay out of it."""
+    entries = [
+        e
+        for e in entries
+        if not e.get("smoke_check")
+        and not e.get("invalid")
+        and not e.get("settings", {}).get("overrides")
+    ]
     lines = ["| task | oracle plans | realistic answers | difference |", "|---|---|---|---|"]
     for task in scaffold_task_names():
         realistic = [e for e in entries if (e["task"], e["answers"]) == (task, "realistic")]
