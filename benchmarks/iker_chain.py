@@ -17,7 +17,7 @@ Usage:
         one has no stage after which to displace anything and needs ``--perturb 0``.
 
 Finished library parts and finished runs under ``--out`` are reused, so an interrupted benchmark
-resumes. A run succeeds when every stage has run and the task's own judge says the scene is done.
+resumes; the entry names the runs another commit made (``runs_from_other_commits``). A run succeeds when every stage has run and the task's own judge says the scene is done.
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ def run_row(summary: dict, perturb: float) -> dict:
         "task_metrics": next(
             (s["task_metrics"] for s in reversed(summary["stages"]) if s.get("task_metrics")), {}
         ),
+        "commit": summary.get("commit"),
     }
 
 
@@ -164,6 +165,7 @@ def main(argv: list[str] | None = None) -> dict:
         runs.append(run_row(summary, perturb))
         print(json.dumps(runs[-1]))
     successes = sum(r["success"] for r in runs)
+    meta = provenance()
     result = {
         "task": args.task,
         "planner": "oracle",
@@ -179,7 +181,9 @@ def main(argv: list[str] | None = None) -> dict:
         "library": None if library is None else library_record(library, args),
         "overrides": list(args.overrides),
         "command": command,
-        **provenance(),
+        **meta,
+        # finished runs found under --out are reused: the seeds of those another commit made
+        "runs_from_other_commits": [r["seed"] for r in runs if r["commit"] != meta["commit"]],
         "total_s": time.perf_counter() - started,
     }
     write_result(args, result)
