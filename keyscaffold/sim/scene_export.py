@@ -16,7 +16,6 @@ file's camera with its K and camera-to-world pose in OpenCV axes, the inverse of
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -38,7 +37,7 @@ from keyscaffold.sim.scene_file import (
     TaskHints,
 )
 from keyscaffold.sim.scene_file_reader import read_scene_file
-from keyscaffold.sim.scene_file_writer import scene_json
+from keyscaffold.sim.scene_file_writer import write_scene_file
 from keyscaffold.util import atomic_directory
 
 SUPPORT_BODY = "counter"
@@ -351,11 +350,13 @@ def _refuse_articulated(model: mujoco.MjModel, names: tuple[str, ...]) -> None:
         )
 
 
-def scene_data(source: ExportSource, mesh_format: str = "obj") -> tuple[dict, dict[str, bytes]]:
+def scene_data(
+    source: ExportSource, mesh_format: str = "obj"
+) -> tuple[SceneFile, dict[str, bytes]]:
     """The scene file's content and its mesh files.
 
     Returns:
-        The JSON object of ``scene.json`` (``scene_file_writer.scene_json``), and the mesh
+        The scene (its ``path`` ``scene.json``, mesh paths relative to it), and the mesh
         files' bytes by path relative to it.
     """
     model, data = source.model, source.data
@@ -409,7 +410,7 @@ def scene_data(source: ExportSource, mesh_format: str = "obj") -> tuple[dict, di
             tuple(p.name for p in source.keypoints),
         ),
     )
-    return scene_json(scene, Path(".")), meshes
+    return scene, meshes
 
 
 def export_scene(source: ExportSource, out: Path, mesh_format: str = "obj") -> Path:
@@ -427,7 +428,7 @@ def export_scene(source: ExportSource, out: Path, mesh_format: str = "obj") -> P
         for path, content in meshes.items():
             (folder / path).parent.mkdir(parents=True, exist_ok=True)
             (folder / path).write_bytes(content if isinstance(content, bytes) else content.encode())
-        (folder / "scene.json").write_text(json.dumps(scene, indent=2) + "\n")
+        write_scene_file(scene, folder / "scene.json")
         folder.chmod(0o755)  # a temporary folder is private; the export is not
-        read_scene_file(folder / "scene.json")
+        read_scene_file(folder / "scene.json")  # the meshes too, as a user's import reads them
     return out / "scene.json"

@@ -3,7 +3,8 @@
 This is how a scene made in code (poses from a pose estimator, meshes from a scanner) becomes a
 file the commands take (``--scene FILE``), and how ``scene export`` writes the built-in scenes.
 ``scene_json`` and ``parse_scene`` are inverses: reading the written file gives the same
-``SceneFile`` (mesh paths resolved against the file's folder). Fields that are ``None`` (an
+``SceneFile`` (mesh paths resolved against the file's folder, and quaternions of unit length,
+as the reader normalises them). Fields that are ``None`` (an
 object's ``mass`` or ``density``, the task's ``success_tolerance``) are left out, as the reader
 expects; everything else is written, defaults included, so the file says what the scene is.
 """
@@ -11,7 +12,10 @@ expects; everything else is written, defaults included, so the file says what th
 from __future__ import annotations
 
 import json
+import numbers
 from pathlib import Path
+
+import numpy as np
 
 from keyscaffold.sim.scene_file import (
     Camera,
@@ -25,6 +29,17 @@ from keyscaffold.sim.scene_file import (
 )
 from keyscaffold.sim.scene_file_reader import parse_scene
 from keyscaffold.util import atomic_write_text
+
+
+def _plain(value):
+    """A setting as JSON writes it: numpy numbers become Python ones, strings stay."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    return value
 
 
 def _floats(values) -> list[float]:
@@ -67,7 +82,7 @@ def object_json(entry: SceneObjectEntry, folder: Path) -> dict:
         item["density"] = float(entry.density)
     item.update(
         friction=float(entry.friction),
-        contact=entry.contact.fields(),
+        contact={key: _plain(value) for key, value in entry.contact.fields().items()},
         movable=bool(entry.movable),
         rgba=_floats(entry.rgba),
         keypoints=keypoints_json(entry.keypoints),
@@ -119,7 +134,7 @@ def scene_json(scene: SceneFile, folder: Path) -> dict:
         "table": table_json(scene.table),
         "camera": camera_json(scene.camera),
         "robot": robot_json(scene.robot),
-        "decomposition": scene.decomposition.cache_key(),
+        "decomposition": {k: _plain(v) for k, v in scene.decomposition.cache_key().items()},
         "objects": [object_json(entry, folder) for entry in scene.objects],
         "task": task_json(scene.task),
     }
@@ -127,8 +142,9 @@ def scene_json(scene: SceneFile, folder: Path) -> dict:
 
 def write_scene_file(scene: SceneFile, path: Path) -> Path:
     """Check ``scene`` by reading its JSON back (``SceneFileError`` names the field), then write
-    it to ``path`` atomically. Mesh files are not copied: the file names them relative to its
-    folder when they lie inside it, by absolute path otherwise.
+    it to ``path`` atomically. Mesh files are not copied: the file names an absolute mesh path
+    relative to its folder when it lies inside it, and keeps it absolute otherwise; a relative
+    mesh path is written as it is, and means (as the reader reads it) relative to that folder.
 
     Returns:
         ``path``.
