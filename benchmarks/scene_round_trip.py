@@ -60,7 +60,7 @@ from keyscaffold.planning.oracle import split_seeds
 from keyscaffold.planning.plan import load_plan_set
 from keyscaffold.protocol import Protocol, run_protocol
 from keyscaffold.provenance import keep_in_list, provenance
-from keyscaffold.rl.config import profile_config
+from keyscaffold.rl.config import apply_overrides, profile_config
 from keyscaffold.rl.keypoint_env import KeypointEnvConfig
 from keyscaffold.tasks import make_task
 from keyscaffold.tasks.base import InitialState
@@ -162,12 +162,13 @@ def end_gap(built_in: Path, from_file: Path) -> float | None:
 
 
 def iker_trained(task: str, scene_task: str, states: int, minutes: float, seeds: int, out: Path,
-                 dry: bool) -> dict:  # fmt: skip
+                 dry: bool, overrides: tuple[str, ...] = ()) -> dict:  # fmt: skip
     """One policy per task and training seed on the oracle goals of the training states, tested
     on ``states`` (training seed ``s`` draws its states from split seed ``s``, the same for both
-    tasks); rates pooled over the seeds, each seed's beside them."""
+    tasks); rates pooled over the seeds, each seed's beside them. ``overrides`` change the
+    keypoint env's settings of both tasks (``rewards.lift_sharpness=3``)."""
     counts = {"num_train": TRAIN_STATES["iker"], "num_val": VAL_STATES["iker"], "trials": TRIALS}
-    train, env = profile_config("cpu"), KeypointEnvConfig()
+    train, env = profile_config("cpu"), apply_overrides(KeypointEnvConfig(), overrides)
     if dry:
         counts = {"num_train": DRY["train"], "num_val": DRY["val"], "trials": DRY["trials"]}
         train, env = profile_config("cpu", max_iterations=2), replace(env, num_envs=DRY["num_envs"])
@@ -190,7 +191,7 @@ def iker_trained(task: str, scene_task: str, states: int, minutes: float, seeds:
     row["built_in"]["task_success"] = rates(task_hits)
     how = "IKER policies per task on oracle goals, keypoint success on the test states"
     return compared(row["built_in"], row["from_file"], how=how, minutes=minutes, seeds=seeds,
-                    **counts)  # fmt: skip
+                    overrides=list(overrides), **counts)  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- scaffold
@@ -249,7 +250,7 @@ def scaffold_trained(task: str, scene_task, sets: dict, counts: dict, minutes: f
 
 # ----------------------------------------------------------------------------- main
 def measure(task: str, states: int, minutes: float, seeds: int, ideal_only: bool, out: Path,
-            dry: bool):  # fmt: skip
+            dry: bool, overrides: tuple[str, ...] = ()):  # fmt: skip
     """Export, then the ideal (open-loop) comparison and, with minutes, the trained one."""
     mode = TASKS[task]
     scene_file = export(task, out)
@@ -259,8 +260,11 @@ def measure(task: str, states: int, minutes: float, seeds: int, ideal_only: bool
         scene_task = register_with_oracle(scene_file, task).name
         result["ideal"] = iker_ideal(task, scene_task, split_seeds("test", 0, states), out)
         if minutes > 0 and not ideal_only:
-            result["trained"] = iker_trained(task, scene_task, states, minutes, seeds, out, dry)
+            result["trained"] = iker_trained(task, scene_task, states, minutes, seeds, out, dry,
+                                             overrides)  # fmt: skip
         return result
+    if overrides:
+        raise ValueError("--set changes IKER training only (the keypoint env's settings)")
     scene_task = register_scene_task(scene_file)
     scene_task.require_scaffold()
     counts = plan_counts(states, dry)
@@ -277,6 +281,8 @@ def command_line(args: argparse.Namespace) -> str:
     text = f"python benchmarks/scene_round_trip.py --task {args.task} --states {args.states}"
     text += " --ideal-only" if args.ideal_only else f" --minutes {args.minutes:g}"
     text += f" --seeds {args.seeds}" if args.seeds != 1 and not args.ideal_only else ""
+    text += "".join(f" --set {item}" for item in args.overrides)
+    text += f" --out {args.out}" if args.out else ""
     return text + (" --dry-run" if args.dry_run else "")
 
 
@@ -289,6 +295,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seeds", type=int, default=1, help="training seeds per task")
     parser.add_argument("--ideal-only", action="store_true", help="no training")
     parser.add_argument("--dry-run", action="store_true", help="tiny counts; results in --out")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="K=V",
+                        help="IKER only: a KeypointEnvConfig setting for both tasks, e.g. "
+                        "rewards.lift_sharpness=3 (repeatable; use a fresh --out, finished "
+                        "runs in it are reused)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=None, help="default runs/scene_round_trip")
     parser.add_argument("--results", type=Path, default=None, help="default: " + str(RESULTS))
     args = parser.parse_args(argv)
@@ -302,9 +312,8 @@ def main(argv: list[str] | None = None) -> dict:
     out = base / args.task
     results = args.results or (base / "scene_round_trip.json" if args.dry_run else RESULTS)
     started = time.perf_counter()
-    result = measure(
-        args.task, args.states, args.minutes, args.seeds, args.ideal_only, out, args.dry_run
-    )
+    result = measure(args.task, args.states, args.minutes, args.seeds, args.ideal_only, out,
+                     args.dry_run, tuple(args.overrides))  # fmt: skip
     result = {**result, "command": command_line(args), **provenance(),
               "total_s": round(time.perf_counter() - started, 1)}  # fmt: skip
     kept = json.loads(results.read_text()) if results.exists() else []

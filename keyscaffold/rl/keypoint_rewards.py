@@ -63,11 +63,21 @@ class KeypointRewardConfig:
     carry_radius: float = 0.08
     """Horizontal distance to the targets below which the height demand fades out (m)."""
     carry_sharpness: float = 10.0
-    """Sharpness of the carry kernel on the height shortfall (1/m)."""
+    """Sharpness of the carry kernel on the height shortfall (1/m), in the gate of the keypoint
+    term (``carry_gate``): a few centimetres short of the clearance already halve that term."""
+    lift_sharpness: float | None = None
+    """Sharpness of the carry term's own kernel (1/m); ``None`` uses ``carry_sharpness``. A
+    wider kernel (e.g. 3) pays for every centimetre a held object gains toward its clearance
+    even when the targets lie 30 cm above it (exp(-10 * 0.35) is flat, exp(-3 * 0.35) is not),
+    so the first lift need not be found by chance; the gate stays sharp."""
     carry_gate: bool = True
     """Also scale the keypoint (baseline: position) term of a held object by its carry value, so
     nearing the targets horizontally pays only once the object is high enough (without it, a
     shoe carried toward a rack's upper shelf slides in under that shelf and stays there)."""
+    gate_direction: bool = False
+    """With ``carry_gate``, scale the direction term of a held object by its carry value too: a
+    shoe dragged along the floor toward a shelf above it earns no speed toward its targets (a
+    local optimum that can hold a policy for a thousand iterations before it first lifts)."""
     success: float = 2.0
     """Bonus while the mean keypoint distance is below ``success_distance``."""
     success_distance: float = SUCCESS_DISTANCE
@@ -319,17 +329,14 @@ def shared_terms(
     """The approach and carry terms, the penalties (action, drop, workspace), and the factor of
     the goal term (the carry value of held objects with ``carry_gate``, else 1)."""
     holding = np.asarray(holding, bool)
-    carry = carry_reward(
-        keypoints,
-        targets,
-        config.carry_clearance,
-        config.carry_radius,
-        config.carry_sharpness,
-        weights,
-    )
+    clearance, radius = config.carry_clearance, config.carry_radius
+    carry = carry_reward(keypoints, targets, clearance, radius, config.carry_sharpness, weights)
+    lift = carry
+    if config.lift_sharpness is not None and config.lift_sharpness != config.carry_sharpness:
+        lift = carry_reward(keypoints, targets, clearance, radius, config.lift_sharpness, weights)
     approach = {
         "distance": config.distance * approach_reward(tcp, grasp_point, config.distance_sharpness),
-        "carry": config.carry * np.where(holding, carry, 0.0),
+        "carry": config.carry * np.where(holding, lift, 0.0),
     }
     dropped = dropped_object(tcp, grasp_point, holding, config.drop_distance)
     penalties = {
@@ -380,11 +387,11 @@ def iker_reward_terms(
         config, tcp, grasp_point, keypoints, targets, weights, action, holding, outside
     )
     distance = mean_keypoint_distance(keypoints, targets, weights)
+    speed = direction_reward(keypoint_velocity, keypoints, targets, config.direction_speed, weights)
     return {
         **approach,
         "keypoints": config.keypoints * gate * np.exp(-config.keypoint_sharpness * distance),
-        "direction": config.direction
-        * direction_reward(keypoint_velocity, keypoints, targets, config.direction_speed, weights),
+        "direction": config.direction * (gate if config.gate_direction else 1.0) * speed,
         "alignment": config.alignment * alignment_reward(keypoints, targets, weights),
         "success": config.success * (distance < config.success_distance).astype(np.float64),
         **penalties,

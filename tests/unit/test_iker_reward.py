@@ -114,6 +114,26 @@ def test_carry_asks_for_clearance_until_over_the_targets():
     np.testing.assert_allclose(ungated["keypoints"], kernel, atol=1e-12)
 
 
+def test_a_wide_lift_kernel_pays_the_carry_term_while_the_gate_stays_sharp():
+    targets = np.array([[[0.5, 0.0, 0.3], [0.5, 0.1, 0.3]]] * 3)
+    keypoints = targets.copy()
+    keypoints[0] += [-0.4, 0.0, -0.3]  # on the floor, far: shortfall 0.36 m
+    keypoints[1] += [-0.4, 0.0, -0.2]  # lifted 10 cm: shortfall 0.26 m
+    keypoints[2] += [-0.4, 0.0, 0.1]  # high enough
+    args = (np.zeros((3, 3)), np.zeros((3, 3)), keypoints, targets, np.zeros((3, 2, 3)))
+    rest = (np.zeros((3, 6)), np.ones(3, bool), np.zeros(3, bool))
+    sharp = iker_reward_terms(KeypointRewardConfig(), *args, *rest)
+    wide = iker_reward_terms(KeypointRewardConfig(lift_sharpness=3.0), *args, *rest)
+    np.testing.assert_allclose(
+        wide["carry"], 0.5 * np.exp(-3.0 * np.array([0.36, 0.26, 0.0])), atol=1e-12
+    )
+    # the first 10 cm of lift pays more than twice as much with the wide kernel
+    assert wide["carry"][1] - wide["carry"][0] > 2 * (sharp["carry"][1] - sharp["carry"][0])
+    np.testing.assert_allclose(wide["keypoints"], sharp["keypoints"], atol=1e-12)
+    same = iker_reward_terms(KeypointRewardConfig(lift_sharpness=10.0), *args, *rest)
+    np.testing.assert_allclose(same["carry"], sharp["carry"], atol=1e-12)
+
+
 def test_zero_weight_switches_a_term_off_and_weights_scale():
     keypoints, targets = _two_keypoints()
     args = (
