@@ -116,7 +116,8 @@ def test_the_benchmark_writes_both_rates_on_the_same_states(tmp_path):
     finally:
         remove_task("scene:shoe_place")
     entry = json.loads((tmp_path / "scene_round_trip.json").read_text())[-1]
-    assert entry["command"].endswith("--ideal-only --dry-run") and entry["commit"]
+    command = entry["command"]
+    assert "--ideal-only --out " in command and command.endswith(" --dry-run") and entry["commit"]
     ideal = entry["ideal"]
     assert ideal == result["ideal"] and "trained" not in entry
     runs = ideal["runs"]
