@@ -263,8 +263,6 @@ def measure(task: str, states: int, minutes: float, seeds: int, ideal_only: bool
             result["trained"] = iker_trained(task, scene_task, states, minutes, seeds, out, dry,
                                              overrides)  # fmt: skip
         return result
-    if overrides:
-        raise ValueError("--set changes IKER training only (the keypoint env's settings)")
     scene_task = register_scene_task(scene_file)
     scene_task.require_scaffold()
     counts = plan_counts(states, dry)
@@ -304,6 +302,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if args.dry_run:
         args.states, args.minutes = DRY["states"], args.minutes or DRY["minutes"]
+    if args.overrides and TASKS[args.task] != "iker":
+        parser.error(f"--set changes IKER training only; {args.task} is a scaffold task")
     if args.states < 1 or args.minutes < 0 or args.seeds < 1:
         parser.error("--states and --seeds must be at least 1 and --minutes at least 0")
     base = args.out or ROOT / "runs" / (

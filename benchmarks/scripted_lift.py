@@ -9,7 +9,7 @@ it): the oracle goals of the 10 training states of split seeds 0-2, 64 episodes 
 env each, with no policy: the grasp start (the jaws close while the wrist holds still), then the
 wrist commanded straight up at full action for the rest of 60 control steps. Per seed: the share
 of episodes whose keypoints rose more than 15 cm, their median rise (m) and the share that
-dropped the shoe (the TCP over 6 cm from the grasp point). It separates physics (can the grasp
+dropped the shoe (the TCP farther from the grasp point than the reward's ``drop_distance``). It separates physics (can the grasp
 carry the shoe at all) from exploration (does PPO find the lift).
 """
 
@@ -44,7 +44,7 @@ def lift(task_name: str, seed: int, folder: Path) -> dict:
     env = KeypointEnv(task, list(goals.values()), config, seed=0)
     env.reset()
     start = env.keypoints()[:, :, 2].mean(axis=1).copy()
-    action = torch.zeros(WORLDS, 6)
+    action = torch.zeros(WORLDS, env.num_actions)
     for step in range(STEPS):
         action[:, 2] = float(step >= config.grasp_steps)
         env.step(action)
@@ -52,7 +52,7 @@ def lift(task_name: str, seed: int, folder: Path) -> dict:
     tcp, _ = env.gripper_pose()
     gap = np.linalg.norm(tcp - env.grasp_point(*env.object_pose()), axis=-1)
     return {"seed": seed, "goals": len(goals), "lifted": float(np.mean(rise > LIFTED)),
-            "median_rise_m": float(np.median(rise)), "dropped": float(np.mean(gap > 0.06))}  # fmt: skip
+            "median_rise_m": float(np.median(rise)), "dropped": float(np.mean(gap > config.rewards.drop_distance))}  # fmt: skip
 
 
 def main() -> None:

@@ -252,6 +252,38 @@ def alignment_reward(
     return np.where(count > 0, cosine.sum(axis=-1) / np.maximum(count, 1), 0.0)
 
 
+def carry_shortfall(
+    keypoints: np.ndarray, targets: np.ndarray, clearance: float, radius: float,
+    weights: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """What the carry kernel reads: how far from over the targets the keypoints are, and how far
+    below the clearance height.
+
+    Args:
+        keypoints: Shape: (B, K, 3).
+        targets: Shape: (B, K, 3).
+        clearance: Metres.
+        radius: Metres.
+        weights: Optional keypoint weights, shape: (B, K) (see ``weighted_mean``).
+
+    Returns:
+        ``far``: the horizontal distance between the keypoints' (weighted) mean and the
+        targets' mean over ``radius``, capped at 1, shape: (B,); ``shortfall``: the mean
+        keypoints' height below the targets' mean height plus ``clearance``, at least 0 (m),
+        shape: (B,).
+    """
+    centre = np.stack([weighted_mean(keypoints[..., i], weights) for i in range(3)], axis=-1)
+    goal = np.stack([weighted_mean(targets[..., i], weights) for i in range(3)], axis=-1)
+    far = np.minimum(np.linalg.norm((goal - centre)[..., :2], axis=-1) / radius, 1.0)
+    return far, np.maximum(goal[..., 2] + clearance - centre[..., 2], 0.0)
+
+
+def carry_value(far: np.ndarray, shortfall: np.ndarray, sharpness: float) -> np.ndarray:
+    """1 - far * (1 - exp(-sharpness * shortfall)), shape: (B,), in (0, 1] (``carry_shortfall``
+    gives ``far`` and ``shortfall``; ``sharpness`` in 1/m)."""
+    return 1.0 - far * (1.0 - np.exp(-sharpness * shortfall))
+
+
 def carry_reward(
     keypoints: np.ndarray,
     targets: np.ndarray,
@@ -279,11 +311,7 @@ def carry_reward(
     Returns:
         Shape: (B,), in (0, 1].
     """
-    centre = np.stack([weighted_mean(keypoints[..., i], weights) for i in range(3)], axis=-1)
-    goal = np.stack([weighted_mean(targets[..., i], weights) for i in range(3)], axis=-1)
-    far = np.minimum(np.linalg.norm((goal - centre)[..., :2], axis=-1) / radius, 1.0)
-    shortfall = np.maximum(goal[..., 2] + clearance - centre[..., 2], 0.0)
-    return 1.0 - far * (1.0 - np.exp(-sharpness * shortfall))
+    return carry_value(*carry_shortfall(keypoints, targets, clearance, radius, weights), sharpness)
 
 
 def dropped_object(
@@ -329,11 +357,13 @@ def shared_terms(
     """The approach and carry terms, the penalties (action, drop, workspace), and the factor of
     the goal term (the carry value of held objects with ``carry_gate``, else 1)."""
     holding = np.asarray(holding, bool)
-    clearance, radius = config.carry_clearance, config.carry_radius
-    carry = carry_reward(keypoints, targets, clearance, radius, config.carry_sharpness, weights)
+    far, shortfall = carry_shortfall(
+        keypoints, targets, config.carry_clearance, config.carry_radius, weights
+    )
+    carry = carry_value(far, shortfall, config.carry_sharpness)
     lift = carry
     if config.lift_sharpness is not None and config.lift_sharpness != config.carry_sharpness:
-        lift = carry_reward(keypoints, targets, clearance, radius, config.lift_sharpness, weights)
+        lift = carry_value(far, shortfall, config.lift_sharpness)
     approach = {
         "distance": config.distance * approach_reward(tcp, grasp_point, config.distance_sharpness),
         "carry": config.carry * np.where(holding, lift, 0.0),

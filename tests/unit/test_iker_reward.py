@@ -134,6 +134,26 @@ def test_a_wide_lift_kernel_pays_the_carry_term_while_the_gate_stays_sharp():
     np.testing.assert_allclose(same["carry"], sharp["carry"], atol=1e-12)
 
 
+def test_gate_direction_scales_a_held_objects_speed_by_its_carry_value():
+    targets = np.array([[[0.5, 0.0, 0.3], [0.5, 0.1, 0.3]]] * 2)
+    keypoints = targets.copy()
+    keypoints[0] += [-0.4, 0.0, -0.3]  # dragged on the floor: carry value exp(-10 * 0.36)
+    keypoints[1] += [-0.4, 0.0, 0.1]  # high enough: carry value 1
+    velocity = np.zeros((2, 2, 3))
+    velocity[..., 0] = 0.2  # toward the targets at the saturating speed
+    args = (np.zeros((2, 3)), np.zeros((2, 3)), keypoints, targets, velocity, np.zeros((2, 6)))
+    held, loose = np.ones(2, bool), np.zeros(2, bool)
+    plain = iker_reward_terms(KeypointRewardConfig(), *args, held, loose)
+    gated = iker_reward_terms(KeypointRewardConfig(gate_direction=True), *args, held, loose)
+    speed = plain["direction"]
+    np.testing.assert_allclose(gated["direction"], speed * [np.exp(-10.0 * 0.36), 1.0], atol=1e-9)
+    # an object not held, or the gate switched off, keeps the full direction term
+    free = iker_reward_terms(KeypointRewardConfig(gate_direction=True), *args, loose, loose)
+    np.testing.assert_allclose(free["direction"], speed, atol=1e-12)
+    off = KeypointRewardConfig(gate_direction=True, carry_gate=False)
+    np.testing.assert_allclose(iker_reward_terms(off, *args, held, loose)["direction"], speed)
+
+
 def test_zero_weight_switches_a_term_off_and_weights_scale():
     keypoints, targets = _two_keypoints()
     args = (
