@@ -20,6 +20,9 @@ grasp takes the object (IKER's grasping subroutine; a grasp detector's job on a 
 point (the goal's nominal grasp point plus a per-episode random offset in the object's frame),
 the wrist turned to the goal's grasp angles if it has them, and the jaws close while the wrist
 holds still for the first ``grasp_steps`` control steps; the policy then carries the object.
+In training, a share ``lift_start`` of these episodes goes on with the wrist raised straight up
+at full action for as many steps as a height drawn in (0, ``lift_start_height``] takes, before the
+policy's actions count (a start-state curriculum for the first lift).
 Without ``grasp_start`` the episode starts at the goal's wrist pose with open jaws, which close
 once the tool centre point (TCP) comes within ``grasp_radius`` of the grasp point. Either way the
 jaws stay closed for the rest of the episode.
@@ -56,7 +59,11 @@ from keyscaffold.rl.keypoint_rewards import (
 )
 from keyscaffold.rl.object_pose_reward import object_pose_reward_terms
 from keyscaffold.rl.policy_io import PolicyIO
+from keyscaffold.sim.embodiments.base import WRIST_JOINTS
 from keyscaffold.tasks.base import Task
+
+_WRIST_Z = WRIST_JOINTS.index("wrist_z")
+"""The action's index of the wrist's vertical position increment."""
 
 
 def _rotation_6d(rotation: np.ndarray) -> np.ndarray:
@@ -147,6 +154,7 @@ class KeypointEnv(BatchedEnv):
         self.grasp_mode = np.zeros(n, dtype=bool)
         self.grasp_local = np.zeros((n, 3))
         self.jaws_closed = np.zeros(n, dtype=bool)
+        self.heuristic_steps = np.zeros(n, dtype=np.int64)
         self.wrist_target = np.zeros((n, 6))
         self.previous_keypoints = np.zeros((n, k, 3))
         self.previous_object_position = np.zeros((n, 3))
@@ -250,11 +258,26 @@ class KeypointEnv(BatchedEnv):
                 {name: values[rows] for name, values in joints.items()},
             )
         self.jaws_closed[ids] = ~self.grasp_mode[ids] | cfg.grasp_start
+        self.heuristic_steps[ids] = self._heuristic_steps(ids.size) * (
+            self.grasp_mode[ids] & cfg.grasp_start
+        )
         self.wrist_target[ids] = wrist
         self.previous_keypoints[ids] = self.keypoints()[ids]
         self.previous_object_position[ids] = self.object_pose()[0][ids]
         self.episode_length_buf[torch.as_tensor(ids)] = 0
         self.episode_return[ids] = 0.0
+
+    def _heuristic_steps(self, count: int) -> np.ndarray:
+        """Control steps the heuristic grasp holds the wrist for ``count`` new episodes, shape:
+        (count,): ``grasp_steps`` to close the jaws, plus, for a share ``lift_start`` of them,
+        the steps of a straight lift at full action by a height in (0, ``lift_start_height``]."""
+        cfg = self.config
+        steps = np.full(count, cfg.grasp_steps, dtype=np.int64)
+        if cfg.lift_start > 0.0:
+            lifted = self.rng.random(count) < cfg.lift_start
+            height = self.rng.uniform(0.0, cfg.lift_start_height, count)
+            steps += lifted * np.ceil(height / cfg.position_scale).astype(np.int64)
+        return steps
 
     def _move_to_grasp(
         self,
@@ -326,10 +349,14 @@ class KeypointEnv(BatchedEnv):
         measured = self.controller.wrist_pose()
         lead = np.array([cfg.target_lead] * 3 + [cfg.rotation_lead] * 3)
         base = np.clip(self.wrist_target, measured - lead, measured + lead)
-        if cfg.grasp_start:
-            # The heuristic grasp: the wrist holds still while the jaws close.
-            closing = self.grasp_mode & (self.episode_length_buf.numpy() < cfg.grasp_steps)
-            action = np.where(closing[:, None], 0.0, action)
+        # The heuristic grasp: the wrist holds still while the jaws close, then (lifted
+        # starts) rises at full action; the policy's actions count after that.
+        t = self.episode_length_buf.numpy()
+        heuristic = t < self.heuristic_steps
+        if heuristic.any():
+            lift = np.zeros_like(action)
+            lift[:, _WRIST_Z] = (t >= cfg.grasp_steps).astype(action.dtype)
+            action = np.where(heuristic[:, None], lift, action)
         wrist, _ = self.action_spec.targets(base, action, cfg.position_scale, cfg.rotation_scale)
         wrist[:, :3] = np.clip(wrist[:, :3], self.workspace_low, self.workspace_high)
         self.wrist_target = wrist.copy()

@@ -93,6 +93,14 @@ class KeypointEnvConfig:
     (or without a pose) the episode starts at the scene's wrist pose."""
     grasp_steps: int = 8
     """Grasp start: control steps the wrist holds still while the jaws close."""
+    lift_start: float = 0.0
+    """Grasp start, training only: the share of episodes in which the heuristic grasp, once the
+    jaws have closed, also raises the wrist straight up by a height drawn uniformly in
+    (0, ``lift_start_height``] before the policy acts (a start-state curriculum: the critic
+    learns what a raised object is worth, so the policy need not find its first lift by chance).
+    Every execution and evaluation env has 0 (``iker.skills.execution_config``)."""
+    lift_start_height: float = 0.15
+    """Grasp start: the largest height of a lifted start (m)."""
     grasp_angle_noise: float = 0.05
     """Grasp start: uniform noise on the grasp's wrist hinge angles (rad)."""
     grasp_radius: float = 0.02

@@ -12,7 +12,7 @@ import pytest
 import torch
 from box_scene import BOX_CENTER, BOX_HALF, BoxTask
 
-from keyscaffold.iker.skills import PUSH_GAP, push_pose
+from keyscaffold.iker.skills import PUSH_GAP, execution_config, push_pose
 from keyscaffold.rl.checkpoints import load_policy
 from keyscaffold.rl.config import PPOConfig, TrainConfig
 from keyscaffold.rl.deployed import DeployedPolicy
@@ -215,6 +215,29 @@ def test_grasp_start_holds_the_wrist_while_the_jaws_close_then_lifts(task):
         _, _, _, extras = env.step(_toward(env, grasp + [0.0, 0.0, 0.1], gain=0.5))
     assert env.object_pose()[0][0, 2] - BOX_CENTER[2] > 0.08
     assert env.success()[0] and extras["log"]["/reward/drop"] == 0.0
+
+
+def test_lifted_starts_raise_the_box_before_the_policy_acts_and_never_in_execution(task):
+    goal = _goal("grasp", (0.0, 0.0, 0.2))
+    config = _config(num_envs=32, episode_steps=200, lift_start=0.5, lift_start_height=0.1)
+    env = KeypointEnv(task, [goal], config, seed=3)
+    steps = env.heuristic_steps.copy()
+    lifted = steps > config.grasp_steps
+    # about half the episodes lift, each by at most 0.1 m at 1 cm a step
+    assert 6 <= lifted.sum() <= 26 and steps.max() <= config.grasp_steps + 10
+    assert (steps[~lifted] == config.grasp_steps).all()
+    heights = []
+    for _ in range(int(steps.max())):  # the policy pushes down; the heuristic ignores it
+        env.step(torch.tensor([[0.0, 0.0, -1.0, 0.0, 0.0, 0.0]]).repeat(32, 1))
+        heights.append(env.object_pose()[0][:, 2] - BOX_CENTER[2])
+    rise = np.array(heights)[steps - 1, np.arange(32)]  # when each world's heuristic ends
+    expected = (steps - config.grasp_steps) * config.position_scale
+    # the wrist's target leads the measured pose by at most target_lead (2 cm)
+    assert (rise[lifted] > expected[lifted] - 0.03).all() and (rise < expected + 0.01).all()
+    assert np.abs(rise[~lifted]).max() < 0.01  # held on the table, the policy's push ignored
+
+    execution = KeypointEnv(task, [goal], execution_config(config, 32, noise=True), seed=3)
+    assert (execution.heuristic_steps == config.grasp_steps).all()
 
 
 def test_push_start_puts_the_closed_gripper_behind_the_box_and_a_push_reaches_the_targets(task):
