@@ -21,8 +21,9 @@ point (the goal's nominal grasp point plus a per-episode random offset in the ob
 the wrist turned to the goal's grasp angles if it has them, and the jaws close while the wrist
 holds still for the first ``grasp_steps`` control steps; the policy then carries the object.
 In training, a share ``lift_start`` of these episodes goes on with the wrist raised straight up
-at full action for as many steps as a height drawn in (0, ``lift_start_height``] takes, before the
-policy's actions count (a start-state curriculum for the first lift).
+at full action for as many steps as a drawn height takes, before the policy's actions count (a
+start-state curriculum for the first lift): up to ``lift_start_height``, and never higher than
+the carry reward asks the object to rise.
 Without ``grasp_start`` the episode starts at the goal's wrist pose with open jaws, which close
 once the tool centre point (TCP) comes within ``grasp_radius`` of the grasp point. Either way the
 jaws stay closed for the rest of the episode.
@@ -52,6 +53,7 @@ from keyscaffold.rl.batched_env import BatchedEnv
 from keyscaffold.rl.keypoint_goals import REWARDS, KeypointEnvConfig, KeypointGoal
 from keyscaffold.rl.keypoint_rewards import (
     SUCCESS_DISTANCE,
+    carry_shortfall,
     dropped_object,
     iker_reward_terms,
     keypoint_success,
@@ -258,7 +260,7 @@ class KeypointEnv(BatchedEnv):
                 {name: values[rows] for name, values in joints.items()},
             )
         self.jaws_closed[ids] = ~self.grasp_mode[ids] | cfg.grasp_start
-        self.heuristic_steps[ids] = self._heuristic_steps(ids.size) * (
+        self.heuristic_steps[ids] = self._heuristic_steps(ids) * (
             self.grasp_mode[ids] & cfg.grasp_start
         )
         self.wrist_target[ids] = wrist
@@ -267,15 +269,27 @@ class KeypointEnv(BatchedEnv):
         self.episode_length_buf[torch.as_tensor(ids)] = 0
         self.episode_return[ids] = 0.0
 
-    def _heuristic_steps(self, count: int) -> np.ndarray:
-        """Control steps the heuristic grasp holds the wrist for ``count`` new episodes, shape:
-        (count,): ``grasp_steps`` to close the jaws, plus, for a share ``lift_start`` of them,
-        the steps of a straight lift at full action by a height in (0, ``lift_start_height``]."""
+    def _heuristic_steps(self, ids: np.ndarray) -> np.ndarray:
+        """Control steps the heuristic grasp holds the wrist in just-reset worlds ``ids``,
+        shape: (M,): ``grasp_steps`` to close the jaws, plus, for a share ``lift_start`` of
+        them, the steps of a straight lift at full action by a height drawn in (0, H], with H
+        the smaller of ``lift_start_height`` and what the carry term asks of the object at the
+        start (its shortfall below the targets' clearance height, times its horizontal ``far``
+        factor): a goal that needs no lift (a turn in place, a slide) never gets one."""
         cfg = self.config
-        steps = np.full(count, cfg.grasp_steps, dtype=np.int64)
+        steps = np.full(ids.size, cfg.grasp_steps, dtype=np.int64)
         if cfg.lift_start > 0.0:
-            lifted = self.rng.random(count) < cfg.lift_start
-            height = self.rng.uniform(0.0, cfg.lift_start_height, count)
+            rewards = cfg.rewards
+            far, shortfall = carry_shortfall(
+                self.keypoints()[ids],
+                self.world_targets[ids],
+                rewards.carry_clearance,
+                rewards.carry_radius,
+                self.world_weights[ids],
+            )
+            top = np.minimum(cfg.lift_start_height, far * shortfall)
+            height = self.rng.uniform(0.0, 1.0, ids.size) * top
+            lifted = self.rng.random(ids.size) < cfg.lift_start
             steps += lifted * np.ceil(height / cfg.position_scale).astype(np.int64)
         return steps
 

@@ -95,9 +95,11 @@ class KeypointEnvConfig:
     """Grasp start: control steps the wrist holds still while the jaws close."""
     lift_start: float = 0.0
     """Grasp start, training only: the share of episodes in which the heuristic grasp, once the
-    jaws have closed, also raises the wrist straight up by a height drawn uniformly in
-    (0, ``lift_start_height``] before the policy acts (a start-state curriculum: the critic
-    learns what a raised object is worth, so the policy need not find its first lift by chance).
+    jaws have closed, also raises the wrist straight up before the policy acts, by a height
+    drawn uniformly up to the smaller of ``lift_start_height`` and the rise the carry reward asks
+    of the object (none for a goal whose targets lie beside or below it: a turn in place, a
+    slide). A start-state curriculum: the critic learns what a raised object is worth, so the
+    policy need not find its first lift by chance.
     Every execution and evaluation env has 0 (``iker.skills.execution_config``)."""
     lift_start_height: float = 0.15
     """Grasp start: the largest height of a lifted start (m)."""

@@ -218,7 +218,8 @@ def test_grasp_start_holds_the_wrist_while_the_jaws_close_then_lifts(task):
 
 
 def test_lifted_starts_raise_the_box_before_the_policy_acts_and_never_in_execution(task):
-    goal = _goal("grasp", (0.0, 0.0, 0.2))
+    # targets 20 cm over and 20 cm up: the carry term asks for 26 cm, capped at 10 cm
+    goal = _goal("grasp", (0.2, 0.0, 0.2))
     config = _config(num_envs=32, episode_steps=200, lift_start=0.5, lift_start_height=0.1)
     env = KeypointEnv(task, [goal], config, seed=3)
     steps = env.heuristic_steps.copy()
@@ -238,6 +239,13 @@ def test_lifted_starts_raise_the_box_before_the_policy_acts_and_never_in_executi
 
     execution = KeypointEnv(task, [goal], execution_config(config, 32, noise=True), seed=3)
     assert (execution.heuristic_steps == config.grasp_steps).all()
+    # no higher than the carry term asks: nothing for targets straight up (within the carry
+    # radius), at most the 6 cm clearance for a slide along the table
+    above = KeypointEnv(task, [_goal("grasp", (0.0, 0.0, 0.2))], config, seed=3)
+    assert (above.heuristic_steps == config.grasp_steps).all()
+    slide = KeypointEnv(task, [_goal("grasp", (0.2, 0.0, 0.0))], config, seed=3)
+    extra = slide.heuristic_steps - config.grasp_steps
+    assert extra.max() <= 6 and (extra > 0).any()
 
 
 def test_push_start_puts_the_closed_gripper_behind_the_box_and_a_push_reaches_the_targets(task):
