@@ -33,7 +33,7 @@ from keyscaffold.iker.library import build_skill_library
 from keyscaffold.iker.loop import resume_iker
 from keyscaffold.iker.run_settings import IkerSettings
 from keyscaffold.planning.oracle import split_seeds
-from keyscaffold.provenance import keep_in_list, provenance
+from keyscaffold.provenance import keep_earlier, keep_in_list, provenance
 from keyscaffold.rl.config import apply_overrides
 from keyscaffold.rl.keypoint_env import KeypointEnvConfig
 from keyscaffold.tasks import make_task
@@ -192,14 +192,16 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 def write_result(args: argparse.Namespace, result: dict) -> None:
-    """A trained benchmark's file holds its result; ``--ideal``'s keeps one entry per command
+    """A trained benchmark's file holds its latest result, the ones before under ``earlier``
+    (``provenance.keep_earlier``); ``--ideal``'s keeps one entry per command
     (``provenance.keep_in_list``)."""
     path = args.results or (IDEAL_RESULTS if args.ideal else RESULTS)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload: dict | list = result
+    kept = json.loads(path.read_text()) if path.exists() else None
     if args.ideal:
-        entries = json.loads(path.read_text()) if path.exists() else []
-        payload = keep_in_list(entries, result)
+        payload: dict | list = keep_in_list(kept or [], result)
+    else:
+        payload = keep_earlier(result, kept)
     atomic_write_text(path, json.dumps(payload, indent=2) + "\n")
 
 
