@@ -418,3 +418,8 @@ def blend(open_pose: np.ndarray, closed_pose: np.ndarray, amount: np.ndarray) ->
     if amount.ndim == 1:
         amount = amount[:, None]
     return open_pose + amount * (closed_pose - open_pose)
+
+
+def rotation_6d(rotation: np.ndarray) -> np.ndarray:
+    """The first two columns of rotation matrices, shape: (..., 6), of shape (..., 3, 3)."""
+    return np.concatenate([rotation[..., :, 0], rotation[..., :, 1]], axis=-1)

@@ -20,10 +20,8 @@ grasp takes the object (IKER's grasping subroutine; a grasp detector's job on a 
 point (the goal's nominal grasp point plus a per-episode random offset in the object's frame),
 the wrist turned to the goal's grasp angles if it has them, and the jaws close while the wrist
 holds still for the first ``grasp_steps`` control steps; the policy then carries the object.
-In training, a share ``lift_start`` of these episodes goes on with the wrist raised straight up
-at full action for as many steps as a drawn height takes, before the policy's actions count (a
-start-state curriculum for the first lift): up to ``lift_start_height``, and never higher than
-the carry reward asks the object to rise.
+In training, a share ``lift_start`` of them then raises the wrist before the policy's actions
+count (``keypoint_goals.lift_start_steps``: a start-state curriculum for the first lift).
 Without ``grasp_start`` the episode starts at the goal's wrist pose with open jaws, which close
 once the tool centre point (TCP) comes within ``grasp_radius`` of the grasp point. Either way the
 jaws stay closed for the rest of the episode.
@@ -48,12 +46,16 @@ import numpy as np
 import torch
 from tensordict import TensorDict
 
-from keyscaffold.geometry import keypoint_turn, turn_quaternions_about_z
+from keyscaffold.geometry import keypoint_turn, rotation_6d, turn_quaternions_about_z
 from keyscaffold.rl.batched_env import BatchedEnv
-from keyscaffold.rl.keypoint_goals import REWARDS, KeypointEnvConfig, KeypointGoal
+from keyscaffold.rl.keypoint_goals import (
+    REWARDS,
+    KeypointEnvConfig,
+    KeypointGoal,
+    lift_start_steps,
+)
 from keyscaffold.rl.keypoint_rewards import (
     SUCCESS_DISTANCE,
-    carry_shortfall,
     dropped_object,
     iker_reward_terms,
     keypoint_success,
@@ -63,14 +65,6 @@ from keyscaffold.rl.object_pose_reward import object_pose_reward_terms
 from keyscaffold.rl.policy_io import PolicyIO
 from keyscaffold.sim.embodiments.base import WRIST_JOINTS
 from keyscaffold.tasks.base import Task
-
-_WRIST_Z = WRIST_JOINTS.index("wrist_z")
-"""The action's index of the wrist's vertical position increment."""
-
-
-def _rotation_6d(rotation: np.ndarray) -> np.ndarray:
-    """The first two columns of rotation matrices, shape: (B, 6), of shape (B, 3, 3)."""
-    return np.concatenate([rotation[..., :, 0], rotation[..., :, 1]], axis=-1)
 
 
 def outside_workspace(task: Task, position: np.ndarray, margin: float) -> np.ndarray:
@@ -260,38 +254,14 @@ class KeypointEnv(BatchedEnv):
                 {name: values[rows] for name, values in joints.items()},
             )
         self.jaws_closed[ids] = ~self.grasp_mode[ids] | cfg.grasp_start
-        self.heuristic_steps[ids] = self._heuristic_steps(ids) * (
-            self.grasp_mode[ids] & cfg.grasp_start
-        )
+        lift = lift_start_steps(cfg, self.rng, self.keypoints()[ids], self.world_targets[ids],
+                                self.world_weights[ids])  # fmt: skip
+        self.heuristic_steps[ids] = lift * (self.grasp_mode[ids] & cfg.grasp_start)
         self.wrist_target[ids] = wrist
         self.previous_keypoints[ids] = self.keypoints()[ids]
         self.previous_object_position[ids] = self.object_pose()[0][ids]
         self.episode_length_buf[torch.as_tensor(ids)] = 0
         self.episode_return[ids] = 0.0
-
-    def _heuristic_steps(self, ids: np.ndarray) -> np.ndarray:
-        """Control steps the heuristic grasp holds the wrist in just-reset worlds ``ids``,
-        shape: (M,): ``grasp_steps`` to close the jaws, plus, for a share ``lift_start`` of
-        them, the steps of a straight lift at full action by a height drawn in (0, H], with H
-        the smaller of ``lift_start_height`` and what the carry term asks of the object at the
-        start (its shortfall below the targets' clearance height, times its horizontal ``far``
-        factor): a goal that needs no lift (a turn in place, a slide) never gets one."""
-        cfg = self.config
-        steps = np.full(ids.size, cfg.grasp_steps, dtype=np.int64)
-        if cfg.lift_start > 0.0:
-            rewards = cfg.rewards
-            far, shortfall = carry_shortfall(
-                self.keypoints()[ids],
-                self.world_targets[ids],
-                rewards.carry_clearance,
-                rewards.carry_radius,
-                self.world_weights[ids],
-            )
-            top = np.minimum(cfg.lift_start_height, far * shortfall)
-            height = self.rng.uniform(0.0, 1.0, ids.size) * top
-            lifted = self.rng.random(ids.size) < cfg.lift_start
-            steps += lifted * np.ceil(height / cfg.position_scale).astype(np.int64)
-        return steps
 
     def _move_to_grasp(
         self,
@@ -363,18 +333,17 @@ class KeypointEnv(BatchedEnv):
         measured = self.controller.wrist_pose()
         lead = np.array([cfg.target_lead] * 3 + [cfg.rotation_lead] * 3)
         base = np.clip(self.wrist_target, measured - lead, measured + lead)
-        # The heuristic grasp: the wrist holds still while the jaws close, then (lifted
-        # starts) rises at full action; the policy's actions count after that.
+        # The heuristic grasp: the wrist holds still while the jaws close, then may rise.
         t = self.episode_length_buf.numpy()
         heuristic = t < self.heuristic_steps
         if heuristic.any():
             lift = np.zeros_like(action)
-            lift[:, _WRIST_Z] = (t >= cfg.grasp_steps).astype(action.dtype)
+            lift[:, WRIST_JOINTS.index("wrist_z")] = (t >= cfg.grasp_steps).astype(action.dtype)
             action = np.where(heuristic[:, None], lift, action)
         wrist, _ = self.action_spec.targets(base, action, cfg.position_scale, cfg.rotation_scale)
         wrist[:, :3] = np.clip(wrist[:, :3], self.workspace_low, self.workspace_high)
         self.wrist_target = wrist.copy()
-        # Without the grasp start: close for good once the TCP reaches the grasp point.
+        # Without the grasp start the jaws close for good once the TCP nears the grasp point.
         tcp, _ = self.gripper_pose()
         grasp = self.grasp_point(*self.object_pose())
         near = np.linalg.norm(tcp - grasp, axis=-1) < cfg.grasp_radius
@@ -510,11 +479,11 @@ class KeypointEnv(BatchedEnv):
         obs = self.io.observe(
             {
                 "tcp_position": tcp,
-                "gripper_rotation_6d": _rotation_6d(gripper_rotation),
+                "gripper_rotation_6d": rotation_6d(gripper_rotation),
                 "wrist_target_lead": self.wrist_target - self.controller.wrist_pose(),
                 "wrist_velocity": self.io.velocity_scale * self.controller.wrist_velocity(),
                 "object_position": position,
-                "object_rotation_6d": _rotation_6d(rotation),
+                "object_rotation_6d": rotation_6d(rotation),
                 "grasp_point_minus_tcp": self.grasp_point(position, rotation) - tcp,
                 "keypoints": keypoints,
                 "targets": self.world_targets,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from keyscaffold.rl.keypoint_rewards import KeypointRewardConfig
+from keyscaffold.rl.keypoint_rewards import KeypointRewardConfig, carry_shortfall
 from keyscaffold.sim.scene import PhysicsConfig
 from keyscaffold.tasks.base import InitialState
 
@@ -126,3 +126,36 @@ class KeypointEnvConfig:
     def for_evaluation(self, num_envs: int) -> KeypointEnvConfig:
         """These settings for ``num_envs`` evaluation worlds."""
         return replace(self, num_envs=num_envs)
+
+
+def lift_start_steps(
+    config: KeypointEnvConfig,
+    rng: np.random.Generator,
+    keypoints: np.ndarray,
+    targets: np.ndarray,
+    weights: np.ndarray,
+) -> np.ndarray:
+    """Control steps the heuristic grasp holds the wrist in M new grasp-start episodes, shape:
+    (M,): ``grasp_steps`` to close the jaws, plus, for a share ``lift_start`` of them, the steps
+    of a straight lift at full action by a height drawn in (0, H], with H the smaller of
+    ``lift_start_height`` and what the carry term asks of the object at the start (its
+    shortfall below the targets' clearance height times its horizontal ``far`` factor): a goal
+    that needs no lift (a turn in place, a slide) never gets one. Draws from ``rng`` only with
+    ``lift_start`` > 0.
+
+    Args:
+        keypoints: The episodes' keypoints at the start (m), shape: (M, K, 3).
+        targets: Their targets (m), shape: (M, K, 3).
+        weights: Keypoint weights, shape: (M, K).
+    """
+    steps = np.full(len(keypoints), config.grasp_steps, dtype=np.int64)
+    if config.lift_start > 0.0:
+        rewards = config.rewards
+        far, shortfall = carry_shortfall(
+            keypoints, targets, rewards.carry_clearance, rewards.carry_radius, weights
+        )
+        top = np.minimum(config.lift_start_height, far * shortfall)
+        height = rng.uniform(0.0, 1.0, len(keypoints)) * top
+        lifted = rng.random(len(keypoints)) < config.lift_start
+        steps += lifted * np.ceil(height / config.position_scale).astype(np.int64)
+    return steps
