@@ -217,8 +217,8 @@ def goal_from_spec(
 
 def execution_config(config: KeypointEnvConfig, num_envs: int, noise: bool) -> KeypointEnvConfig:
     """Settings of an env that executes or evaluates a policy: ``num_envs`` worlds, no
-    termination (every world reaches the time limit), no lifted starts; without ``noise`` the worlds start exactly
-    in their goals' states."""
+    termination (every world reaches the time limit), no lifted starts; without ``noise`` the
+    worlds start exactly in their goals' states."""
     config = replace(config, num_envs=num_envs, terminate_outside=False, lift_start=0.0)
     if not noise:
         config = replace(config, init_position_noise=0.0, init_yaw_noise=0.0, grasp_noise=0.0)

@@ -254,11 +254,12 @@ class KeypointEnv(BatchedEnv):
                 {name: values[rows] for name, values in joints.items()},
             )
         self.jaws_closed[ids] = ~self.grasp_mode[ids] | cfg.grasp_start
-        lift = lift_start_steps(cfg, self.rng, self.keypoints()[ids], self.world_targets[ids],
+        keypoints = self.keypoints()[ids]
+        lift = lift_start_steps(cfg, self.rng, keypoints, self.world_targets[ids],
                                 self.world_weights[ids])  # fmt: skip
         self.heuristic_steps[ids] = lift * (self.grasp_mode[ids] & cfg.grasp_start)
         self.wrist_target[ids] = wrist
-        self.previous_keypoints[ids] = self.keypoints()[ids]
+        self.previous_keypoints[ids] = keypoints
         self.previous_object_position[ids] = self.object_pose()[0][ids]
         self.episode_length_buf[torch.as_tensor(ids)] = 0
         self.episode_return[ids] = 0.0
