@@ -20,7 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from base_commit import checked_out, short_commit
+from base_commit import alternating_rounds, short_commit
 
 from keyscaffold.provenance import keep_earlier, provenance
 from keyscaffold.util import atomic_write_text
@@ -68,16 +68,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/bench_compare.json")
     args = parser.parse_args()
     base_commit = short_commit(args.base)
-    runs: dict[str, list[dict]] = {"base": [], "head": []}
-    with checked_out(args.base) as worktree:
-        for round_ in range(args.rounds):
-            for name, source in (("base", worktree), ("head", ROOT)):
-                runs[name].append(bench(source, args))
-                print(
-                    f"round {round_ + 1}/{args.rounds} {name}: "
-                    f"{runs[name][-1]['env_steps_per_s']} env steps/s",
-                    flush=True,
-                )
+    runs = alternating_rounds(
+        args.base,
+        args.rounds,
+        lambda source: bench(source, args),
+        lambda result: f"{result['env_steps_per_s']} env steps/s",
+    )
     median = {
         name: {k: statistics.median(r[k] for r in rows) for k in FIGURES if k in rows[0]}
         for name, rows in runs.items()

@@ -25,7 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from base_commit import checked_out, short_commit
+from base_commit import alternating_rounds, short_commit
 
 from keyscaffold.provenance import keep_earlier, provenance
 from keyscaffold.util import atomic_write_text
@@ -82,12 +82,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/skill_speed.json")
     args = parser.parse_args()
-    runs: dict[str, list[dict]] = {"base": [], "head": []}
-    with checked_out(args.base) as worktree:
-        for round_ in range(args.rounds):
-            for name, source in (("base", worktree), ("head", ROOT)):
-                runs[name].append(build(source, args))
-                print(f"round {round_ + 1}/{args.rounds} {name}: {runs[name][-1]}", flush=True)
+    runs = alternating_rounds(args.base, args.rounds, lambda source: build(source, args), str)
     base, head = medians(runs["base"]), medians(runs["head"])
     row = {
         "task": args.task,

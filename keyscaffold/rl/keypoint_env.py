@@ -63,7 +63,7 @@ from keyscaffold.rl.keypoint_rewards import (
 )
 from keyscaffold.rl.object_pose_reward import object_pose_reward_terms
 from keyscaffold.rl.policy_io import PolicyIO
-from keyscaffold.sim.embodiments.base import WRIST_JOINTS
+from keyscaffold.sim.embodiments.base import WRIST_Z
 from keyscaffold.tasks.base import Task
 
 
@@ -339,7 +339,7 @@ class KeypointEnv(BatchedEnv):
         heuristic = t < self.heuristic_steps
         if heuristic.any():
             lift = np.zeros_like(action)
-            lift[:, WRIST_JOINTS.index("wrist_z")] = (t >= cfg.grasp_steps).astype(action.dtype)
+            lift[:, WRIST_Z] = (t >= cfg.grasp_steps).astype(action.dtype)
             action = np.where(heuristic[:, None], lift, action)
         wrist, _ = self.action_spec.targets(base, action, cfg.position_scale, cfg.rotation_scale)
         wrist[:, :3] = np.clip(wrist[:, :3], self.workspace_low, self.workspace_high)

@@ -27,6 +27,8 @@ from keyscaffold.sim.embodiments.controller import RobotController
 
 WRIST_JOINTS = ("wrist_x", "wrist_y", "wrist_z", "wrist_rx", "wrist_ry", "wrist_rz")
 WRIST_DOF = len(WRIST_JOINTS)
+WRIST_Z = WRIST_JOINTS.index("wrist_z")
+"""The index of the wrist's vertical slide among ``WRIST_JOINTS`` (and in wrist actions)."""
 WRIST_AXES = ("1 0 0", "0 1 0", "0 0 1", "1 0 0", "0 1 0", "0 0 1")
 
 
