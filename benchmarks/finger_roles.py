@@ -6,7 +6,7 @@ Usage:
         writes the task's entry of benchmarks/results/finger_roles.json (a list, one entry per
         task and setting; a rerun keeps the entry it replaces under ``earlier``)
 
-The oracle plans are executed without a policy (``keyscaffold.evaluation.open_loop``): the wrist
+The oracle plans are executed without a policy (``keyscaffold.tasks.open_loop``): the wrist
 follows the plan and the fingers close at the plan's pace from its grasp waypoint. Three tables:
 
 - ``subsets``: every non-empty subset of the fingers closing (the others held open);
@@ -33,11 +33,11 @@ from pathlib import Path
 import numpy as np
 
 import keyscaffold  # noqa: F401  (sets the headless GL backend)
-from keyscaffold.evaluation.open_loop import Driver
 from keyscaffold.evaluation.stats import wilson_interval
 from keyscaffold.planning.oracle import oracle_plans
 from keyscaffold.provenance import keep_in_list, provenance
 from keyscaffold.tasks import make_task
+from keyscaffold.tasks.open_loop import Driver
 from keyscaffold.util import atomic_write_text
 
 ROOT = Path(__file__).resolve().parent.parent

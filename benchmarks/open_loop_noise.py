@@ -20,11 +20,11 @@ import math
 from pathlib import Path
 
 import keyscaffold  # noqa: F401  (sets the headless GL backend)
-from keyscaffold.evaluation.open_loop import Driver
 from keyscaffold.evaluation.stats import wilson_interval
 from keyscaffold.planning.oracle import oracle_plans
 from keyscaffold.provenance import keep_in_list, provenance
 from keyscaffold.tasks import make_task
+from keyscaffold.tasks.open_loop import Driver
 from keyscaffold.util import atomic_write_text
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -24,13 +24,13 @@ import numpy as np
 import torch
 
 import keyscaffold  # noqa: F401  (sets the headless GL backend)
-from keyscaffold.evaluation.open_loop import Driver
 from keyscaffold.planning.oracle import oracle_plans
 from keyscaffold.rl.checkpoints import load_runner
 from keyscaffold.rl.rollout import Validator
 from keyscaffold.rl.run_folder import checkpoint_file, load_run_config
 from keyscaffold.tasks import make_task, place_bottle_on_plate
 from keyscaffold.tasks.move_bottle import BOTTLE_HALF, UPRIGHT_COS
+from keyscaffold.tasks.open_loop import Driver
 
 TASK = "place_bottle_on_plate"
 

@@ -11,7 +11,7 @@ answer server) plans from answers made from the truth with: no error, each error
 (``realistic``). Oracle plans of the same states are the reference. Per variant it reports how
 many states were planned, how far the plans' keypoints start and end from the oracle's (m), how
 far the wrist's grasp height is from the oracle's (m), and how often the plan succeeds when its
-wrist path is replayed open loop with the scripted grasp (``evaluation.open_loop.Driver``): no
+wrist path is replayed open loop with the scripted grasp (``tasks.open_loop.Driver``): no
 policy, so the figure is what the plan alone is worth before a residual corrects it.
 """
 
@@ -28,13 +28,13 @@ from vlm_path import MODEL, WAYPOINTS, answer_book  # the same answer book and p
 
 import keyscaffold  # noqa: F401  (sets the headless GL backend)
 from keyscaffold.commands import make_plans
-from keyscaffold.evaluation.open_loop import Driver
 from keyscaffold.evaluation.stats import wilson_interval
 from keyscaffold.planning.oracle import oracle_plans
 from keyscaffold.planning.plan import KeypointPlan, load_plan_set
 from keyscaffold.planning.truth_answers import AnswerErrors
 from keyscaffold.provenance import keep_in_list, provenance
 from keyscaffold.tasks import make_task, scaffold_task_names
+from keyscaffold.tasks.open_loop import Driver
 from keyscaffold.util import atomic_write_text
 from keyscaffold.vlm.client import VLMConfig
 from keyscaffold.vlm.local_server import FakeVLMServer, Reply

@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 
-from keyscaffold.evaluation.open_loop import Driver
 from keyscaffold.iker.skills import fixture_bodies
 from keyscaffold.planning.plan import KeypointPlan, load_plan_set, save_plan_set
 from keyscaffold.sim.scene import PhysicsConfig
@@ -37,6 +36,7 @@ from keyscaffold.sim.scene_file_reader import read_scene_file
 from keyscaffold.tasks import make_task
 from keyscaffold.tasks.base import InitialState, Task, TaskMonitor, add_task_factory
 from keyscaffold.tasks.from_scene import SceneTask
+from keyscaffold.tasks.open_loop import Driver
 
 
 def exported_name(body: str) -> str:

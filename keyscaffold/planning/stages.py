@@ -79,7 +79,7 @@ from __future__ import annotations
 import json
 import time
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -120,6 +120,17 @@ def error_kind_message(error: Exception) -> tuple[str, str]:
     return error.kind, getattr(error, "message", str(error))  # type: ignore[attr-defined]
 
 
+def _defaults(settings_type) -> dict:
+    """The default of every setting of a settings dataclass that has one."""
+    found = {}
+    for f in fields(settings_type):
+        if f.default is not MISSING:
+            found[f.name] = f.default
+        elif f.default_factory is not MISSING:
+            found[f.name] = f.default_factory()
+    return found
+
+
 class StageWork:
     """A planning run's folder: what was asked, what came back, and what comes next.
 
@@ -149,7 +160,8 @@ class StageWork:
         manifest = self.folder / MANIFEST_FILE
         plain = asdict(settings)
         if manifest.exists():
-            stored = json.loads(manifest.read_text())
+            # a setting added after the folder was made continues at its default
+            stored = {**_defaults(type(settings)), **json.loads(manifest.read_text())}
             if stored != plain:
                 changed = sorted(k for k in plain if stored.get(k) != plain[k])
                 raise ValueError(

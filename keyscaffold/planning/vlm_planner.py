@@ -29,10 +29,12 @@ every step and give the same plans for the same answers. Layout::
                                   failure.json (a typed, final failure) or plan.json
     requests.log.jsonl            every request failure (retried on the next run)
     summary.json                  counts of plans, failures by kind, pending states
+    plan_check.json               each plan's check in simulation (``plan_check.check_plans``)
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -67,6 +69,7 @@ from keyscaffold.planning.plan import (
     save_plan_set,
 )
 from keyscaffold.planning.prompts import PROMPT_VERSION, load_template
+from keyscaffold.planning.plan_check import check_plans
 from keyscaffold.planning.request_facts import (
     camera_directions,
     hand_geometry,
@@ -77,6 +80,7 @@ from keyscaffold.planning.stages import StageWork
 from keyscaffold.sim.render import SceneRenderer
 from keyscaffold.tasks import make_task
 from keyscaffold.tasks.base import InitialState
+from keyscaffold.util import atomic_write_text
 from keyscaffold.vlm.client import ChatRequest, image_data_url
 
 __all__ = [
@@ -93,6 +97,7 @@ __all__ = [
 ]
 
 STAGES = ("keypoints", "trajectory")
+CHECK_FILE = "plan_check.json"
 PLANNER_SOURCES = {
     "vlm": ("vlm", "vlm"),
     "vlm-oracle-keypoints": ("oracle", "vlm"),
@@ -127,8 +132,16 @@ class PlanningSettings(ModelParameters):
     repairs: int = 0
     """Times an unusable answer is sent back with the reason, asking for a corrected one."""
     prompt_version: str = PROMPT_VERSION
+    check_shift_m: float = 0.025
+    """The plan check in simulation (``planning.plan_check``): every plan's hand path is replayed
+    before training, and one that loses its keypoints is tried shifted by up to this much per
+    axis (m); 0 turns the check off."""
 
     def __post_init__(self) -> None:
+        if self.check_shift_m < 0:
+            raise ValueError(
+                f"check_shift_m must be >= 0 m (0: no check), got {self.check_shift_m}"
+            )
         if self.planner not in PLANNER_SOURCES:
             raise ValueError(
                 f"unknown VLM planner {self.planner!r}; use one of {sorted(PLANNER_SOURCES)}"
@@ -456,9 +469,15 @@ class PlanningWork(StageWork):
         return [KeypointPlan.from_json(self.read(s, self.result_file)) for s in self.finished()]
 
     def write_plan_set(self, folder: Path) -> Path | None:
-        """Save the finished plans as a plan set; None when there is none yet."""
+        """Save the finished plans as a plan set, checked in simulation (``check_shift_m``,
+        the records in ``plan_check.json``); None when there is none yet."""
         plans = self.plans()
-        return save_plan_set(plans, folder) if plans else None
+        if not plans:
+            return None
+        if self.settings.check_shift_m > 0:
+            plans, records = check_plans(self.task, plans, self.settings.check_shift_m)
+            atomic_write_text(self.folder / CHECK_FILE, json.dumps(records, indent=2) + "\n")
+        return save_plan_set(plans, folder)
 
 
 def _cm(metres: float) -> str:

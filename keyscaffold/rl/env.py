@@ -24,6 +24,7 @@ from keyscaffold.rl.rewards import RewardConfig, ramp, reward_terms
 from keyscaffold.rl.scaffold_io import LOOKAHEAD, scaffold_policy_io
 from keyscaffold.sim.randomization import CommandDelay, PhysicsRandomizer, Randomization
 from keyscaffold.sim.scene import PhysicsConfig
+from keyscaffold.tasks.attachments import attached_points, carried_keypoints, carried_offsets
 from keyscaffold.tasks.base import Task, TaskMonitor
 
 
@@ -200,12 +201,9 @@ class ScaffoldEnv(BatchedEnv):
         )
         self.plan_local = np.stack([np.asarray(p.keypoint_local, float) for p in self.plans])
         # Keypoints carried with their free object's translation (off the object's origin).
-        mode = self.config.free_keypoints or self.task.free_keypoints
-        if mode not in ("rigid", "carried"):
-            raise ValueError(f"free_keypoints must be 'rigid' or 'carried', not {mode!r}")
-        free = np.isin(self.plan_body_ids, [body_ids[n] for n in self.task.movable_objects()])
-        off_origin = np.linalg.norm(self.plan_local, axis=-1) > 1e-9
-        self.plan_carried = free & off_origin & (mode == "carried")
+        self.plan_carried = carried_keypoints(
+            self.task, body_ids, self.plan_body_ids, self.plan_local, self.config.free_keypoints
+        )
         # Oracle plans track the task's own keypoints: then the worlds' cached keypoints serve both.
         self.plans_track_task_keypoints = bool(
             np.array_equal(
@@ -288,10 +286,9 @@ class ScaffoldEnv(BatchedEnv):
         self.controller.reset(ids, wrist, self.robot.open_pose(), objects, start_joints)
         if self.world_carried[ids].any():
             # a carried keypoint keeps the world offset from its object that it has at the start
-            bodies = self.world_body_ids[ids]
-            self.world_offset[ids] = self.worlds.points(
-                bodies, self.world_local[ids], ids
-            ) - self.worlds.body_origins(bodies, ids)
+            self.world_offset[ids] = carried_offsets(
+                self.worlds, self.world_body_ids[ids], self.world_local[ids], ids
+            )
         if self.config.plan_position_noise > 0:
             # the offset grows with the orientation curriculum (full without one)
             shift = self.config.plan_position_noise * self.noise_scale
@@ -436,10 +433,10 @@ class ScaffoldEnv(BatchedEnv):
             return self.worlds.keypoints()
         version = self.worlds.version
         if self._plan_keypoint_cache is None or self._plan_keypoint_cache[0] != version:
-            points = self.worlds.points(self.world_body_ids, self.world_local)
-            if self.world_carried.any():
-                carried = self.worlds.body_origins(self.world_body_ids) + self.world_offset
-                points = np.where(self.world_carried[..., None], carried, points)
+            points = attached_points(
+                self.worlds, self.world_body_ids, self.world_local, self.world_carried,
+                self.world_offset,
+            )  # fmt: skip
             points.flags.writeable = False
             self._plan_keypoint_cache = (version, points)
         return self._plan_keypoint_cache[1]

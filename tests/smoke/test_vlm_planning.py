@@ -69,6 +69,15 @@ def test_live_plans_put_keypoints_on_their_objects(move_apple, server, tmp_path)
         stored = json.loads((record / "trajectory.request.json").read_text())
         assert plan.provenance["request_keys"]["trajectory"] == stored["key"]
         assert "data:image" not in (record / "keypoints.request.json").read_text()
+    # The plan set is checked in simulation: these answers keep the apple, nothing is shifted,
+    # and every plan records its replay.
+    saved = load_plan_set(work.write_plan_set(tmp_path / "set"))
+    checks = json.loads((work.folder / "plan_check.json").read_text())
+    assert [c["plan_id"] for c in checks] == [p.plan_id for p in saved]
+    for plan, kept, check in zip(plans, saved, checks):
+        assert check["stray_m"] <= check["limit_m"] and "shift_m" not in check
+        assert kept.provenance["check"]["stray_m"] == check["stray_m"]
+        assert np.array_equal(kept.wrist_waypoints, plan.wrist_waypoints)
     # The keypoint request carries the 800x800 image as a data URL and the wanted names.
     first = next(r for r in server.requests if isinstance(r["messages"][0]["content"], list))
     text, image = first["messages"][0]["content"]

@@ -11,7 +11,6 @@ import mujoco
 import numpy as np
 import pytest
 
-from keyscaffold.evaluation.open_loop import Driver
 from keyscaffold.geometry import quaternion_yaw, yaw_rotation
 from keyscaffold.iker.stage import STAGE_ENTRY, StageSpec, parse_stage
 from keyscaffold.sandbox import run_untrusted
@@ -21,6 +20,7 @@ from keyscaffold.tasks import make_task
 from keyscaffold.tasks.base import Task
 from keyscaffold.tasks.iker_common import UPPER_SHELF, IkerTask, heel_grasp_point, heel_grasp_yaw
 from keyscaffold.tasks.iker_oracle_code import frame_positions
+from keyscaffold.tasks.open_loop import Driver
 from keyscaffold.tasks.shoes_on_rack_oracle import BOX_EXPECTED, SHOE_ON_FLOOR, SHOE_ON_SHELF
 
 IKER_TASKS = ("shoe_place", "shoe_push", "book_push", "book_reorient", "shoes_on_rack")

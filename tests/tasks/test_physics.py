@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from keyscaffold.evaluation.open_loop import Driver
+from keyscaffold.tasks.open_loop import Driver
 
 
 def test_open_loop_oracle_plan_with_scripted_grasp_moves_apple_onto_board(move_apple, train_plans):

@@ -8,9 +8,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from keyscaffold.evaluation.open_loop import Driver
 from keyscaffold.tasks import make_task, task_names
 from keyscaffold.tasks.open_drawer import HANDLE_LOCAL
+from keyscaffold.tasks.open_loop import Driver
 
 STATES = 3
 

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from keyscaffold.evaluation.open_loop import Driver
 from keyscaffold.planning.oracle import oracle_plans
 from keyscaffold.rl.env import EnvConfig, ScaffoldEnv
 from keyscaffold.sim.embodiments import WRIST_JOINTS, make_embodiment
@@ -17,6 +16,7 @@ from keyscaffold.sim.embodiments.gripper import (
 )
 from keyscaffold.tasks.base import InitialState
 from keyscaffold.tasks.move_apple import APPLE_RADIUS, MoveApple
+from keyscaffold.tasks.open_loop import Driver
 
 
 class GripperApple(MoveApple):

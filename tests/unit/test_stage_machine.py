@@ -311,3 +311,15 @@ def test_stages_named_at_run_time_route_and_finish(tmp_path):
         "code-0.request.json",
         "code-1.request.json",
     ]
+
+
+def test_a_setting_added_after_the_folder_was_made_continues_at_its_default(tmp_path):
+    GuessWork(tmp_path / "work", GuessSettings())
+    manifest = tmp_path / "work" / "manifest.json"
+    older = json.loads(manifest.read_text())
+    del older["repairs"]  # a folder made before ``repairs`` existed
+    manifest.write_text(json.dumps(older))
+    assert GuessWork.open(tmp_path / "work").settings.repairs == 0
+    GuessWork(tmp_path / "work", GuessSettings())  # the same settings continue it
+    with pytest.raises(ValueError, match="repairs"):
+        GuessWork(tmp_path / "work", GuessSettings(repairs=1))

@@ -2,7 +2,8 @@
 
 ``Driver`` steps batched worlds of one task with the task's monitor running. ``follow`` replays
 plans' wrist paths with a scripted grip, which measures what a plan achieves before any learning
-(``benchmarks/open_loop_noise.py``, ``benchmarks/finger_roles.py``); ``pull`` and ``twist`` move
+(``benchmarks/open_loop_noise.py``, ``benchmarks/finger_roles.py``) and checks a model's plan
+before training (``planning.plan_check``); ``pull`` and ``twist`` move
 bodies and hinges with damped forces, which checks a task's physics and success conditions.
 """
 
@@ -43,15 +44,17 @@ class Driver:
         return self.monitor.update()
 
     def follow(
-        self, plans, close: bool = True, on_step=None, close_after: int = 0, grip=None
-    ) -> dict:
+        self, plans, close: bool = True, on_step=None, close_after: int = 0, grip=None,
+        tracked=None,
+    ) -> dict:  # fmt: skip
         """Replay plans' wrist paths open loop, closing the grip over the 20 steps that end at
         each plan's grasp waypoint (or never, with ``close=False``; or, with ``close_after``,
         over that many steps that start there); ``grip(t, closure)`` may turn the scripted
         closure (B, G) into other grip actions (clipped to [0, 1]); ``on_step()`` runs after
-        every step. Returns
-        the last evaluation plus ``stray``: each world's largest keypoint distance to its plan's
-        targets over the episode (m), the quantity the env's tracking limit bounds."""
+        every step; ``tracked()`` gives the keypoints the plans track, (B, K, 3) (default: the
+        task's own). Returns the last evaluation plus ``stray``: each world's largest keypoint
+        distance to its plan's targets over the episode (m), the quantity the env's tracking
+        limit bounds."""
         steps = self.task.episode_steps
         dense = [p.interpolate(steps) for p in plans]
         targets, wrist = np.stack([k for k, _ in dense]), np.stack([w for _, w in dense])
@@ -68,7 +71,8 @@ class Driver:
             result = self.step(wrist[:, t], actions)
             # the env's targets after step t: its plan row t + 1, the last one held at the end
             target = targets[:, min(t + 1, steps - 1)]
-            distance = np.linalg.norm(self.worlds.keypoints() - target, axis=-1)
+            points = self.worlds.keypoints() if tracked is None else tracked()
+            distance = np.linalg.norm(points - target, axis=-1)
             stray = np.maximum(stray, distance.max(axis=-1))
             if on_step is not None:
                 on_step()
