@@ -41,7 +41,7 @@ from keyscaffold.commands import make_plans
 from keyscaffold.evaluation.stats import wilson_interval
 from keyscaffold.planning import PLAN_ORIENTATION_NOISE
 from keyscaffold.planning.truth_answers import AnswerBook, AnswerErrors
-from keyscaffold.planning.vlm_planner import PlanningSettings
+from keyscaffold.planning.vlm_planner import CHECK_FILE, PlanningSettings
 from keyscaffold.protocol import Protocol, run_protocol
 from keyscaffold.provenance import keep_in_list
 from keyscaffold.tasks import scaffold_task_names
@@ -82,6 +82,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--test-plans", type=int, default=20)
     parser.add_argument("--trials-per-plan", type=int, default=2)
     parser.add_argument("--orientation-noise", type=float, default=PLAN_ORIENTATION_NOISE)
+    parser.add_argument(
+        "--check-shift",
+        type=float,
+        default=PlanningSettings.check_shift_m,
+        help="the plan check's shift step (m); 0: plans as answered",
+    )
     parser.add_argument("--num-envs", type=int, default=None, help="default: the profile's")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="training")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
@@ -134,7 +140,7 @@ def plan_vlm(args: argparse.Namespace, errors: AnswerErrors, root: Path) -> dict
     """VLM plan sets of every split, made by the real planner and client (the planner's
     ``plan --planner vlm`` path) from a local server that serves ``answer_book``'s answers."""
     book = answer_book(args, errors)
-    settings = {"orientation_noise": args.orientation_noise}
+    settings = {"orientation_noise": args.orientation_noise, "check_shift_m": args.check_shift}
     with FakeVLMServer(lambda body: Reply(content=book.answer(body))) as server:
         config = VLMConfig(base_url=server.url, model=MODEL, use_cache=False)
         return {
@@ -150,10 +156,19 @@ def planning_summary(args: argparse.Namespace, plan_sets: dict[str, Path] | None
     counts = split_counts(args)
     if plan_sets is None:
         return {s: {"planned": n, "failed": 0, "failures_by_kind": {}} for s, n in counts.items()}
-    summaries = {
-        s: json.loads((p / "vlm" / "summary.json").read_text()) for s, p in plan_sets.items()
-    }
-    return {s: {k: summary.get(k) for k in SUMMARY_FIELDS} for s, summary in summaries.items()}
+    found = {}
+    for split, folder in plan_sets.items():
+        summary = json.loads((folder / "vlm" / "summary.json").read_text())
+        found[split] = {k: summary.get(k) for k in SUMMARY_FIELDS}
+        checks = folder / "vlm" / CHECK_FILE
+        if checks.is_file():  # the plan check in simulation: replays that lost, plans shifted
+            records = json.loads(checks.read_text())
+            found[split]["check"] = {
+                "lost": sum(r["stray_m"] > r["limit_m"] for r in records),
+                "shifted": sum(r.get("shift_m") is not None for r in records),
+                "replay_judges_plans": all(r["replay_judges_plans"] for r in records),
+            }
+    return found
 
 
 def protocol(args: argparse.Namespace, plan_sets: dict[str, Path] | None) -> Protocol:
