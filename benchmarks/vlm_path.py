@@ -269,10 +269,34 @@ def _cell(rows: list[dict]) -> str:
     )
 
 
+PROTOCOL_SETTINGS = (
+    "task", "minutes", "train_plans", "val_plans", "test_plans", "trials_per_plan",
+    "orientation_noise", "profile", "num_envs", "overrides",
+)  # fmt: skip
+"""The settings that make oracle rows comparable with realistic ones: the same states, budget
+and noise (the answers' errors and the plan check do not touch oracle plans)."""
+
+
+def same_protocol_oracle(entries: list[dict], vlm: list[dict]) -> list[dict]:
+    """The oracle rows measured with ``vlm``'s protocol settings, for its training seeds: the
+    latest row per seed (a run with ``--baseline none`` is compared with an earlier oracle run of
+    the same states, budget and noise)."""
+    if not vlm:
+        return []
+    settings = {k: vlm[-1]["settings"].get(k) for k in PROTOCOL_SETTINGS}
+    latest = {}
+    for entry in entries:
+        if entry["planner"] == "oracle" and all(
+            entry.get("settings", {}).get(k) == v for k, v in settings.items()
+        ):
+            latest[entry["seed"]] = entry
+    return [latest[r["seed"]] for r in vlm if r["seed"] in latest]
+
+
 def table(entries: list[dict]) -> str:
-    """The docs/results.md table: per task, the oracle-plan and realistic-answer rows of the
-    latest command that measured realistic answers (one budget, the same states), pooled over
-    its seeds, and their difference. Runs with training overrides (``--set``) are experiments
+    """The docs/results.md table: per task, the realistic-answer rows of the latest command that
+    measured them and the oracle rows of the same states, budget and noise
+    (``same_protocol_oracle``), pooled over its seeds, and their difference. Runs with training overrides (``--set``) are experiments
     on the default path and stay out of it."""
     entries = [
         e
@@ -285,9 +309,8 @@ def table(entries: list[dict]) -> str:
     for task in scaffold_task_names():
         realistic = [e for e in entries if (e["task"], e["answers"]) == (task, "realistic")]
         command = realistic[-1]["command"] if realistic else None
-        ours = [e for e in entries if e["task"] == task and e["command"] == command]
-        oracle = [e for e in ours if e["planner"] == "oracle"]
-        vlm = [e for e in ours if e["planner"] == "vlm"]
+        vlm = [e for e in realistic if e["command"] == command]
+        oracle = same_protocol_oracle(entries, vlm)
         difference = "not measured yet"
         if oracle and vlm:
             difference = f"{pooled(vlm)[0] - pooled(oracle)[0]:+.2f}"

@@ -20,7 +20,7 @@ from keyscaffold.evaluation.media import draw_keypoint_overlay, write_video
 from keyscaffold.evaluation.stats import wilson_interval
 from keyscaffold.planning.plan import KeypointPlan
 from keyscaffold.rl.checkpoints import load_policy
-from keyscaffold.rl.env import EnvConfig, ScaffoldEnv
+from keyscaffold.rl.env import EPISODE_FIELDS, EnvConfig, ScaffoldEnv
 from keyscaffold.rl.rollout import run_episode
 from keyscaffold.rl.run_folder import checkpoint_file, load_run_config
 from keyscaffold.sim.render import SceneRenderer
@@ -112,6 +112,11 @@ def evaluate(
             "tracked_to_end": bool(env.last_episode["tracked"][i]),
             "return": float(env.last_episode["return"][i]),
             "length": int(env.last_episode["length"][i]),
+            "task_metrics": {
+                name: float(values[i])
+                for name, values in env.last_episode.items()
+                if name not in EPISODE_FIELDS
+            },
         }
         for i in range(num)
     ]

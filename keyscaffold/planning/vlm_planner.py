@@ -68,8 +68,8 @@ from keyscaffold.planning.plan import (
     orientation_noise,
     save_plan_set,
 )
-from keyscaffold.planning.prompts import PROMPT_VERSION, load_template
 from keyscaffold.planning.plan_check import check_plans
+from keyscaffold.planning.prompts import PROMPT_VERSION, load_template
 from keyscaffold.planning.request_facts import (
     camera_directions,
     hand_geometry,

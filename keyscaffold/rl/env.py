@@ -27,6 +27,9 @@ from keyscaffold.sim.scene import PhysicsConfig
 from keyscaffold.tasks.attachments import attached_points, carried_keypoints, carried_offsets
 from keyscaffold.tasks.base import Task, TaskMonitor
 
+EPISODE_FIELDS = ("success", "tracked", "return", "length")
+"""What ``ScaffoldEnv.last_episode`` holds of every episode besides the task's metrics."""
+
 
 @dataclass(frozen=True)
 class EnvConfig:
@@ -172,9 +175,8 @@ class ScaffoldEnv(BatchedEnv):
         self.final_keypoints = np.zeros_like(self.initial_keypoints)
         self.episode_return = np.zeros(self.num_envs)
         self.tracked = np.ones(self.num_envs, dtype=bool)
-        self.last_episode = {
-            k: np.zeros(self.num_envs) for k in ("success", "tracked", "return", "length")
-        }
+        # each world's last finished episode: EPISODE_FIELDS, then the task's metrics by name
+        self.last_episode = {k: np.zeros(self.num_envs) for k in EPISODE_FIELDS}
         self.reset()
 
     def _prepare_plans(self) -> None:
@@ -412,6 +414,8 @@ class ScaffoldEnv(BatchedEnv):
             for name, values in evaluation.items():
                 if name != "success":
                     log[f"/task/{name}"] = float(np.mean(values[ids]))
+                    # the episode's last value of the task's metric, per world
+                    self.last_episode.setdefault(name, np.zeros(self.num_envs))[ids] = values[ids]
             self.last_episode["success"][ids] = success
             self.last_episode["tracked"][ids] = self.tracked[ids]
             self.last_episode["return"][ids] = self.episode_return[ids]
