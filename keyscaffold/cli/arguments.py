@@ -9,7 +9,7 @@ from typing import Annotated, Literal, Union
 
 import tyro
 
-from keyscaffold.planning import PLAN_ORIENTATION_NOISE
+from keyscaffold.planning import CHECK_SHIFT_M, PLAN_ORIENTATION_NOISE
 from keyscaffold.vlm.client import VLMConfig
 
 Task = Annotated[str, tyro.conf.Positional, tyro.conf.arg(metavar="TASK")]
@@ -49,6 +49,9 @@ class PlannerFlags:
     prompt_version: Literal["v1", "v2"] = "v2"
     """Prompt templates: v2 sends the trajectory question with the picture (detected points named),
     measured part sizes, the hand's geometry and camera-tied directions; v1 is text only."""
+    check_shift_m: float = CHECK_SHIFT_M
+    """The plan check in simulation: a plan whose hand path loses its keypoints when replayed is
+    tried with the path shifted by up to this much per axis (m); 0: plans as answered."""
 
     def noise(self, planner: str) -> float:
         """The orientation noise ``planner``'s plans get."""
@@ -63,6 +66,7 @@ class PlannerFlags:
             "snap_radius_px": self.snap_radius_px,
             "repairs": self.repairs,
             "prompt_version": self.prompt_version,
+            "check_shift_m": self.check_shift_m,
         }
 
 

@@ -46,7 +46,7 @@ import numpy as np
 
 from keyscaffold.annotate import draw_named_points
 from keyscaffold.geometry import project_points
-from keyscaffold.planning import PLAN_ORIENTATION_NOISE
+from keyscaffold.planning import CHECK_SHIFT_M, PLAN_ORIENTATION_NOISE
 from keyscaffold.planning.answers import (
     FAILURE_KINDS,
     AnswerError,
@@ -132,7 +132,7 @@ class PlanningSettings(ModelParameters):
     repairs: int = 0
     """Times an unusable answer is sent back with the reason, asking for a corrected one."""
     prompt_version: str = PROMPT_VERSION
-    check_shift_m: float = 0.025
+    check_shift_m: float = CHECK_SHIFT_M
     """The plan check in simulation (``planning.plan_check``): every plan's hand path is replayed
     before training, and one that loses its keypoints is tried shifted by up to this much per
     axis (m); 0 turns the check off."""
