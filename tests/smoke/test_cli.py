@@ -100,8 +100,11 @@ def test_train_eval_resume(plan_root, tmp_path):
         "return",
         "length",
         "category",
+        "task_metrics",
     }
     assert all(e["length"] == 300 for e in result["episodes"])
+    # each episode keeps the task's own metric at its end (m)
+    assert all(0.0 <= e["task_metrics"]["apple_to_target"] < 2.0 for e in result["episodes"])
     assert (out / "rollout.mp4").stat().st_size > 1000 and (out / "overlay.png").exists()
     # Oracle plans have no detection errors; every episode lands in exactly one category.
     counts = result["failure_breakdown"]["counts"]
