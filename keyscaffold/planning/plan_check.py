@@ -98,25 +98,11 @@ def check_plans(
         raise ValueError(f"the plan check's step must be > 0 m, got {step}")
     limit = float(task.start_limit)
     strays = replay_strays(task, plans, threads)
-    lost = [i for i, s in enumerate(strays) if s > limit]
+    lost = {i for i, s in enumerate(strays) if s > limit}
     informative = len(lost) <= MAX_LOST_SHARE * len(plans)
     if not informative:
-        lost = []
-    candidates, rows = [], []
-    for i in lost:
-        for offset in SHIFTS * step:
-            shifted = shift_hand(plans[i], offset)
-            try:
-                shifted.validate(*task.workspace())
-            except PlanError:
-                continue
-            candidates.append(shifted)
-            rows.append((i, offset))
-    found = replay_strays(task, candidates, threads) if candidates else np.zeros(0)
-    best: dict[int, tuple[float, np.ndarray]] = {}
-    for (i, offset), stray in zip(rows, found):
-        if i not in best or stray < best[i][0]:
-            best[i] = (float(stray), offset)
+        lost = set()
+    best = _best_shifts(task, plans, lost, step, threads)
     checked, records = [], []
     for i, plan in enumerate(plans):
         record = {
@@ -139,3 +125,27 @@ def check_plans(
         checked.append(dataclasses.replace(plan, provenance=provenance))
         records.append(record)
     return checked, records
+
+
+def _best_shifts(
+    task: Task, plans: list[KeypointPlan], lost: set[int], step: float, threads: int
+) -> dict[int, tuple[float, np.ndarray]]:
+    """For each plan of ``lost``: the least stray (m) of its shifted replays and its shift (m,
+    shape (3,)); shifts that leave the workspace are not replayed."""
+    bounds = task.workspace()
+    candidates, rows = [], []
+    for i in sorted(lost):
+        for offset in SHIFTS * step:
+            shifted = shift_hand(plans[i], offset)
+            try:
+                shifted.validate(*bounds)
+            except PlanError:
+                continue
+            candidates.append(shifted)
+            rows.append((i, offset))
+    found = replay_strays(task, candidates, threads) if candidates else np.zeros(0)
+    best: dict[int, tuple[float, np.ndarray]] = {}
+    for (i, offset), stray in zip(rows, found):
+        if i not in best or stray < best[i][0]:
+            best[i] = (float(stray), offset)
+    return best
