@@ -2,8 +2,10 @@
 
 Usage:
     .venv/bin/python benchmarks/vlm_path_errors.py --task move_apple [--states 40]
-        writes the task's entry of benchmarks/results/vlm_path_errors.json (one entry per task;
-        other tasks' entries are kept)
+        [--variants exact realistic] [--check-shift 0.025]
+        writes the entry of its command in benchmarks/results/vlm_path_errors.json (a rerun
+        replaces it and keeps the old one under ``earlier``; other entries stay); with
+        ``--check-shift`` the plans go through the plan check in simulation (default: as answered)
 
 For one task's test states, the real VLM planner (``plan --planner vlm`` against the local
 answer server) plans from answers made from the truth with: no error, each error type of
@@ -52,8 +54,11 @@ VARIANTS = {
 """Answer errors per variant: none, each type alone (with the varied formats), all."""
 
 
-def vlm_plans(task: str, errors: AnswerErrors, states: int, noise: float, root: Path) -> dict:
-    """Plans of the test split made by the VLM planner from ``errors``' answers, and its summary."""
+def vlm_plans(
+    task: str, errors: AnswerErrors, states: int, noise: float, root: Path, check: float = 0.0
+) -> dict:
+    """Plans of the test split made by the VLM planner from ``errors``' answers, and its summary;
+    ``check`` is the plan check's step (m; 0: the plans as answered)."""
     args = argparse.Namespace(
         task=task, train_plans=0, val_plans=0, test_plans=states, orientation_noise=noise
     )
@@ -62,7 +67,7 @@ def vlm_plans(task: str, errors: AnswerErrors, states: int, noise: float, root: 
         config = VLMConfig(base_url=server.url, model=MODEL, use_cache=False)
         folder = make_plans(
             task, states, "test", 0, WAYPOINTS, root, "vlm", config,
-            settings={"orientation_noise": noise}, show_progress=False,
+            settings={"orientation_noise": noise, "check_shift_m": check}, show_progress=False,
         )  # fmt: skip
     summary = json.loads((folder / "vlm" / "summary.json").read_text())
     plans = load_plan_set(folder) if summary.get("planned") else []
@@ -131,6 +136,10 @@ def main() -> None:
     parser.add_argument("--states", type=int, default=40)
     parser.add_argument("--orientation-noise", type=float, default=0.0)
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument(
+        "--check-shift", type=float, default=0.0,
+        help="the plan check's step (m); 0: the plans as answered",
+    )  # fmt: skip
     args = parser.parse_args()
     task = make_task(args.task)
     oracle = oracle_plans(task, "test", 0, args.states, WAYPOINTS, args.orientation_noise)
@@ -149,14 +158,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         for name in args.variants:
             made = vlm_plans(
-                args.task, VARIANTS[name], args.states, args.orientation_noise, Path(scratch) / name
-            )
+                args.task, VARIANTS[name], args.states, args.orientation_noise,
+                Path(scratch) / name, args.check_shift,
+            )  # fmt: skip
             rows.append(variant_row(name, made, by_seed, args.task))
             print(json.dumps(rows[-1]))
     command = (
         f"python benchmarks/vlm_path_errors.py --task {args.task} --states {args.states} "
         f"--orientation-noise {args.orientation_noise}"
     )
+    if args.variants != list(VARIANTS):
+        command += f" --variants {' '.join(args.variants)}"
+    if args.check_shift > 0:
+        command += f" --check-shift {args.check_shift}"
     result = {"task": args.task, "rows": rows, "command": command, **provenance()}
     kept = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
     atomic_write_text(RESULTS, json.dumps(keep_in_list(kept, result), indent=2) + "\n")
