@@ -127,6 +127,19 @@ def variant_row(name: str, made: dict, oracle: dict[int, KeypointPlan], task: st
         "open_loop_success": float(success.mean()) if len(success) else 0.0,
         "open_loop_ci95": wilson_interval(int(success.sum()), max(len(success), 1)),
         "episodes": int(len(success)),
+        **check_counts(plans),
+    }
+
+
+def check_counts(plans: list[KeypointPlan]) -> dict:
+    """What the plan check in simulation did to ``plans`` (none when it was off)."""
+    checks = [p.provenance["check"] for p in plans if "check" in p.provenance]
+    if not checks:
+        return {}
+    return {
+        "check_lost": sum(c["stray_m"] > c["limit_m"] for c in checks),
+        "check_shifted": sum(c.get("shift_m") is not None for c in checks),
+        "check_judges_plans": all(c["replay_judges_plans"] for c in checks),
     }
 
 
