@@ -40,6 +40,7 @@ import keyscaffold  # noqa: F401  (sets the headless GL backend)
 from keyscaffold.commands import make_plans
 from keyscaffold.evaluation.stats import wilson_interval
 from keyscaffold.planning import PLAN_ORIENTATION_NOISE
+from keyscaffold.planning.plan_check import check_summary
 from keyscaffold.planning.truth_answers import AnswerBook, AnswerErrors
 from keyscaffold.planning.vlm_planner import CHECK_FILE, PlanningSettings
 from keyscaffold.protocol import Protocol, run_protocol
@@ -162,12 +163,7 @@ def planning_summary(args: argparse.Namespace, plan_sets: dict[str, Path] | None
         found[split] = {k: summary.get(k) for k in SUMMARY_FIELDS}
         checks = folder / "vlm" / CHECK_FILE
         if checks.is_file():  # the plan check in simulation: replays that lost, plans shifted
-            records = json.loads(checks.read_text())
-            found[split]["check"] = {
-                "lost": sum(r["stray_m"] > r["limit_m"] for r in records),
-                "shifted": sum(r.get("shift_m") is not None for r in records),
-                "replay_judges_plans": all(r["replay_judges_plans"] for r in records),
-            }
+            found[split]["check"] = check_summary(json.loads(checks.read_text()))
     return found
 
 

@@ -33,6 +33,7 @@ from keyscaffold.commands import make_plans
 from keyscaffold.evaluation.stats import wilson_interval
 from keyscaffold.planning.oracle import oracle_plans
 from keyscaffold.planning.plan import KeypointPlan, load_plan_set
+from keyscaffold.planning.plan_check import check_summary
 from keyscaffold.planning.truth_answers import AnswerErrors
 from keyscaffold.provenance import keep_in_list, provenance
 from keyscaffold.tasks import make_task, scaffold_task_names
@@ -132,14 +133,16 @@ def variant_row(name: str, made: dict, oracle: dict[int, KeypointPlan], task: st
 
 
 def check_counts(plans: list[KeypointPlan]) -> dict:
-    """What the plan check in simulation did to ``plans`` (none when it was off)."""
+    """What the plan check in simulation did to ``plans`` (none when it was off), as
+    ``check_lost``, ``check_shifted`` and ``check_judges_plans``."""
     checks = [p.provenance["check"] for p in plans if "check" in p.provenance]
     if not checks:
         return {}
+    summary = check_summary(checks)
     return {
-        "check_lost": sum(c["stray_m"] > c["limit_m"] for c in checks),
-        "check_shifted": sum(c.get("shift_m") is not None for c in checks),
-        "check_judges_plans": all(c["replay_judges_plans"] for c in checks),
+        "check_lost": summary["lost"],
+        "check_shifted": summary["shifted"],
+        "check_judges_plans": summary["replay_judges_plans"],
     }
 
 

@@ -31,7 +31,7 @@ import itertools
 import numpy as np
 
 from keyscaffold.planning.plan import KeypointPlan, PlanError, plan_orientation_offset
-from keyscaffold.tasks.attachments import attached_points, carried_keypoints, carried_offsets
+from keyscaffold.tasks.attachments import attached_points, carried_offsets, plan_attachments
 from keyscaffold.tasks.base import Task
 from keyscaffold.tasks.open_loop import Driver
 
@@ -71,10 +71,7 @@ def replay_strays(task: Task, plans: list[KeypointPlan], threads: int = 2) -> np
     from its target over the episode (m), shape: (len(plans),)."""
     replayed = [_as_replayed(p) for p in plans]
     drive = Driver(task, [p.initial_state for p in replayed], threads=threads)
-    names = drive.worlds.index.body_ids
-    body_ids = np.array([[names[b] for b in p.keypoint_bodies] for p in replayed], dtype=np.int64)
-    local = np.stack([np.asarray(p.keypoint_local, dtype=np.float64) for p in replayed])
-    carried = carried_keypoints(task, names, body_ids, local)
+    body_ids, local, carried = plan_attachments(task, drive.worlds.index.body_ids, replayed)
     offset = carried_offsets(drive.worlds, body_ids, local)
     tracked = lambda: attached_points(drive.worlds, body_ids, local, carried, offset)  # noqa: E731
     return np.asarray(drive.follow(replayed, tracked=tracked)["stray"], dtype=np.float64)
@@ -149,3 +146,14 @@ def _best_shifts(
         if i not in best or stray < best[i][0]:
             best[i] = (float(stray), offset)
     return best
+
+
+def check_summary(checks: list[dict]) -> dict:
+    """What the check did to a plan set, from its records (``check_plans``' records, or the
+    plans' ``provenance["check"]``): replays that lost their keypoints, plans shifted, and
+    whether the set's replays judged the plans."""
+    return {
+        "lost": sum(c["stray_m"] > c["limit_m"] for c in checks),
+        "shifted": sum(c.get("shift_m") is not None for c in checks),
+        "replay_judges_plans": all(c["replay_judges_plans"] for c in checks),
+    }

@@ -24,7 +24,7 @@ from keyscaffold.rl.rewards import RewardConfig, ramp, reward_terms
 from keyscaffold.rl.scaffold_io import LOOKAHEAD, scaffold_policy_io
 from keyscaffold.sim.randomization import CommandDelay, PhysicsRandomizer, Randomization
 from keyscaffold.sim.scene import PhysicsConfig
-from keyscaffold.tasks.attachments import attached_points, carried_keypoints, carried_offsets
+from keyscaffold.tasks.attachments import attached_points, carried_offsets, plan_attachments
 from keyscaffold.tasks.base import Task, TaskMonitor
 
 EPISODE_FIELDS = ("success", "tracked", "return", "length")
@@ -197,14 +197,10 @@ class ScaffoldEnv(BatchedEnv):
                 raise ValueError(
                     f"plan {plan.plan_id} attaches keypoints to unknown bodies {unknown}"
                 )
-        # Where each plan's keypoints sit: VLM keypoints differ from plan to plan.
-        self.plan_body_ids = np.array(
-            [[body_ids[b] for b in plan.keypoint_bodies] for plan in self.plans], dtype=np.int64
-        )
-        self.plan_local = np.stack([np.asarray(p.keypoint_local, float) for p in self.plans])
-        # Keypoints carried with their free object's translation (off the object's origin).
-        self.plan_carried = carried_keypoints(
-            self.task, body_ids, self.plan_body_ids, self.plan_local, self.config.free_keypoints
+        # Where each plan's keypoints sit (VLM keypoints differ from plan to plan), and which are
+        # carried with their free object's translation (off the object's origin).
+        self.plan_body_ids, self.plan_local, self.plan_carried = plan_attachments(
+            self.task, body_ids, self.plans, self.config.free_keypoints
         )
         # Oracle plans track the task's own keypoints: then the worlds' cached keypoints serve both.
         self.plans_track_task_keypoints = bool(
@@ -415,7 +411,9 @@ class ScaffoldEnv(BatchedEnv):
                 if name != "success":
                     log[f"/task/{name}"] = float(np.mean(values[ids]))
                     # the episode's last value of the task's metric, per world
-                    self.last_episode.setdefault(name, np.zeros(self.num_envs))[ids] = values[ids]
+                    if name not in self.last_episode:
+                        self.last_episode[name] = np.zeros(self.num_envs)
+                    self.last_episode[name][ids] = values[ids]
             self.last_episode["success"][ids] = success
             self.last_episode["tracked"][ids] = self.tracked[ids]
             self.last_episode["return"][ids] = self.episode_return[ids]

@@ -16,27 +16,30 @@ from keyscaffold.tasks.base import Task
 FREE_KEYPOINT_MODES = ("rigid", "carried")
 
 
-def carried_keypoints(
-    task: Task, body_ids: dict[str, int], plan_body_ids: np.ndarray, plan_local: np.ndarray,
-    mode: str = "",
-) -> np.ndarray:  # fmt: skip
-    """Which keypoints are carried with their free object's translation.
+def plan_attachments(
+    task: Task, body_ids: dict[str, int], plans, mode: str = ""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where each plan's keypoints sit, as arrays over plans.
 
     Args:
         body_ids: Body id of each body name in the worlds' model.
-        plan_body_ids: Each keypoint's body id, shape: (P, K).
-        plan_local: Each keypoint in its body frame (m), shape: (P, K, 3).
+        plans: Plans (``KeypointPlan``s): each names its keypoints' bodies (``keypoint_bodies``)
+            and their positions in the body frames (``keypoint_local``, (K, 3), m).
         mode: ``rigid`` or ``carried``; empty for the task's own choice.
 
     Returns:
-        Shape: (P, K), bool: on a movable object, off its origin, in ``carried`` mode.
+        Each keypoint's body id, shape: (P, K); its position in the body frame (m), shape:
+        (P, K, 3); whether it is carried with its free object's translation (on a movable
+        object, off its origin, in ``carried`` mode), shape: (P, K), bool.
     """
     mode = mode or task.free_keypoints
     if mode not in FREE_KEYPOINT_MODES:
         raise ValueError(f"free_keypoints must be 'rigid' or 'carried', not {mode!r}")
-    free = np.isin(plan_body_ids, [body_ids[n] for n in task.movable_objects()])
-    off_origin = np.linalg.norm(plan_local, axis=-1) > 1e-9
-    return free & off_origin & (mode == "carried")
+    ids = np.array([[body_ids[b] for b in p.keypoint_bodies] for p in plans], dtype=np.int64)
+    local = np.stack([np.asarray(p.keypoint_local, dtype=np.float64) for p in plans])
+    free = np.isin(ids, [body_ids[n] for n in task.movable_objects()])
+    off_origin = np.linalg.norm(local, axis=-1) > 1e-9
+    return ids, local, free & off_origin & (mode == "carried")
 
 
 def carried_offsets(
@@ -55,7 +58,7 @@ def attached_points(
     Args:
         body_ids: Shape: (W, K).
         local: Points in their body frames (m), shape: (W, K, 3).
-        carried: Shape: (W, K), bool (``carried_keypoints``).
+        carried: Shape: (W, K), bool (``plan_attachments``).
         offset: The carried points' offsets from their bodies' origins (``carried_offsets``
             at the episode's start), shape: (W, K, 3).
     """

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from keyscaffold.planning.oracle import oracle_plans
-from keyscaffold.planning.plan_check import check_plans, grasp_waypoint, shift_hand
+from keyscaffold.planning.plan_check import check_plans, check_summary, grasp_waypoint, shift_hand
 from keyscaffold.tasks import make_task
 
 TOO_HIGH = np.array([0.0, 0.0, 0.025])
@@ -43,6 +43,9 @@ def test_a_hand_path_that_loses_the_apple_is_shifted_back(apple):
     moved = checked[0].wrist_waypoints - answered[0].wrist_waypoints
     assert np.allclose(moved[0], 0.0) and np.allclose(moved[1:], lost["shift_m"])
     assert checked[0].provenance["check"]["shift_m"] == lost["shift_m"]
+    summary = {"lost": 1, "shifted": 1, "replay_judges_plans": True}
+    assert check_summary(records) == summary
+    assert check_summary([p.provenance["check"] for p in checked]) == summary
     # plans whose replay keeps their keypoints are left exactly as answered
     for plan, kept, record in zip(answered[1:], checked[1:], records[1:]):
         assert record["stray_m"] <= record["limit_m"] and "shift_m" not in record
